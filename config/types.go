@@ -1,0 +1,163 @@
+package config
+
+import "time"
+
+// Config is the whole covsync configuration file (DESIGN.md §9). Every key is optional unless Validate says
+// otherwise; Load fills the defaults.
+type Config struct {
+	Database   Database     `yaml:"database"`
+	HTTP       HTTP         `yaml:"http"`
+	Log        Log          `yaml:"log"`
+	Schedules  Schedules    `yaml:"schedules"`
+	Templates  Templates    `yaml:"templates"`
+	Workers    Workers      `yaml:"workers"`
+	Jira       []Jira       `yaml:"jira"`
+	ADO        []ADO        `yaml:"ado"`
+	Confluence []Confluence `yaml:"confluence"`
+	Projects   []Project    `yaml:"projects"`
+
+	// Path is the file the config was loaded from (not a YAML key).
+	Path string `yaml:"-"`
+}
+
+// Database is where covsync reads its source data and keeps its own state.
+type Database struct {
+	// URL is a libpq/pgx connection string. Its password is a secret: it is redacted from every log line.
+	URL Secret `yaml:"url"`
+	// URLFile reads the URL from a file (mode 0600 or stricter) instead.
+	URLFile      string `yaml:"url_file"`
+	SourceSchema string `yaml:"source_schema"` // default covsync_source
+	// MigrateSource false leaves the source schema alone in `covsync migrate` (a deployment that maps its own
+	// tables with views of the same shape). Default true.
+	MigrateSource *bool `yaml:"migrate_source"`
+	AutoMigrate   bool  `yaml:"auto_migrate"`
+	MaxConns      int32 `yaml:"max_conns"` // default 8
+}
+
+// HTTP is the daemon's own endpoint.
+type HTTP struct {
+	Listen             string   `yaml:"listen"` // default 127.0.0.1:9464
+	ResyncAPIKeySHA256 []string `yaml:"resync_api_key_sha256"`
+}
+
+// Log configures logrus.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+	Format string `yaml:"format"` // json or text; default text on a terminal, json otherwise
+}
+
+// Schedules are robfig/cron specs per target kind; an empty spec disables scheduled cycles of that kind.
+type Schedules struct {
+	Jira       string `yaml:"jira"`
+	LinkedRuns string `yaml:"linked_runs"`
+	ADO        string `yaml:"ado"`
+	Confluence string `yaml:"confluence"`
+}
+
+// Templates points at a directory whose files override the embedded defaults of the same relative path
+// (jira/summary.tmpl, confluence/page.html.tmpl).
+type Templates struct {
+	Dir string `yaml:"dir"`
+}
+
+// Workers bounds concurrency.
+type Workers struct {
+	// PerTarget is the number of concurrent pushes within one target cycle (default 4).
+	PerTarget int `yaml:"per_target"`
+}
+
+// Auth is how covsync authenticates to one target. The secret comes from TokenEnv or TokenFile, never from
+// the config file's own text.
+type Auth struct {
+	Type      string `yaml:"type"` // jira/confluence: basic | bearer; ado: pat
+	Email     string `yaml:"email"`
+	TokenEnv  string `yaml:"token_env"`
+	TokenFile string `yaml:"token_file"`
+	// Token is resolved by Load from TokenEnv or TokenFile.
+	Token Secret `yaml:"-"`
+}
+
+// Conn holds what every target entry has besides its own keys.
+type Conn struct {
+	Name              string        `yaml:"name"`
+	Auth              Auth          `yaml:"auth"`
+	CAFile            string        `yaml:"ca_file"`
+	RequestsPerSecond float64       `yaml:"requests_per_second"` // default 10
+	Timeout           time.Duration `yaml:"timeout"`             // per request; default 30s
+}
+
+// Jira is one Jira site.
+type Jira struct {
+	Conn   `yaml:",inline"`
+	URL    string     `yaml:"url"`
+	Fields JiraFields `yaml:"fields"`
+}
+
+// JiraFields names the custom fields covsync writes, by name or by customfield_NNNNN id. Each is optional.
+type JiraFields struct {
+	CoveragePercent string `yaml:"coverage_percent"`
+	CoverageSummary string `yaml:"coverage_summary"`
+	TestStatus      string `yaml:"test_status"`
+	LastRunURL      string `yaml:"last_run_url"`
+}
+
+// ADO is one Azure DevOps organization (or Server collection).
+type ADO struct {
+	Conn            `yaml:",inline"`
+	OrganizationURL string            `yaml:"organization_url"`
+	Extension       ADOExtension      `yaml:"extension"`
+	Fields          map[string]string `yaml:"fields"` // coverage_percent|coverage_summary|test_status|last_run_url → reference name
+}
+
+// ADOExtension names the installed extension whose data collection holds covsync's documents.
+type ADOExtension struct {
+	Publisher  string `yaml:"publisher"`
+	ID         string `yaml:"id"`
+	Collection string `yaml:"collection"`
+}
+
+// Confluence is one Confluence site (Cloud: https://x.atlassian.net/wiki; Data Center: the context path).
+type Confluence struct {
+	Conn         `yaml:",inline"`
+	URL          string `yaml:"url"`
+	OnManualEdit string `yaml:"on_manual_edit"` // overwrite (default) | skip
+	// MaxRows caps the story table; the rest is summarised as "… and N more" (default 500).
+	MaxRows int `yaml:"max_rows"`
+}
+
+// Project maps one source project to its targets.
+type Project struct {
+	ID         string             `yaml:"id"`
+	Jira       *ProjectJira       `yaml:"jira"`
+	ADO        *ProjectADO        `yaml:"ado"`
+	Confluence *ProjectConfluence `yaml:"confluence"`
+}
+
+// ProjectJira maps a project to a Jira project.
+type ProjectJira struct {
+	Target     string `yaml:"target"`
+	ProjectKey string `yaml:"project_key"`
+	LinkedRuns bool   `yaml:"linked_runs"`
+	// Fields is off when false: only the linked-runs property is maintained. Default true.
+	Fields *bool `yaml:"fields"`
+}
+
+// ProjectADO maps a project to an Azure DevOps project.
+type ProjectADO struct {
+	Target  string `yaml:"target"`
+	Project string `yaml:"project"`
+	// MatchField finds a story's work item by a field holding the ticket key (WIQL), e.g. Custom.JiraKey.
+	// Empty: the ticket key is the work item id ("AB#123" or "123").
+	MatchField string `yaml:"match_field"`
+}
+
+// ProjectConfluence maps a project to pages in a Confluence space.
+type ProjectConfluence struct {
+	Target       string `yaml:"target"`
+	Space        string `yaml:"space"`
+	ParentPageID string `yaml:"parent_page_id"`
+	Title        string `yaml:"title"` // text/template over {{.Project}}; default "Test coverage: {{.Project.Name}}"
+	// ReleasePages adds one page per release, titled by ReleaseTitle.
+	ReleasePages bool   `yaml:"release_pages"`
+	ReleaseTitle string `yaml:"release_title"` // default "Test coverage: {{.Project.Name}} {{.Release.Name}}"
+}

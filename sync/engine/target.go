@@ -1,0 +1,24 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/covsync/covsync/sync/push"
+	"github.com/covsync/covsync/sync/report"
+)
+
+// Target is an outside system as the engine sees it. Connectors implement it; the engine never knows which.
+type Target interface {
+	// Name identifies the target instance and is the ledger's namespace: "jira:acme/SHOP",
+	// "linked-runs:acme/SHOP", "ado:acme-ado/Shop", "confluence:acme-wiki/QA/shop".
+	Name() string
+	// Kind is the target kind: "jira", "linked-runs", "ado" or "confluence" (the --target flag's words).
+	Kind() string
+	// Plan returns the desired items for the project, deterministically: the same report gives the same items
+	// with the same hashes. Plan may read from the target (field ids, versions) but never writes. An error
+	// fails the whole cycle for this target.
+	Plan(ctx context.Context, p *report.Project) ([]push.Item, error)
+	// Push makes the target hold it. It must be idempotent. Errors are classified with push.Permanent,
+	// push.Retryable and push.Fatal.
+	Push(ctx context.Context, it push.Item) (push.Result, error)
+}
