@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/sync/engine"
+	"github.com/covsync/covsync/templates"
+)
+
+// deps is what the target builders need. Built once per command (and again on SIGHUP in serve).
+type deps struct {
+	cfg       *config.Config
+	log       *logrus.Logger
+	templates templates.Set
+	userAgent string // "covsync/<version>"
+}
+
+// Target kinds, as --target and the schedules name them.
+const (
+	kindJira       = "jira"
+	kindLinkedRuns = "linked-runs"
+	kindADO        = "ado"
+	kindConfluence = "confluence"
+)
+
+var allKinds = []string{kindJira, kindLinkedRuns, kindADO, kindConfluence}
+
+// targetBuilder builds the targets one project mapping has at one connector (possibly none).
+type targetBuilder func(ctx context.Context, d deps, p config.Project) ([]engine.Target, error)
+
+// probe is one read-only check of a configured target for `covsync check` (online).
+type probe struct {
+	name string // "jira:acme"
+	what string // "myself, fields, project SHOP"
+	run  func(ctx context.Context) error
+}
+
+// probeBuilder lists the probes of one connector's configured targets.
+type probeBuilder func(d deps) []probe
+
+// Each connector's wiring lives in its own wire_<connector>.go.
+var (
+	targetBuilders = []targetBuilder{jiraTargets, adoTargets, confluenceTargets}
+	probeBuilders  = []probeBuilder{jiraProbes, adoProbes, confluenceProbes}
+)
+
+// buildTargets returns every target of project p whose kind is in kinds (all kinds when kinds is empty).
+func buildTargets(ctx context.Context, d deps, p config.Project, kinds map[string]bool) ([]engine.Target, error) {
+	var out []engine.Target
+	for _, b := range targetBuilders {
+		ts, err := b(ctx, d, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			if len(kinds) == 0 || kinds[t.Kind()] {
+				out = append(out, t)
+			}
+		}
+	}
+	return out, nil
+}
