@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+
+	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/templates"
+)
+
+// loadConfig loads --config (or $COVSYNC_CONFIG). A bad config is a usage error (exit 2) whose message
+// names every problem.
+func loadConfig(cmd *cobra.Command) (*config.Config, error) {
+	p, err := configPath(cmd)
+	if err != nil {
+		return nil, err
+	}
+	c, err := config.Load(p)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	return c, nil
+}
+
+// newLogger builds the logger the config asks for, writing to stderr.
+//
+// PRELIMINARY: the redacting logger is being built with the config work (foundation issue).
+func newLogger(c *config.Config) *logrus.Logger {
+	l := logrus.New()
+	l.SetOutput(os.Stderr)
+	if lvl, err := logrus.ParseLevel(c.Log.Level); err == nil {
+		l.SetLevel(lvl)
+	}
+	return l
+}
+
+// newDeps gathers what target builders need.
+func newDeps(c *config.Config, l *logrus.Logger) deps {
+	v, _ := buildInfo()
+	return deps{cfg: c, log: l, templates: templates.Set{Dir: c.Templates.Dir}, userAgent: "covsync/" + v}
+}
+
+// openPool connects to the configured database. An unreachable database is exit 3.
+func openPool(ctx context.Context, c *config.Config) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(c.Database.URL.Reveal())
+	if err != nil {
+		// pgx's parse errors can echo the connection string: never pass them through.
+		return nil, withCode(exitUsage, fmt.Errorf("database.url: not a valid PostgreSQL connection string"))
+	}
+	if c.Database.MaxConns > 0 {
+		pc.MaxConns = c.Database.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, withCode(exitDependency, fmt.Errorf("database: %w", err))
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, withCode(exitDependency, fmt.Errorf("database %s:%d unreachable: %w", pc.ConnConfig.Host, pc.ConnConfig.Port, err))
+	}
+	return pool, nil
+}
