@@ -104,8 +104,8 @@ func TestLenientReading(t *testing.T) {
 		if x.File != "cart/cart_test.go" || x.Retries != 2 || !x.Flaky || x.DurationMS != 0.25 {
 			t.Errorf("got file %q retries %d flaky %v duration %v", x.File, x.Retries, x.Flaky, x.DurationMS)
 		}
-		if rep.RunName() != "build 482" || rep.Build() != "482" {
-			t.Errorf("run name %q build %q, want build 482 from a string buildNumber", rep.RunName(), rep.Build())
+		if rep.RunName() != "build 483" || rep.Build() != "483" {
+			t.Errorf("run name %q build %q, want build 483 from a string buildNumber", rep.RunName(), rep.Build())
 		}
 	})
 	t.Run("a report without environment is named by tool and start time", func(t *testing.T) {

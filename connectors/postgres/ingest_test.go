@@ -154,7 +154,7 @@ func TestIngestStoresRunFieldsAndTicketLinks(t *testing.T) {
 	if got := []string{name, build, branch, commit, url, env, release, tool}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("run %q, want %q", got, want)
 	}
-	if !started.Equal(time.UnixMilli(1763625600000)) {
+	if !started.Equal(time.UnixMilli(1795161600000)) {
 		t.Errorf("started %v", started)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT ticket, passed, failed, skipped FROM "Source Data".run_tickets ORDER BY ticket`)
