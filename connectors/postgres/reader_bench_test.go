@@ -3,7 +3,11 @@ package postgres
 import (
 	"context"
 	"flag"
+	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // The workload of BenchmarkReadProject. The defaults keep CI quick; issue 8's figure is
@@ -14,6 +18,7 @@ var (
 	benchRuns    = flag.Int("bench.runs", 200, "BenchmarkReadProject: runs")
 	benchResults = flag.Int("bench.results", 20000, "BenchmarkReadProject: test results over all runs")
 	benchStories = flag.Int("bench.stories", 500, "BenchmarkReadProject: stories (tickets)")
+	benchExplain = flag.Bool("bench.explain", false, "BenchmarkReadProject: log the plan of the stories query")
 )
 
 // BenchmarkReadProject measures one report read over a generated project: every result links to one story,
@@ -64,6 +69,9 @@ func BenchmarkReadProject(b *testing.B) {
 	b.Logf("workload: %d runs, %d results, %d links, %d run×ticket rows, %d coverage rows",
 		counts["runs"], counts["test_results"], counts["test_tickets"], counts["run_tickets"], counts["story_coverage"])
 
+	if *benchExplain {
+		logPlan(b, s, "EXPLAIN (ANALYZE, BUFFERS) "+s.rd.storiesQuery())
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	var stories int
@@ -79,4 +87,17 @@ func BenchmarkReadProject(b *testing.B) {
 		b.Fatalf("read %d stories, want %d", stories, *benchStories)
 	}
 	b.ReportMetric(float64(stories), "stories")
+}
+
+func logPlan(b *testing.B, s testSource, q string) {
+	rows, err := s.pool.Query(context.Background(), q, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Printed, not logged: the testing package truncates long benchmark logs.
+	fmt.Println(strings.Join(lines, "\n"))
 }
