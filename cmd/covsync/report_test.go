@@ -83,22 +83,26 @@ func ingestShopData(t *testing.T, cfg string) {
 	mustRun(t, "ingest", "coverage", "--config", cfg, filepath.Join(postgresTestdata, "coverage", "shop.json"))
 }
 
-func TestReportJSONMatchesTheGoldenFile(t *testing.T) {
+func TestReportMatchesTheGoldenFiles(t *testing.T) {
 	cfg := sourceConfig(t)
 	ingestShopData(t, cfg)
-	got := mustRun(t, "report", "--config", cfg, "--project", "shop", "--output", "json")
-	golden := filepath.Join("testdata", "report", "shop.json")
-	if updateGolden() {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("report --output json differs from %s (run with -update after checking the change):\n%s", golden, got)
+	for _, c := range []struct{ output, golden string }{{"json", "shop.json"}, {"text", "shop.txt"}} {
+		t.Run(c.output, func(t *testing.T) {
+			got := mustRun(t, "report", "--config", cfg, "--project", "shop", "--output", c.output)
+			golden := filepath.Join("testdata", "report", c.golden)
+			if updateGolden() {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("report --output %s differs from %s (run with -update after checking the change):\n%s", c.output, golden, got)
+			}
+		})
 	}
 }
 

@@ -293,3 +293,35 @@ func equalCounts(a, b map[string]int) bool {
 	}
 	return true
 }
+
+func TestConcurrentIngestsOfOneReportStoreItOnce(t *testing.T) {
+	s := newSource(t)
+	data := mustRead(t, shared.CTRF(t, "vitest-testream-reporter.json"))
+	const n = 4
+	type outcome struct {
+		res *RunIngest
+		err error
+	}
+	done := make(chan outcome, n)
+	for range n {
+		go func() {
+			res, err := s.in.IngestCTRF(context.Background(), data, CTRFOptions{Project: "shop", Release: "1.0"})
+			done <- outcome{res, err}
+		}()
+	}
+	stored, runIDs := 0, map[int64]bool{}
+	for range n {
+		o := <-done
+		if o.err != nil {
+			t.Fatal(o.err)
+		}
+		res := o.res
+		if !res.AlreadyIngested {
+			stored++
+		}
+		runIDs[res.RunID] = true
+	}
+	if counts := s.rowCounts(t); stored != 1 || len(runIDs) != 1 || counts["runs"] != 1 || counts["test_results"] != 52 {
+		t.Errorf("%d stored, run ids %v, rows %v; want one run of 52 results", stored, runIDs, counts)
+	}
+}
