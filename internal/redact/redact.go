@@ -18,13 +18,15 @@ import (
 // Mask replaces every secret; it is the same mask config.Secret prints.
 const Mask = "******"
 
-// sensitiveKey matches names whose value is a secret whatever it looks like (log fields, JSON keys).
-const sensitiveKey = `[a-z0-9_-]*(?:password|passwd|pwd|secret|token|api[_-]?key|authorization)`
+// sensitiveKey matches names whose value is a secret whatever it looks like (JSON keys, key=value pairs).
+// Authorization has its own pattern, which keeps the scheme word.
+const sensitiveKey = `[a-z0-9_-]*(?:password|passwd|pwd|secret|token|api[_-]?key)`
 
-// SensitiveKey reports whether a field named key holds a secret ("password", "access_token", "X-API-KEY").
+// SensitiveKey reports whether a log field named key holds a secret ("password", "access_token",
+// "X-API-KEY", "Authorization").
 func SensitiveKey(key string) bool { return sensitiveKeyRE.MatchString(key) }
 
-var sensitiveKeyRE = regexp.MustCompile(`(?i)^` + sensitiveKey + `$`)
+var sensitiveKeyRE = regexp.MustCompile(`(?i)^(?:` + sensitiveKey + `|(?:proxy-)?authorization)$`)
 
 // patterns find credentials by shape. Each keeps what names the secret (group 1) and masks the value.
 var patterns = []struct {
