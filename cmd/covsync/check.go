@@ -180,4 +180,3 @@ func dbWhere(c *config.Config) string {
 func summary(c *config.Config) string {
 	return fmt.Sprintf("%d jira, %d ado, %d confluence targets; %d projects", len(c.Jira), len(c.ADO), len(c.Confluence), len(c.Projects))
 }
-

@@ -130,16 +130,7 @@ func dbConfig(t *testing.T, url string) string {
 }
 
 func TestCheckPassesAMigratedDatabase(t *testing.T) {
-	url := pgtest.URL(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := postgres.Migrate(ctx, conn, postgres.MigrateOptions{SkipSource: true}); err != nil {
-		t.Fatal(err)
-	}
+	url := migratedURL(t)
 	code, out, errOut := execute(t, "check", "--config", dbConfig(t, url))
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
@@ -190,16 +181,7 @@ func TestCheckRunsEveryConnectorProbe(t *testing.T) {
 			}},
 		}
 	})
-	url := pgtest.URL(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := postgres.Migrate(ctx, conn, postgres.MigrateOptions{SkipSource: true}); err != nil {
-		t.Fatal(err)
-	}
+	url := migratedURL(t)
 	code, out, _ := execute(t, "check", "--config", dbConfig(t, url))
 	if code != exitDependency {
 		t.Fatalf("exit %d, want 3:\n%s", code, out)
@@ -212,6 +194,23 @@ func TestCheckRunsEveryConnectorProbe(t *testing.T) {
 	if strings.Contains(out, "dXNlcjpzZWNyZXQ") {
 		t.Errorf("probe reason leaks a credential:\n%s", out)
 	}
+}
+
+// migratedURL returns a fresh database with covsync's own migrations applied (the source schema is left
+// to the configs here, which set migrate_source: false).
+func migratedURL(t *testing.T) string {
+	t.Helper()
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := postgres.Migrate(ctx, conn, postgres.MigrateOptions{SkipSource: true}); err != nil {
+		t.Fatal(err)
+	}
+	return url
 }
 
 // closedPort returns a loopback port nothing listens on (it was free a moment ago).

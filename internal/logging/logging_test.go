@@ -26,7 +26,7 @@ func TestLoggerMasksSecretsInMessagesAndFields(t *testing.T) {
 			l.WithField("dsn", "postgres://u:"+secret+"@db/x").Info("dsn field")
 			l.WithField("password", "anything").Info("sensitive key")
 			l.WithField("headers", map[string][]string{"Authorization": {"Basic dXNlcjpwYXNzd29yZA=="}}).Info("headers")
-			l.WithError(errors.New("auth failed for token "+secret)).Error("error field")
+			l.WithError(errors.New("auth failed for token " + secret)).Error("error field")
 			l.WithField("creds", creds{User: "u", Password: secret}).Warn("struct field")
 			l.WithField("req", "X-API-KEY: plain-api-key").Info("api key")
 			out := buf.String()
