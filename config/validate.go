@@ -285,8 +285,8 @@ func (v *validator) conn(key string, c *Conn, kind string, dup bool, authTypes [
 	}
 	if c.CAFile != "" {
 		c.CAFile = v.path(c.CAFile)
-		if b, err := os.ReadFile(c.CAFile); err != nil {
-			v.c.add(key+".ca_file", "cannot read %s: %v", c.CAFile, unwrapPathErr(err))
+		if b, err := readCAFile(c.CAFile); err != nil {
+			v.c.add(key+".ca_file", "%v", err)
 		} else if !x509.NewCertPool().AppendCertsFromPEM(b) {
 			v.c.add(key+".ca_file", "%s holds no PEM certificate", c.CAFile)
 		}
@@ -485,6 +485,28 @@ func (v *validator) path(p string) string {
 		return p
 	}
 	return filepath.Join(v.dir, p)
+}
+
+// maxCAFile bounds a CA bundle (a full system bundle is about 200 KB).
+const maxCAFile = 4 << 20
+
+// readCAFile reads a PEM bundle, refusing what is not a regular file of sane size (a device would never
+// end).
+func readCAFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("cannot read %s: %w", path, unwrapPathErr(err))
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	case fi.Size() > maxCAFile:
+		return nil, fmt.Errorf("%s is larger than %d bytes: not a CA bundle", path, maxCAFile)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", path, unwrapPathErr(err))
+	}
+	return b, nil
 }
 
 func unwrapPathErr(err error) error {
