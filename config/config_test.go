@@ -157,6 +157,16 @@ projects:
 			want: []string{"3: database.password: not allowed: a password never goes in the config file"},
 		},
 		{
+			name: "a password key under auth points at token_env and token_file",
+			yaml: strings.Replace(jiraSection, "token_env: JIRA_TOKEN", "password: x", 1),
+			want: []string{"6: jira[0].auth.password: not allowed: a token never goes in the config file", "6: jira[0].auth: missing credentials"},
+		},
+		{
+			name: "switching TLS verification off is refused with a pointer to ca_file",
+			yaml: jiraSection + "    insecure_skip_verify: true\n",
+			want: []string{"8: jira[0].insecure_skip_verify: not allowed: TLS verification is always on: give the server's CA with ca_file instead"},
+		},
+		{
 			name: "an unset variable is named with its line",
 			yaml: minimal + "log:\n  level: ${LOG_LEVEL}\n",
 			want: []string{"4: log.level: environment variable LOG_LEVEL is not set"},

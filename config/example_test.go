@@ -50,3 +50,28 @@ func lastDot(s string) int {
 	}
 	return -1
 }
+
+// BenchmarkLoadExample measures loading the full example config (parse, walk, decode, validate); its
+// secret file is replaced by a token from the environment so the benchmark needs no file.
+func BenchmarkLoadExample(b *testing.B) {
+	raw, err := os.ReadFile(examplePath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw = regexp.MustCompile(`token_file: /run/secrets/\w+`).ReplaceAll(raw, []byte("token_env: JIRA_TOKEN"))
+	env := func(k string) (string, bool) {
+		switch k {
+		case "COVSYNC_DATABASE_URL":
+			return "postgres://covsync@127.0.0.1:5432/covsync", true
+		case "JIRA_TOKEN", "ADO_PAT":
+			return "bench-token", true
+		}
+		return "", false
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := load("covsync.yaml", raw, env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

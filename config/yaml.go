@@ -10,12 +10,16 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// secretKeyHints answers a key that tries to put a secret into the file itself.
-var secretKeyHints = map[string]string{
-	"token":     "a token never goes in the config file: use token_env: VAR (an environment variable) or token_file: PATH (a file of mode 0600)",
-	"pat":       "a token never goes in the config file: use token_env: VAR (an environment variable) or token_file: PATH (a file of mode 0600)",
-	"api_token": "a token never goes in the config file: use token_env: VAR (an environment variable) or token_file: PATH (a file of mode 0600)",
-	"password":  "a password never goes in the config file: use database.password_file, or put the whole URL in the environment (url: ${COVSYNC_DATABASE_URL})",
+const (
+	tokenHint    = "a token never goes in the config file: use token_env: VAR (an environment variable) or token_file: PATH (a file of mode 0600)"
+	passwordHint = "a password never goes in the config file: use database.password_file, or put the whole URL in the environment (url: ${COVSYNC_DATABASE_URL})"
+	tlsHint      = "TLS verification is always on: give the server's CA with ca_file instead"
+)
+
+// keyHints answer keys people try that covsync refuses on purpose: secrets in the file, TLS switched off.
+var keyHints = map[string]string{
+	"token": tokenHint, "pat": tokenHint, "api_token": tokenHint, "password": passwordHint,
+	"insecure": tlsHint, "insecure_skip_verify": tlsHint, "skip_tls_verify": tlsHint, "tls_skip_verify": tlsHint,
 }
 
 var (
@@ -181,7 +185,10 @@ func mergeSources(val *yaml.Node) []*yaml.Node {
 
 func (w *walker) unknown(key *yaml.Node, path string, fields map[string]reflect.Type) {
 	p := join(path, key.Value)
-	if hint, ok := secretKeyHints[strings.ToLower(key.Value)]; ok {
+	if hint, ok := keyHints[strings.ToLower(key.Value)]; ok {
+		if hint == passwordHint && !strings.HasPrefix(path, "database") {
+			hint = tokenHint
+		}
 		w.c.block(p, key.Line, "not allowed: %s", hint)
 		return
 	}

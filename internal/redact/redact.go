@@ -28,23 +28,62 @@ func SensitiveKey(key string) bool { return sensitiveKeyRE.MatchString(key) }
 
 var sensitiveKeyRE = regexp.MustCompile(`(?i)^(?:` + sensitiveKey + `|(?:proxy-)?authorization)$`)
 
+// keywords are the words sensitiveKey ends in: a line without any of them skips the key patterns.
+var keywords = []string{"password", "passwd", "pwd", "secret", "token", "apikey", "api_key", "api-key"}
+
+func hasKeyword(lower string) bool {
+	for _, k := range keywords {
+		if strings.Contains(lower, k) {
+			return true
+		}
+	}
+	return false
+}
+
 // patterns find credentials by shape. Each keeps what names the secret (group 1) and masks the value.
+// applies is a cheap test on the lower-cased text: most log lines hold no credential-shaped text, and
+// skipping the regular expressions for them makes redaction nearly free.
 var patterns = []struct {
-	re   *regexp.Regexp
-	repl string
+	applies func(lower string) bool
+	re      *regexp.Regexp
+	repl    string
 }{
 	// Authorization: Basic dXNlcjpwdw== / "Authorization":["Bearer x"] / authorization="Bearer x".
-	{regexp.MustCompile(`(?i)((?:proxy-)?authorization"?\s*[:=]\s*\[?"?)((?:(?:basic|bearer|token|pat|negotiate|digest)\s+)?)[^\s"\],;]+`), "${1}${2}" + Mask},
+	{
+		func(l string) bool { return strings.Contains(l, "authorization") },
+		regexp.MustCompile(`(?i)((?:proxy-)?authorization"?\s*[:=]\s*\[?"?)((?:(?:basic|bearer|token|pat|negotiate|digest)\s+)?)[^\s"\],;]+`),
+		"${1}${2}" + Mask,
+	},
 	// X-API-KEY: value (the resync endpoint's key).
-	{regexp.MustCompile(`(?i)(x-api-key"?\s*[:=]\s*\[?"?)[^\s"\],;]+`), "${1}" + Mask},
+	{
+		func(l string) bool { return strings.Contains(l, "x-api-key") },
+		regexp.MustCompile(`(?i)(x-api-key"?\s*[:=]\s*\[?"?)[^\s"\],;]+`),
+		"${1}" + Mask,
+	},
 	// A bare credential after its scheme word, e.g. in a dumped request: "Bearer eyJhbGciOi...".
-	{regexp.MustCompile(`\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{20,}`), "${1} " + Mask},
+	{
+		func(l string) bool { return strings.Contains(l, "bearer") || strings.Contains(l, "basic") },
+		regexp.MustCompile(`\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{20,}`),
+		"${1} " + Mask,
+	},
 	// scheme://user:password@host (DSNs, proxy URLs).
-	{regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@"'<>]*:)[^\s@"'<>]+@`), "${1}" + Mask + "@"},
+	{
+		func(l string) bool { return strings.Contains(l, "://") && strings.Contains(l, "@") },
+		regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@"'<>]*:)[^\s@"'<>]+@`),
+		"${1}" + Mask + "@",
+	},
 	// password=... in key=value connection strings, query strings and logfmt; quoted values too.
-	{regexp.MustCompile(`(?i)(\b` + sensitiveKey + `\s*=\s*)(?:\\"(?:[^"\\]|\\[^"])*\\"|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s&;,'"]+)`), "${1}" + Mask},
+	{
+		func(l string) bool { return strings.Contains(l, "=") && hasKeyword(l) },
+		regexp.MustCompile(`(?i)(\b` + sensitiveKey + `\s*=\s*)(?:\\"(?:[^"\\]|\\[^"])*\\"|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s&;,'"]+)`),
+		"${1}" + Mask,
+	},
 	// "password": "..." in JSON.
-	{regexp.MustCompile(`(?i)("` + sensitiveKey + `"\s*:\s*)(?:"(?:[^"\\]|\\.)*"|\[[^\]]*\])`), `${1}"` + Mask + `"`},
+	{
+		func(l string) bool { return strings.Contains(l, `"`) && hasKeyword(l) },
+		regexp.MustCompile(`(?i)("` + sensitiveKey + `"\s*:\s*)(?:"(?:[^"\\]|\\.)*"|\[[^\]]*\])`),
+		`${1}"` + Mask + `"`,
+	},
 }
 
 // Redactor masks configured secret values and credential-shaped text. The zero value and a nil *Redactor
@@ -99,8 +138,11 @@ func (r *Redactor) Redact(s string) string {
 			s = repl.Replace(s)
 		}
 	}
+	lower := strings.ToLower(s)
 	for _, p := range patterns {
-		s = p.re.ReplaceAllString(s, p.repl)
+		if p.applies(lower) {
+			s = p.re.ReplaceAllString(s, p.repl)
+		}
 	}
 	return s
 }
