@@ -238,6 +238,16 @@ projects:
 			want: []string{"3: jira: expected a list, got a mapping"},
 		},
 		{
+			name: "an empty list entry is refused rather than dropped",
+			yaml: minimal + "jira:\n  -\n",
+			want: []string{"4: jira[0]: an empty entry: check the indentation"},
+		},
+		{
+			name: "a file that is a list rather than a mapping is refused on its line",
+			yaml: "- database\n",
+			want: []string{"1: : expected a mapping of keys, got a list", "0: database.url: missing"},
+		},
+		{
 			name: "a cron spec with six fields is refused",
 			yaml: minimal + "schedules:\n  jira: \"0 */15 * * * *\"\n",
 			want: []string{`4: schedules.jira: "0 */15 * * * *" is not a cron spec`},

@@ -67,7 +67,7 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	case t == secretType || t == durationType || t.Kind() != reflect.Struct && t.Kind() != reflect.Slice && t.Kind() != reflect.Map:
 		if n.Kind != yaml.ScalarNode {
 			w.badLines[n.Line] = true
-			w.c.block(path, 0, "expected %s, got a %s", describe(t), kindName(n))
+			w.c.block(path, w.lineOf(path, n), "expected %s, got a %s", describe(t), kindName(n))
 			return
 		}
 		if t.Kind() != reflect.String && t != secretType {
@@ -80,7 +80,7 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	case t.Kind() == reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			w.badLines[n.Line] = true
-			w.c.block(path, 0, "expected a mapping of keys, got a %s", kindName(n))
+			w.c.block(path, w.lineOf(path, n), "expected a mapping of keys, got a %s", kindName(n))
 			return
 		}
 		fields := yamlFields(t)
@@ -97,18 +97,23 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	case t.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			w.badLines[n.Line] = true
-			w.c.block(path, 0, "expected a list, got a %s", kindName(n))
+			w.c.block(path, w.lineOf(path, n), "expected a list, got a %s", kindName(n))
 			return
 		}
 		for i, item := range n.Content {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			w.c.lines[p] = item.Line
+			if item.Kind == yaml.ScalarNode && isNull(item) && t.Elem().Kind() == reflect.Struct {
+				// yaml.v3 would drop it silently; it is most likely a mis-indented entry.
+				w.c.block(p, item.Line, "an empty entry: check the indentation of the lines below it")
+				continue
+			}
 			w.walk(item, t.Elem(), p)
 		}
 	case t.Kind() == reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			w.badLines[n.Line] = true
-			w.c.block(path, 0, "expected a mapping of keys, got a %s", kindName(n))
+			w.c.block(path, w.lineOf(path, n), "expected a mapping of keys, got a %s", kindName(n))
 			return
 		}
 		w.mapping(n, path, func(key *yaml.Node, val *yaml.Node) {
@@ -117,6 +122,14 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 			w.walk(val, t.Elem(), p)
 		})
 	}
+}
+
+// lineOf is the line of path's key, or of node n when the key is not in the file (the document itself).
+func (w *walker) lineOf(path string, n *yaml.Node) int {
+	if l := w.c.lineOf(path); l > 0 {
+		return l
+	}
+	return n.Line
 }
 
 // mapping calls f for each key and value of n, following YAML merge keys (<<: *anchor).
