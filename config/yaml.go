@@ -63,26 +63,22 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 	}
+	want, wantName := shape(t)
+	if n.Kind != want {
+		w.badLines[n.Line] = true
+		w.c.block(path, w.lineOf(path, n), "expected %s, got a %s", wantName, kindName(n))
+		return
+	}
 	switch {
-	case t == secretType || t == durationType || t.Kind() != reflect.Struct && t.Kind() != reflect.Slice && t.Kind() != reflect.Map:
-		if n.Kind != yaml.ScalarNode {
-			w.badLines[n.Line] = true
-			w.c.block(path, w.lineOf(path, n), "expected %s, got a %s", describe(t), kindName(n))
-			return
-		}
+	case want == yaml.ScalarNode:
 		if t.Kind() != reflect.String && t != secretType {
 			// Decode the one value now, so a bad number or duration is named by its key.
 			if err := n.Decode(reflect.New(t).Interface()); err != nil {
 				w.badLines[n.Line] = true
-				w.c.block(path, n.Line, "expected %s, got %q", describe(t), n.Value)
+				w.c.block(path, n.Line, "expected %s, got %q", wantName, n.Value)
 			}
 		}
 	case t.Kind() == reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			w.badLines[n.Line] = true
-			w.c.block(path, w.lineOf(path, n), "expected a mapping of keys, got a %s", kindName(n))
-			return
-		}
 		fields := yamlFields(t)
 		w.mapping(n, path, func(key *yaml.Node, val *yaml.Node) {
 			f, ok := fields[key.Value]
@@ -95,11 +91,6 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 			w.walk(val, f, p)
 		})
 	case t.Kind() == reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			w.badLines[n.Line] = true
-			w.c.block(path, w.lineOf(path, n), "expected a list, got a %s", kindName(n))
-			return
-		}
 		for i, item := range n.Content {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			w.c.lines[p] = item.Line
@@ -111,17 +102,25 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 			w.walk(item, t.Elem(), p)
 		}
 	case t.Kind() == reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			w.badLines[n.Line] = true
-			w.c.block(path, w.lineOf(path, n), "expected a mapping of keys, got a %s", kindName(n))
-			return
-		}
 		w.mapping(n, path, func(key *yaml.Node, val *yaml.Node) {
 			p := join(path, key.Value)
 			w.c.lines[p] = key.Line
 			w.walk(val, t.Elem(), p)
 		})
 	}
+}
+
+// shape is the YAML node kind a value of type t is written as, and how a message describes it.
+func shape(t reflect.Type) (yaml.Kind, string) {
+	switch {
+	case t == secretType || t == durationType:
+		return yaml.ScalarNode, describe(t)
+	case t.Kind() == reflect.Struct || t.Kind() == reflect.Map:
+		return yaml.MappingNode, "a mapping of keys"
+	case t.Kind() == reflect.Slice:
+		return yaml.SequenceNode, "a list"
+	}
+	return yaml.ScalarNode, describe(t)
 }
 
 // lineOf is the line of path's key, or of node n when the key is not in the file (the document itself).
