@@ -65,24 +65,34 @@ func (v *validator) run() {
 	v.schedules()
 	v.templates()
 	v.workers()
-	jira := map[string]*Jira{}
+	v.projects(v.jira(), v.ado(), v.confluence())
+}
+
+// jira checks the Jira sites and returns them by name (the first of a duplicated name).
+func (v *validator) jira() map[string]*Jira {
+	byName := map[string]*Jira{}
 	for i := range v.cfg.Jira {
 		t := &v.cfg.Jira[i]
 		key := fmt.Sprintf("jira[%d]", i)
-		v.conn(key, &t.Conn, "jira", jira != nil && jira[t.Name] != nil, []string{"basic", "bearer"})
+		v.conn(key, &t.Conn, "jira", byName[t.Name] != nil, []string{"basic", "bearer"})
 		v.url(key+".url", t.URL)
-		if t.Name != "" && jira[t.Name] == nil {
-			jira[t.Name] = t
+		if byName[t.Name] == nil {
+			byName[t.Name] = t
 		}
 	}
-	ado := map[string]bool{}
+	return byName
+}
+
+// ado checks the Azure DevOps organizations and returns their names.
+func (v *validator) ado() map[string]bool {
+	names := map[string]bool{}
 	for i := range v.cfg.ADO {
 		t := &v.cfg.ADO[i]
 		key := fmt.Sprintf("ado[%d]", i)
 		if t.Auth.Type == "" {
 			t.Auth.Type = "pat"
 		}
-		v.conn(key, &t.Conn, "ado", ado[t.Name], []string{"pat"})
+		v.conn(key, &t.Conn, "ado", names[t.Name], []string{"pat"})
 		v.url(key+".organization_url", t.OrganizationURL)
 		v.adoExtension(key+".extension", t.Extension)
 		for _, k := range slices.Sorted(maps.Keys(t.Fields)) {
@@ -93,13 +103,18 @@ func (v *validator) run() {
 				v.c.add(fk, "%q is not a work-item field reference name (such as Custom.TestCoverage)", t.Fields[k])
 			}
 		}
-		ado[t.Name] = true
+		names[t.Name] = true
 	}
-	conf := map[string]bool{}
+	return names
+}
+
+// confluence checks the Confluence sites and returns their names.
+func (v *validator) confluence() map[string]bool {
+	names := map[string]bool{}
 	for i := range v.cfg.Confluence {
 		t := &v.cfg.Confluence[i]
 		key := fmt.Sprintf("confluence[%d]", i)
-		v.conn(key, &t.Conn, "confluence", conf[t.Name], []string{"basic", "bearer"})
+		v.conn(key, &t.Conn, "confluence", names[t.Name], []string{"basic", "bearer"})
 		if v.url(key+".url", t.URL) {
 			if u, _ := url.Parse(t.URL); strings.HasSuffix(u.Hostname(), ".atlassian.net") && strings.TrimSuffix(u.Path, "/") != "/wiki" {
 				v.c.add(key+".url", "Confluence Cloud lives under /wiki: write https://%s/wiki", u.Host)
@@ -113,9 +128,9 @@ func (v *validator) run() {
 			v.c.add(key+".on_manual_edit", "%q is not one of overwrite, skip", t.OnManualEdit)
 		}
 		v.positiveInt(key+".max_rows", &t.MaxRows, DefaultMaxRows)
-		conf[t.Name] = true
+		names[t.Name] = true
 	}
-	v.projects(jira, ado, conf)
+	return names
 }
 
 func (v *validator) database() {
