@@ -184,6 +184,12 @@ projects:
 			},
 		},
 		{
+			name: "a value from the environment cannot inject YAML structure",
+			yaml: minimal + "log:\n  level: ${INJECT}\n",
+			env:  map[string]string{"INJECT": "info\nhttp: {listen: 0.0.0.0:80}"},
+			want: []string{`4: log.level: "info\nhttp: {listen: 0.0.0.0:80}" is not one of`},
+		},
+		{
 			name:  "a number from the environment is typed as a number",
 			yaml:  jiraSection + "    requests_per_second: ${RPS}\n",
 			env:   map[string]string{"RPS": "2.5"},
