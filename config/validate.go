@@ -150,7 +150,9 @@ func (v *validator) database() {
 	v.positiveInt("database.max_conns", &mc, DefaultMaxConns)
 	d.MaxConns = int32(mc)
 
-	hasURL, hasFile := !d.URL.IsZero() || v.c.present("database.url") && v.c.blocked["database.url"], d.URLFile != ""
+	// A url whose ${VAR} is unset was written and already reported: it is not also "missing".
+	hasURL := !d.URL.IsZero() || v.c.blocked["database.url"]
+	hasFile := d.URLFile != ""
 	switch {
 	case hasURL && hasFile:
 		v.c.add("database.url_file", "set url or url_file, not both")
