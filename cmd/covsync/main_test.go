@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"flag"
 	"testing"
 
 	"github.com/covsync/covsync/internal/pgtest"
 )
 
+// TestMain stops the throwaway PostgreSQL that tests of this package start through pgtest.
 func TestMain(m *testing.M) {
 	// -update regenerates golden files. Registered here, once, so every test file of the package can read it
 	// through updateGolden without two files declaring the same flag.
@@ -20,4 +24,30 @@ func TestMain(m *testing.M) {
 func updateGolden() bool {
 	f := flag.Lookup("update")
 	return f != nil && f.Value.String() == "true"
+}
+
+// execute runs the covsync command line in-process with args and returns its exit code, stdout and
+// stderr, mapping errors to exit codes as main does.
+func execute(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	err := root.ExecuteContext(context.Background())
+	var ee *exitError
+	switch {
+	case err == nil:
+		code = exitOK
+	case errors.As(err, &ee):
+		code = ee.code
+		if ee.err != errSilent {
+			errOut.WriteString(ee.err.Error())
+		}
+	default:
+		code = exitUsage
+		errOut.WriteString(err.Error())
+	}
+	return code, out.String(), errOut.String()
 }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,27 +9,6 @@ import (
 	"github.com/covsync/covsync/internal/pgtest"
 	"github.com/covsync/covsync/internal/shared"
 )
-
-// runCovsync runs the covsync command line as main does and returns stdout, stderr and the exit code.
-func runCovsync(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	code := exitOK
-	if err != nil {
-		code = exitUsage // cobra's own errors, as run() treats them
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
-		errOut.WriteString(err.Error())
-	}
-	return out.String(), errOut.String(), code
-}
 
 // sourceConfig writes a config for a fresh database (the URL comes through ${VAR} expansion, as in
 // production) and returns its path.
@@ -50,7 +26,7 @@ func sourceConfig(t *testing.T) string {
 // mustRun runs covsync and fails the test unless it exits 0.
 func mustRun(t *testing.T, args ...string) string {
 	t.Helper()
-	out, errOut, code := runCovsync(t, args...)
+	code, out, errOut := execute(t, args...)
 	if code != exitOK {
 		t.Fatalf("covsync %s: exit %d: %s", strings.Join(args, " "), code, errOut)
 	}
@@ -137,7 +113,7 @@ func TestARefusedFileLeavesTheReportExactlyAsItWas(t *testing.T) {
 			badFile + `: results.tests[3].status: "exploded" is not one of passed, failed, skipped, pending, other`},
 		{[]string{"ingest", "coverage", "--config", cfg, covFile}, covFile + ": stories[1].coveredMethods: -1 is negative"},
 	} {
-		_, errOut, code := runCovsync(t, c.args...)
+		code, _, errOut := execute(t, c.args...)
 		if code != exitUsage || !strings.Contains(errOut, c.want) {
 			t.Errorf("%s: exit %d, %q; want exit 2 and %q", c.args[1], code, errOut, c.want)
 		}
@@ -178,7 +154,7 @@ func TestIngestAndReportCommandLine(t *testing.T) {
 			`--output "yaml": want text or json`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			out, errOut, code := runCovsync(t, c.args...)
+			code, out, errOut := execute(t, c.args...)
 			where := out
 			if c.code != exitOK {
 				where = errOut
@@ -204,7 +180,7 @@ func TestMigrateLeavesTheSourceSchemaAloneWhenAsked(t *testing.T) {
 	if !strings.Contains(out, "covsync (covsync): applied") || !strings.Contains(out, "source (theirs): left alone") {
 		t.Errorf("migrate printed %q", out)
 	}
-	_, errOut, code := runCovsync(t, "report", "--config", cfg, "--project", "shop")
+	code, _, errOut := execute(t, "report", "--config", cfg, "--project", "shop")
 	if code != exitUsage || !strings.Contains(errOut, "covsync migrate") {
 		t.Errorf("report on a missing source schema: exit %d, %q", code, errOut)
 	}
