@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 
@@ -40,6 +41,9 @@ Tests link to tickets through their tags and ticket keys in their names (SHOP-12
 			}
 			if err := postgres.CheckProjectID(project); err != nil {
 				return usageErr("ingest ctrf: --project: %v", err)
+			}
+			if u, err := url.Parse(runURL); runURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+				return usageErr("ingest ctrf: --run-url %q: want an http(s) URL", runURL)
 			}
 			return ingestFile(cmd, args[0], func(in *postgres.Ingester, data []byte) (string, error) {
 				res, err := in.IngestCTRF(cmd.Context(), data, postgres.CTRFOptions{

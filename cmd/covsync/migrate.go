@@ -63,6 +63,7 @@ func runMigrate(cmd *cobra.Command, _ []string) error {
 	if opts.SkipSource {
 		fmt.Fprintf(out, "source (%s): left alone (database.migrate_source: false)\n", c.Database.SourceSchema)
 	}
+	// River's own migrations (the daemon's job queue) belong here, printed with printMigration.
 	return nil
 }
 

@@ -145,6 +145,8 @@ func TestIngestAndReportCommandLine(t *testing.T) {
 		{"the text report shows the stories", []string{"report", "--config", cfg, "--project", "shop"}, exitOK,
 			"SHOP-1  -         -        1       1       0        failed"},
 		{"ingest without --project", []string{"ingest", "ctrf", "--config", cfg, report}, exitUsage, "--project is required"},
+		{"ingest with a run URL that is not one", []string{"ingest", "ctrf", "--config", cfg, "--project", "shop",
+			"--run-url", "ci/482", report}, exitUsage, `--run-url "ci/482": want an http(s) URL`},
 		{"ingest without a file", []string{"ingest", "ctrf", "--config", cfg, "--project", "shop"}, exitUsage, "accepts 1 arg"},
 		{"ingest a file that does not exist", []string{"ingest", "coverage", "--config", cfg, "nope.json"}, exitUsage, "open nope.json"},
 		{"ingest without saying what", []string{"ingest"}, exitUsage, "say what to ingest"},
