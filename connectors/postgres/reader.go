@@ -151,53 +151,53 @@ func (r *Reader) latestRun(ctx context.Context, tx pgx.Tx, projectID string) (*r
 	return &run, nil
 }
 
-// releases returns the project's releases, newest first by their newest run (releases without runs last,
-// by name), each with its runs newest first. Runs are few (one per report), unlike results.
+// releases returns the project's releases, newest first by their newest run, each with its runs newest
+// first; releases without runs come last, by name. Runs are few (one per report), unlike results.
 func (r *Reader) releases(ctx context.Context, tx pgx.Tx, projectID string) ([]report.Release, error) {
-	rows, err := tx.Query(ctx, `SELECT rel.id::text, rel.name, coalesce(rel.jira_version_id::text, ''),
-			r.id IS NOT NULL, `+runColumns+`
+	rows, err := tx.Query(ctx, `SELECT `+runColumns+`, rel.id::text, coalesce(rel.jira_version_id::text, '')
 		FROM `+r.t("releases")+` rel
-		LEFT JOIN `+r.t("runs")+` r ON r.release_id = rel.id
+		JOIN `+r.t("runs")+` r ON r.release_id = rel.id
 		WHERE rel.project_id = $1
-		ORDER BY max(r.started_at) OVER (PARTITION BY rel.id) DESC NULLS LAST, rel.name, rel.id,
-			r.started_at DESC, r.id DESC`, projectID)
+		ORDER BY max(r.started_at) OVER (PARTITION BY rel.id) DESC, rel.name, rel.id, r.started_at DESC, r.id DESC`,
+		projectID)
 	if err != nil {
 		return nil, r.wrap("releases of "+projectID, err)
 	}
-	defer rows.Close()
 	var out []report.Release
 	lastID := ""
 	for rows.Next() {
-		var relID, relName, jiraID string
-		var hasRun bool
-		var (
-			runID, runName, url, build, branch, commit, env, runRel *string
-			counts                                                  [6]*int
-			started                                                 *time.Time
-		)
-		err := rows.Scan(&relID, &relName, &jiraID, &hasRun, &runID, &runName, &counts[0], &counts[1], &counts[2],
-			&counts[3], &counts[4], &counts[5], &started, &url, &build, &branch, &commit, &env, &runRel)
+		var relID, jiraID string
+		run, err := scanRun(rows, &relID, &jiraID)
 		if err != nil {
+			rows.Close()
 			return nil, r.wrap("releases of "+projectID, err)
 		}
 		if relID != lastID {
-			out = append(out, report.Release{Name: relName, JiraVersionID: jiraID, Runs: []report.Run{}})
+			out = append(out, report.Release{Name: run.Release, JiraVersionID: jiraID})
 			lastID = relID
 		}
-		if !hasRun {
-			continue
-		}
-		run := report.Run{ID: *runID, Name: *runName, Tests: *counts[0], Passed: *counts[1], Failed: *counts[2],
-			Skipped: *counts[3], Pending: *counts[4], Other: *counts[5], StartedAt: started.UTC(), URL: *url,
-			Build: *build, Branch: *branch, Commit: *commit, Environment: *env, Release: relName}
-		run.Status = runStatus(run.Failed, run.Passed)
 		rel := &out[len(out)-1]
 		rel.Runs = append(rel.Runs, run)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, r.wrap("releases of "+projectID, err)
 	}
-	return out, nil
+	rows, err = tx.Query(ctx, `SELECT rel.name, coalesce(rel.jira_version_id::text, '')
+		FROM `+r.t("releases")+` rel
+		WHERE rel.project_id = $1
+		  AND NOT EXISTS (SELECT FROM `+r.t("runs")+` r WHERE r.release_id = rel.id)
+		ORDER BY rel.name, rel.id`, projectID)
+	if err != nil {
+		return nil, r.wrap("releases of "+projectID, err)
+	}
+	empty, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (report.Release, error) {
+		rel := report.Release{Runs: []report.Run{}}
+		return rel, row.Scan(&rel.Name, &rel.JiraVersionID)
+	})
+	if err != nil {
+		return nil, r.wrap("releases of "+projectID, err)
+	}
+	return append(out, empty...), nil
 }
 
 // storiesSQL lists the project's stories: every ticket with coverage or a linked test. run_tickets is

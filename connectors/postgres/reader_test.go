@@ -160,6 +160,11 @@ func TestReleasesRunsAndStoryOrder(t *testing.T) {
 	s.ingest(t, ctrfAt(t, t0.Add(2*time.Hour), tc{"SHOP-2 a", "failed"}), CTRFOptions{Release: "2.4.0"})
 	s.ingest(t, ctrfAt(t, t0.Add(time.Hour), tc{"AB#7 a", "passed"}), CTRFOptions{Release: "2.5.0"})
 	s.ingest(t, ctrfAt(t, t0.Add(3*time.Hour), tc{"SHOP-1 a", "skipped"}), CTRFOptions{})
+	// A release with a known Jira version and no runs yet, as a deployment's own data may have.
+	if _, err := s.pool.Exec(ctx, `INSERT INTO "Source Data".releases (project_id, name, jira_version_id)
+		VALUES ('shop', '3.0.0', '10042')`); err != nil {
+		t.Fatal(err)
+	}
 	p, err := s.rd.ReadProject(ctx, "shop")
 	if err != nil {
 		t.Fatal(err)
@@ -173,9 +178,9 @@ func TestReleasesRunsAndStoryOrder(t *testing.T) {
 		for _, r := range rel.Runs {
 			runs = append(runs, r.Name+"/"+r.Status+"/"+r.Release)
 		}
-		got = append(got, rel.Name+": "+strings.Join(runs, ", "))
+		got = append(got, rel.Name+rel.JiraVersionID+": "+strings.Join(runs, ", "))
 	}
-	want := []string{"2.4.0: build 1000/failed/2.4.0, build 800/passed/2.4.0", "2.5.0: build 900/passed/2.5.0"}
+	want := []string{"2.4.0: build 1000/failed/2.4.0, build 800/passed/2.4.0", "2.5.0: build 900/passed/2.5.0", "3.0.010042: "}
 	if strings.Join(got, "; ") != strings.Join(want, "; ") {
 		t.Errorf("releases %q, want %q", got, want)
 	}
