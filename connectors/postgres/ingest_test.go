@@ -325,3 +325,15 @@ func TestConcurrentIngestsOfOneReportStoreItOnce(t *testing.T) {
 		t.Errorf("%d stored, run ids %v, rows %v; want one run of 52 results", stored, runIDs, counts)
 	}
 }
+
+func TestAReportWithoutTestsIsARunWithoutStories(t *testing.T) {
+	s := newSource(t)
+	res := s.ingest(t, ctrfAt(t, t0), CTRFOptions{})
+	p, err := s.rd.ReadProject(context.Background(), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Tests != 0 || p.RunCount != 1 || p.LatestRun.Status != "skipped" || len(p.Stories) != 0 {
+		t.Errorf("ingest %+v; report %d runs, latest %+v, %d stories", res, p.RunCount, p.LatestRun, len(p.Stories))
+	}
+}

@@ -19,7 +19,7 @@ type tc struct{ name, status string }
 func ctrfAt(t testing.TB, start time.Time, tests ...tc) []byte {
 	t.Helper()
 	counts := map[string]int{}
-	var list []map[string]any
+	list := []map[string]any{}
 	for _, x := range tests {
 		counts[x.status]++
 		list = append(list, map[string]any{"name": x.name, "status": x.status, "duration": 10})
