@@ -60,8 +60,6 @@ func jsonError(data []byte, prefix string, err error) *InputError {
 		return &InputError{Line: line, Col: col, Msg: "invalid JSON: " + se.Error()}
 	case errors.As(err, &te):
 		return inputErr(joinPath(prefix, te.Field), "is %s, want %s", te.Value, te.Type.String())
-	case errors.Is(err, errEmpty):
-		return inputErr(prefix, "empty")
 	default:
 		if strings.Contains(err.Error(), "unexpected end of JSON input") {
 			line, col := lineCol(data, int64(len(data)))
@@ -70,8 +68,6 @@ func jsonError(data []byte, prefix string, err error) *InputError {
 		return inputErr(prefix, "%v", err)
 	}
 }
-
-var errEmpty = errors.New("empty")
 
 // lineCol converts a byte offset into a 1-based line and column.
 func lineCol(data []byte, off int64) (int, int) {
