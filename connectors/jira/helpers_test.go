@@ -120,7 +120,7 @@ type outcome struct {
 }
 
 // pushAll pushes items with n workers, as the engine does, and returns the outcome per item key.
-func pushAll(t *testing.T, pushFn func(context.Context, push.Item) (push.Result, error), items []push.Item, n int) map[string]outcome {
+func pushAll(t testing.TB, pushFn func(context.Context, push.Item) (push.Result, error), items []push.Item, n int) map[string]outcome {
 	t.Helper()
 	var mu sync.Mutex
 	out := map[string]outcome{}
