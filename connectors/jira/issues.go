@@ -55,8 +55,10 @@ func (t *IssueTarget) Plan(ctx context.Context, p *report.Project) ([]push.Item,
 		names[f.ID] = fmt.Sprintf("%s %q", f.Role, f.Name)
 	}
 	var items []push.Item
+	var others []string
 	for _, st := range p.Stories {
 		if !issueKeyRE.MatchString(st.Key) || !strings.HasPrefix(st.Key, t.projectKey+"-") {
+			others = append(others, st.Key)
 			continue
 		}
 		summary, err := renderSummary(t.site.summary, p, st)
@@ -76,6 +78,10 @@ func (t *IssueTarget) Plan(ctx context.Context, p *report.Project) ([]push.Item,
 			return nil, fmt.Errorf("jira %s: story %s: %w", t.site.cfg.Name, st.Key, err)
 		}
 		items = append(items, push.Item{Key: st.Key, Hash: h, Payload: pl, Summary: storySummary(st)})
+	}
+	if len(others) > 0 {
+		t.site.log.WithFields(map[string]any{"target": t.Name(), "count": len(others), "first": others[0]}).
+			Debug("stories that are not issues of this Jira project are left to other targets")
 	}
 	return items, nil
 }
