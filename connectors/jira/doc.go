@@ -17,6 +17,6 @@
 //     etag on properties, so read-merge-write is serialised per (site, project) within the process and the
 //     property is read a second time just before the write to catch a concurrent writer.
 //
-// Item hashes are pure functions of the report: the property's updatedAt is the data's time
-// (report.Project.DataAsOf), never the sync time, so an unchanged cycle writes nothing.
+// Item hashes are pure functions of the report: the property's updatedAt is the start of the newest run it
+// links (the time of its data), never the sync time, so an unchanged cycle writes nothing.
 package jira

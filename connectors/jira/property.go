@@ -58,7 +58,7 @@ type desiredRelease struct {
 }
 
 // propertyPayload is what covsync wants the property to contain. It is a pure function of the report:
-// UpdatedAt is the data's time (report.Project.DataAsOf), so an unchanged report hashes the same.
+// UpdatedAt is the newest linked run's start, so an unchanged report hashes the same.
 type propertyPayload struct {
 	ProjectKey string                    `json:"project"`
 	UpdatedAt  string                    `json:"updatedAt,omitempty"`
@@ -80,8 +80,18 @@ func (t *PropertyTarget) Plan(ctx context.Context, p *report.Project) ([]push.It
 		byName[v.Name] = v.ID
 	}
 	pl := propertyPayload{ProjectKey: t.projectKey, Releases: map[string]desiredRelease{}}
-	if !p.DataAsOf.IsZero() {
-		pl.UpdatedAt = p.DataAsOf.UTC().Format(time.RFC3339)
+	// updatedAt is the newest run start the property links: the time of its data, never the sync time, and
+	// not moved by coverage measurements the property does not hold.
+	var newest time.Time
+	for _, rel := range p.Releases {
+		for _, r := range rel.Runs {
+			if r.StartedAt.After(newest) {
+				newest = r.StartedAt
+			}
+		}
+	}
+	if !newest.IsZero() {
+		pl.UpdatedAt = newest.UTC().Format(time.RFC3339)
 	}
 	for _, rel := range p.Releases {
 		id := rel.JiraVersionID

@@ -132,6 +132,11 @@ func TestAnUnchangedPropertyIsNotWritten(t *testing.T) {
 	if a[0].Hash != b[0].Hash {
 		t.Error("the property item's hash depends on something other than the report")
 	}
+	newerCoverage := releaseProject(3)
+	newerCoverage.DataAsOf = dataTime.Add(24 * time.Hour) // a coverage measurement: not the property's data
+	if c := plan(t, target, newerCoverage); c[0].Hash != a[0].Hash {
+		t.Error("a newer coverage measurement changed the property item")
+	}
 }
 
 func TestThreeHundredRunsStayWithinTheCapAndKeepTheNewest(t *testing.T) {
