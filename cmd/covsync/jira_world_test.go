@@ -32,10 +32,8 @@ func newJiraWorld(t *testing.T) *jiraWorld {
 	w.sim = jirasim.New(jirasim.Options{Email: "qa-bot@acme.example", Token: w.token})
 	srv := w.sim.Start()
 	t.Cleanup(srv.Close)
-	w.percent = w.sim.AddField("Test Coverage", jirasim.KindNumber)
-	w.summary = w.sim.AddField("Test Coverage Summary", jirasim.KindTextField)
-	w.status = w.sim.AddField("Test Status", jirasim.KindSelect, "passed", "failed", "skipped", "no tests")
-	w.link = w.sim.AddField("Last Test Run", jirasim.KindURL)
+	f := w.sim.AddCovsyncFields()
+	w.percent, w.summary, w.status, w.link = f.Percent, f.Summary, f.Status, f.LastRun
 	w.sim.AddProject("SHOP", "Shop")
 	w.v240 = w.sim.AddVersion("SHOP", "2.4.0") // 2.5.0 has no Jira version: reported, not invented
 	for _, k := range []string{"SHOP-1", "SHOP-2", "SHOP-3", "SHOP-4", "SHOP-12"} {

@@ -41,10 +41,8 @@ func newEnv(t *testing.T, issues int) *env {
 	srv := s.Start()
 	t.Cleanup(srv.Close)
 	e := &env{sim: s, srv: srv, logs: &bytes.Buffer{}, logMu: &sync.Mutex{}}
-	e.percent = s.AddField("Test Coverage", jirasim.KindNumber)
-	e.summary = s.AddField("Test Coverage Summary", jirasim.KindTextField)
-	e.status = s.AddField("Test Status", jirasim.KindSelect, report.StatusPassed, report.StatusFailed, report.StatusSkipped, report.StatusNoTests)
-	e.link = s.AddField("Last Test Run", jirasim.KindURL)
+	f := s.AddCovsyncFields()
+	e.percent, e.summary, e.status, e.link = f.Percent, f.Summary, f.Status, f.LastRun
 	s.AddProject("SHOP", "Shop")
 	e.v240 = s.AddVersion("SHOP", "2.4.0")
 	e.v250 = s.AddVersion("SHOP", "2.5.0")

@@ -353,3 +353,20 @@ func (s *Sim) Start() *httptest.Server {
 	s.SetBaseURL(srv.URL)
 	return srv
 }
+
+// CovsyncFields are the ids of the four fields AddCovsyncFields creates.
+type CovsyncFields struct {
+	Percent, Summary, Status, LastRun string
+}
+
+// AddCovsyncFields adds the custom fields of covsync's example config: "Test Coverage" (number), "Test
+// Coverage Summary" (single-line text), "Test Status" (select of the story statuses) and "Last Test Run"
+// (url). Tests and `covsync demo` seed a site with it.
+func (s *Sim) AddCovsyncFields() CovsyncFields {
+	return CovsyncFields{
+		Percent: s.AddField("Test Coverage", KindNumber),
+		Summary: s.AddField("Test Coverage Summary", KindTextField),
+		Status:  s.AddField("Test Status", KindSelect, "passed", "failed", "skipped", "no tests"),
+		LastRun: s.AddField("Last Test Run", KindURL),
+	}
+}
