@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/covsync/covsync/sync/engine"
+	"github.com/covsync/covsync/sync/engine/enginetest"
 )
 
 // BenchmarkUnchangedCycle5000 measures a cycle in which nothing changed: plan 5,000 items (hashing each
@@ -22,7 +23,7 @@ func BenchmarkUnchangedCycle5000(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			f := newFixture(b)
 			ctx := context.Background()
-			p := project(5000)
+			p := enginetest.Project(5000)
 			if s := mustRun(b, f, ctx, p, engine.Options{Workers: 8}); s.Pushed != 5000 {
 				b.Fatalf("first cycle pushed %d, want 5000", s.Pushed)
 			}

@@ -19,9 +19,11 @@ import (
 
 	"github.com/covsync/covsync/internal/pgtest"
 	"github.com/covsync/covsync/sync/engine"
+	"github.com/covsync/covsync/sync/engine/enginetest"
 	"github.com/covsync/covsync/sync/ledger"
 	"github.com/covsync/covsync/sync/ledger/ledgertest"
 	"github.com/covsync/covsync/sync/push"
+	"github.com/covsync/covsync/sync/report"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -32,7 +34,7 @@ type fixture struct {
 	pool *pgxpool.Pool
 	l    *ledger.Ledger
 	e    *engine.Engine
-	t    *memTarget
+	t    *enginetest.Target
 	log  *logtest.Hook
 }
 
@@ -42,10 +44,10 @@ func newFixture(t testing.TB) *fixture {
 	logger, hook := logtest.NewNullLogger()
 	logger.SetLevel(logrus.DebugLevel)
 	l := ledger.New(pool, "")
-	return &fixture{pool: pool, l: l, e: engine.New(l, logger), t: newMemTarget(tname), log: hook}
+	return &fixture{pool: pool, l: l, e: engine.New(l, logger), t: enginetest.NewTarget(tname, "jira"), log: hook}
 }
 
-func (f *fixture) takePushes() []string { return f.t.takePushes() }
+func (f *fixture) takePushes() []string { return f.t.TakePushes() }
 
 // acked returns the keys the ledger holds as acknowledged, with their hashes.
 func (f *fixture) acked(t testing.TB) map[string][32]byte {
@@ -84,7 +86,7 @@ func keys(from, to int) []string {
 	return out
 }
 
-func mustRun(t testing.TB, f *fixture, ctx context.Context, p *reportProject, opts engine.Options) engine.Summary {
+func mustRun(t testing.TB, f *fixture, ctx context.Context, p *report.Project, opts engine.Options) engine.Summary {
 	t.Helper()
 	s, err := f.e.Run(ctx, f.t, p, opts)
 	if err != nil {
@@ -96,7 +98,7 @@ func mustRun(t testing.TB, f *fixture, ctx context.Context, p *reportProject, op
 func TestASecondUnchangedCycleWritesNothing(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	p := project(50)
+	p := enginetest.Project(50)
 	first := mustRun(t, f, ctx, p, engine.Options{})
 	if first.Pushed != 50 || first.Unchanged != 0 || len(f.takePushes()) != 50 {
 		t.Fatalf("first cycle: %+v, want 50 pushed", first)
@@ -113,12 +115,12 @@ func TestASecondUnchangedCycleWritesNothing(t *testing.T) {
 func TestOneChangedStoryIsTheOnlyPush(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	p := project(30)
+	p := enginetest.Project(30)
 	mustRun(t, f, ctx, p, engine.Options{})
 	f.takePushes()
 	f.log.Reset()
 
-	s := mustRun(t, f, ctx, withCoverage(p, "SHOP-7", 157), engine.Options{})
+	s := mustRun(t, f, ctx, enginetest.WithCoverage(p, "SHOP-7", 157), engine.Options{})
 	if got := f.takePushes(); !reflect.DeepEqual(got, []string{"SHOP-7"}) {
 		t.Fatalf("pushes after one story changed = %v, want [SHOP-7]", got)
 	}
@@ -150,10 +152,10 @@ func TestACancelledCycleLeavesExactlyTheRestForTheNext(t *testing.T) {
 	for _, workers := range []int{1, 4} {
 		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
 			f := newFixture(t)
-			p := project(40)
+			p := enginetest.Project(40)
 			ctx, cancel := context.WithCancel(context.Background())
 			var n atomic.Int32
-			f.t.after = func(push.Item) {
+			f.t.After = func(push.Item) {
 				if n.Add(1) == 10 {
 					cancel() // the process is told to stop while pushes are in flight
 				}
@@ -167,14 +169,14 @@ func TestACancelledCycleLeavesExactlyTheRestForTheNext(t *testing.T) {
 				t.Fatalf("cancelled cycle pushed %d items, want at least 10 and not all", len(first))
 			}
 			// The ledger is true: exactly what the target acknowledged, with the hashes it holds.
-			if got, want := f.acked(t), f.t.stored(); !reflect.DeepEqual(got, want) {
+			if got, want := f.acked(t), f.t.Stored(); !reflect.DeepEqual(got, want) {
 				t.Fatalf("ledger after the cancelled cycle holds %d items, the target %d", len(got), len(want))
 			}
 			if s.Pushed != len(first) || s.Pushed+s.Remaining != 40 {
 				t.Errorf("summary = %+v, want pushed %d and the rest remaining", s, len(first))
 			}
 
-			f.t.after = nil
+			f.t.After = nil
 			s2 := mustRun(t, f, context.Background(), p, engine.Options{Workers: workers})
 			second := f.takePushes()
 			if len(first)+len(second) != 40 || s2.Unchanged != len(first) {
@@ -189,11 +191,11 @@ func TestACancelledCycleLeavesExactlyTheRestForTheNext(t *testing.T) {
 
 func TestADrainLetsInFlightPushesFinishAfterCancellation(t *testing.T) {
 	f := newFixture(t)
-	p := project(8)
+	p := enginetest.Project(8)
 	ctx, cancel := context.WithCancel(context.Background())
 	var started atomic.Int32
 	release := make(chan struct{})
-	f.t.before = func(pctx context.Context, it push.Item) *verdict {
+	f.t.Before = func(pctx context.Context, it push.Item) *enginetest.Verdict {
 		if started.Add(1) == 2 {
 			cancel()
 			close(release)
@@ -201,7 +203,7 @@ func TestADrainLetsInFlightPushesFinishAfterCancellation(t *testing.T) {
 		<-release
 		// The push context outlives the cycle's by Drain.
 		if pctx.Err() != nil {
-			return &verdict{err: pctx.Err()}
+			return &enginetest.Verdict{Err: pctx.Err()}
 		}
 		return nil
 	}
@@ -230,8 +232,8 @@ func TestOneFailingItemDoesNotStopTheOthers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			ctx := context.Background()
-			p := project(20)
-			f.t.before = on(map[string]*verdict{"SHOP-7": {err: tc.err}})
+			p := enginetest.Project(20)
+			f.t.Before = enginetest.On(map[string]*enginetest.Verdict{"SHOP-7": {Err: tc.err}})
 			var obs recorder
 			s := mustRun(t, f, ctx, p, engine.Options{Observer: &obs})
 			if s.Pushed != 19 || s.Failed != 1 || len(f.takePushes()) != 19 {
@@ -256,7 +258,7 @@ func TestOneFailingItemDoesNotStopTheOthers(t *testing.T) {
 			}
 
 			// Fixed at the target: the next cycle retries exactly the failed item.
-			f.t.before = nil
+			f.t.Before = nil
 			s2 := mustRun(t, f, ctx, p, engine.Options{})
 			if got := f.takePushes(); !reflect.DeepEqual(got, []string{"SHOP-7"}) || s2.Failed != 0 {
 				t.Fatalf("retry cycle pushed %v (%+v), want [SHOP-7]", got, s2)
@@ -271,9 +273,9 @@ func TestOneFailingItemDoesNotStopTheOthers(t *testing.T) {
 func TestAFatalErrorStopsTheCycleAndLeavesUntouchedItemsAlone(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	p := project(10)
+	p := enginetest.Project(10)
 	// Plan order is SHOP-1, SHOP-2, …: with one worker, SHOP-4 is the fourth push.
-	f.t.before = on(map[string]*verdict{"SHOP-4": {err: push.Fatalf("jira: 401 Unauthorized")}})
+	f.t.Before = enginetest.On(map[string]*enginetest.Verdict{"SHOP-4": {Err: push.Fatalf("jira: 401 Unauthorized")}})
 	s, err := f.e.Run(ctx, f.t, p, engine.Options{Workers: 1})
 	if err == nil || !strings.Contains(err.Error(), "401 Unauthorized") {
 		t.Fatalf("err = %v, want the fatal error", err)
@@ -288,10 +290,7 @@ func TestAFatalErrorStopsTheCycleAndLeavesUntouchedItemsAlone(t *testing.T) {
 	if len(m) != 3 {
 		t.Errorf("ledger has %d rows, want only the 3 pushed (untouched and the fatal item not recorded)", len(m))
 	}
-	f.t.mu.Lock()
-	attempted := len(f.t.attempts)
-	f.t.mu.Unlock()
-	if attempted != 4 {
+	if attempted := f.t.Attempted(); attempted != 4 {
 		t.Errorf("%d items attempted, want 4: no push after the fatal one", attempted)
 	}
 	cs, _ := f.l.Cycles(ctx, tname, 1)
@@ -303,10 +302,10 @@ func TestAFatalErrorStopsTheCycleAndLeavesUntouchedItemsAlone(t *testing.T) {
 func TestADryRunWritesNothingAndListsWhatItWouldPush(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	p := project(12)
+	p := enginetest.Project(12)
 	mustRun(t, f, ctx, p, engine.Options{})
 	f.takePushes()
-	changed := withCoverage(withCoverage(p, "SHOP-3", 1), "SHOP-11", 2)
+	changed := enginetest.WithCoverage(enginetest.WithCoverage(p, "SHOP-3", 1), "SHOP-11", 2)
 	ledgerBefore, cyclesBefore := f.rows(t)
 	var obs recorder
 
@@ -334,7 +333,7 @@ func TestADryRunWritesNothingAndListsWhatItWouldPush(t *testing.T) {
 func TestForcePushesEverything(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	p := project(15)
+	p := enginetest.Project(15)
 	mustRun(t, f, ctx, p, engine.Options{})
 	f.takePushes()
 	s := mustRun(t, f, ctx, p, engine.Options{Force: true})
@@ -353,7 +352,7 @@ func TestConcurrencyIsBoundedByWorkers(t *testing.T) {
 		waiting int
 		full    = make(chan struct{})
 	)
-	f.t.before = func(_ context.Context, _ push.Item) *verdict {
+	f.t.Before = func(_ context.Context, _ push.Item) *enginetest.Verdict {
 		mu.Lock()
 		waiting++
 		if waiting == workers {
@@ -366,20 +365,20 @@ func TestConcurrencyIsBoundedByWorkers(t *testing.T) {
 		}
 		return nil
 	}
-	s := mustRun(t, f, context.Background(), project(30), engine.Options{Workers: workers})
+	s := mustRun(t, f, context.Background(), enginetest.Project(30), engine.Options{Workers: workers})
 	if s.Pushed != 30 {
 		t.Fatalf("summary = %+v, want 30 pushed", s)
 	}
-	if f.t.maxInFlight != workers {
-		t.Errorf("at most %d pushes were in flight, want exactly %d", f.t.maxInFlight, workers)
+	if f.t.MaxInFlight() != workers {
+		t.Errorf("at most %d pushes were in flight, want exactly %d", f.t.MaxInFlight(), workers)
 	}
 }
 
 func TestASkippedItemIsNotRecordedAsPushed(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	p := project(3)
-	f.t.before = on(map[string]*verdict{"SHOP-2": {res: push.Result{Skipped: true, Note: "manual edit by j.doe at version 7: skipped"}}})
+	p := enginetest.Project(3)
+	f.t.Before = enginetest.On(map[string]*enginetest.Verdict{"SHOP-2": {Result: push.Result{Skipped: true, Note: "manual edit by j.doe at version 7: skipped"}}})
 	s := mustRun(t, f, ctx, p, engine.Options{})
 	if s.Skipped != 1 || s.Pushed != 2 {
 		t.Fatalf("summary = %+v, want 1 skipped, 2 pushed", s)
@@ -387,8 +386,8 @@ func TestASkippedItemIsNotRecordedAsPushed(t *testing.T) {
 	if _, ok := f.acked(t)["SHOP-2"]; ok {
 		t.Fatal("a skipped item is recorded as pushed")
 	}
-	f.t.takePushes()
-	f.t.before = nil
+	f.t.TakePushes()
+	f.t.Before = nil
 	mustRun(t, f, ctx, p, engine.Options{})
 	if got := f.takePushes(); !reflect.DeepEqual(got, []string{"SHOP-2"}) {
 		t.Errorf("next cycle pushed %v, want the skipped item looked at again", got)
@@ -398,14 +397,14 @@ func TestASkippedItemIsNotRecordedAsPushed(t *testing.T) {
 func TestEachCycleWritesOneHistoryRowWithItsCounts(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	p := project(6)
-	f.t.before = on(map[string]*verdict{
-		"SHOP-1": {err: push.Permanentf("400")},
-		"SHOP-2": {res: push.Result{Skipped: true}},
+	p := enginetest.Project(6)
+	f.t.Before = enginetest.On(map[string]*enginetest.Verdict{
+		"SHOP-1": {Err: push.Permanentf("400")},
+		"SHOP-2": {Result: push.Result{Skipped: true}},
 	})
 	mustRun(t, f, ctx, p, engine.Options{Trigger: ledger.TriggerResync})
-	f.t.before = nil
-	mustRun(t, f, ctx, withCoverage(p, "SHOP-6", 3), engine.Options{})
+	f.t.Before = nil
+	mustRun(t, f, ctx, enginetest.WithCoverage(p, "SHOP-6", 3), engine.Options{})
 	cs, err := f.l.Cycles(ctx, tname, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -430,11 +429,11 @@ func TestEachCycleWritesOneHistoryRowWithItsCounts(t *testing.T) {
 func TestABrokenPlanFailsTheCycleAndPushesNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		p    *reportProject
+		p    *report.Project
 		want string
 	}{
-		{"two items with one key", withKey(project(3), 2, "SHOP-1"), `plan has item "SHOP-1" twice`},
-		{"an item without a key", withKey(project(3), 1, ""), "an item without a key"},
+		{"two items with one key", enginetest.WithKey(enginetest.Project(3), 2, "SHOP-1"), `plan has item "SHOP-1" twice`},
+		{"an item without a key", enginetest.WithKey(enginetest.Project(3), 1, ""), "an item without a key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
@@ -460,12 +459,12 @@ func TestALimiterPacesPushes(t *testing.T) {
 	lim := rate.NewLimiter(rate.Every(time.Hour), 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	var n atomic.Int32
-	f.t.after = func(push.Item) {
+	f.t.After = func(push.Item) {
 		if n.Add(1) == 2 {
 			go func() { time.Sleep(50 * time.Millisecond); cancel() }()
 		}
 	}
-	s, _ := f.e.Run(ctx, f.t, project(5), engine.Options{Workers: 2, Limiter: lim})
+	s, _ := f.e.Run(ctx, f.t, enginetest.Project(5), engine.Options{Workers: 2, Limiter: lim})
 	if got := f.takePushes(); len(got) != 2 || s.Remaining != 3 {
 		t.Errorf("pushed %v, summary %+v; want the limiter's burst of 2 and 3 left", got, s)
 	}
@@ -474,8 +473,8 @@ func TestALimiterPacesPushes(t *testing.T) {
 func TestALedgerThatFailsMidCycleStopsTheCycle(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	p := project(10)
-	f.t.after = func(it push.Item) {
+	p := enginetest.Project(10)
+	f.t.After = func(it push.Item) {
 		if it.Key == "SHOP-4" {
 			// The database loses the table under the running cycle: no later outcome can be recorded.
 			if _, err := f.pool.Exec(ctx, "ALTER TABLE covsync.ledger RENAME TO ledger_away"); err != nil {
@@ -491,7 +490,7 @@ func TestALedgerThatFailsMidCycleStopsTheCycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.takePushes()
-	f.t.after = nil
+	f.t.After = nil
 	mustRun(t, f, ctx, p, engine.Options{Workers: 1})
 	// SHOP-4 was written but never recorded, so it is pushed again (idempotently): the safe side.
 	if got := f.takePushes(); !reflect.DeepEqual(got, keys(4, 10)) {
