@@ -34,9 +34,9 @@ type progress struct {
 	stopped sync.WaitGroup
 }
 
-// newProgress starts showing progress on w (a bar if w is a terminal) and, without a terminal, through log.
-// Call close when the work is done.
-func newProgress(w io.Writer, log *logrus.Logger) *progress {
+// newProgress starts showing progress on w (a bar if w is a terminal) and, without a terminal, through log
+// every so often. Call close when the work is done.
+func newProgress(w io.Writer, log *logrus.Logger, every time.Duration) *progress {
 	p := &progress{log: log, stop: make(chan struct{})}
 	if isTerminal(w) {
 		p.bar = progressbar.NewOptions(0,
@@ -54,7 +54,7 @@ func newProgress(w io.Writer, log *logrus.Logger) *progress {
 		return p
 	}
 	p.stopped.Add(1)
-	go p.logEvery(progressEvery)
+	go p.logEvery(every)
 	return p
 }
 

@@ -94,7 +94,7 @@ func runResync(cmd *cobra.Command, env cycleEnv, f resyncFlags) error {
 	var prog *progress
 	opts := engine.Options{Force: f.force, DryRun: f.dryRun, Trigger: ledger.TriggerResync}
 	if !f.dryRun {
-		prog = newProgress(cmd.ErrOrStderr(), log)
+		prog = newProgress(cmd.ErrOrStderr(), log, progressEvery)
 		opts.Observer = prog
 	}
 	res, code := resyncAll(ctx, runner, projects, f.kinds, opts)

@@ -70,3 +70,18 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(out)
 }
+
+// UnmarshalJSON reads what MarshalJSON wrote, so a summary survives a trip through a job's stored output.
+func (s *Summary) UnmarshalJSON(b []byte) error {
+	type plain Summary
+	var in struct {
+		plain
+		DurationSeconds float64 `json:"durationSeconds"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*s = Summary(in.plain)
+	s.Duration = time.Duration(in.DurationSeconds * float64(time.Second))
+	return nil
+}
