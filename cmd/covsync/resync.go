@@ -159,6 +159,10 @@ func resyncAll(ctx context.Context, r *cycleRunner, projects, kinds []string, op
 	return res, code
 }
 
+// maxListedErrors bounds the failed items the text output lists per target: when a whole target fails item
+// by item, the first few say why and `covsync status` (or --output json) has the rest.
+const maxListedErrors = 20
+
 func printResync(w io.Writer, res resyncResult, dryRun bool) {
 	if len(res.Targets) == 0 && len(res.Errors) == 0 {
 		fmt.Fprintln(w, "No targets selected: the selected projects have no targets of the selected kinds.")
@@ -187,7 +191,11 @@ func printResync(w io.Writer, res resyncResult, dryRun bool) {
 		}
 		if len(s.Errors) > 0 {
 			fmt.Fprintf(w, "\n%s: %d failed (retried next cycle):\n", s.Target, len(s.Errors))
-			for _, e := range s.Errors {
+			for i, e := range s.Errors {
+				if i == maxListedErrors {
+					fmt.Fprintf(w, "  … and %d more (covsync status lists them all)\n", len(s.Errors)-i)
+					break
+				}
 				fmt.Fprintf(w, "  %s: %s\n", e.Item, e.Error)
 			}
 		}
