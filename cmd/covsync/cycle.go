@@ -102,7 +102,14 @@ func (r *cycleRunner) RunProject(ctx context.Context, projectID string, kinds []
 		return nil, nil
 	}
 	p, err := r.reader.ReadProject(ctx, projectID)
-	if err != nil {
+	switch {
+	case errors.Is(err, postgres.ErrUnknownProject):
+		// Mapped in the config but nothing ingested yet: nothing to plan from, and pushing an empty report
+		// would clear what the targets hold.
+		return nil, withCode(exitUsage, fmt.Errorf("project %s: the source schema has no such project (ingest a report for it first): %w", projectID, err))
+	case errors.Is(err, postgres.ErrSchemaMissing):
+		return nil, withCode(exitUsage, fmt.Errorf("project %s: %w (run covsync migrate, or create the views README describes)", projectID, err))
+	case err != nil:
 		return nil, withCode(exitDependency, fmt.Errorf("project %s: read report: %w", projectID, err))
 	}
 

@@ -45,6 +45,9 @@ type world struct {
 	pool    *pgxpool.Pool
 	cfgPath string
 	stories map[string]int // project → number of stories in its report
+	// realReader makes the commands read reports from the source schema (postgres.Reader) instead of
+	// inventing them.
+	realReader bool
 
 	mu      sync.Mutex
 	targets map[string]*enginetest.Target
@@ -78,8 +81,9 @@ func (w *world) target(name string) *enginetest.Target {
 	return w.targets[name]
 }
 
+// env builds the world's in-memory targets, and reads reports from w (or from the source schema).
 func (w *world) env() cycleEnv {
-	return cycleEnv{
+	env := cycleEnv{
 		targets: func(_ context.Context, _ deps, p config.Project, kinds map[string]bool) ([]engine.Target, error) {
 			if p.Jira == nil || (len(kinds) > 0 && !kinds[kindJira]) {
 				return nil, nil
@@ -88,6 +92,10 @@ func (w *world) env() cycleEnv {
 		},
 		reader: func(*pgxpool.Pool, string) reportReader { return w },
 	}
+	if w.realReader {
+		env.reader = defaultCycleEnv().reader
+	}
+	return env
 }
 
 // ReadProject gives each project a report of its own (story keys SHOP-1…).
@@ -299,3 +307,62 @@ func TestStatusShowsLastCyclesAndFailingItems(t *testing.T) {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// TestResyncPlansFromTheIngestedReport runs resync on data ingested by `covsync ingest` and read by the real
+// report reader: the items are the report's stories, and a new coverage file that changes one story makes
+// the next resync push exactly that story.
+func TestResyncPlansFromTheIngestedReport(t *testing.T) {
+	w := newWorld(t)
+	w.realReader = true
+	ingestShopData(t, w.cfgPath)
+
+	report := decode[struct {
+		Stories []struct{ Key string } `json:"stories"`
+	}](t, mustRun(t, "report", "--config", w.cfgPath, "--project", "shop", "--output", "json"))
+	var want []string
+	for _, s := range report.Stories {
+		want = append(want, s.Key)
+	}
+
+	out, code := w.run(t, "resync", "--project", "shop", "--dry-run", "--output", "json")
+	res := decode[jsonTargets](t, out)
+	if code != exitOK || len(res.Targets) != 1 {
+		t.Fatalf("dry run (exit %d): %s", code, out)
+	}
+	var got []string
+	for _, c := range res.Targets[0].WouldPush {
+		got = append(got, c.Key)
+	}
+	if len(want) == 0 || strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("dry run would push %v, want the report's stories %v", got, want)
+	}
+
+	if _, code := w.run(t, "resync", "--project", "shop"); code != exitOK {
+		t.Fatalf("resync exit %d", code)
+	}
+	tg := w.target("jira:acme/SHOP")
+	if pushed := tg.TakePushes(); len(pushed) != len(want) {
+		t.Fatalf("resync pushed %v, want %d stories", pushed, len(want))
+	}
+
+	cov := filepath.Join(t.TempDir(), "coverage.json")
+	if err := os.WriteFile(cov, []byte(`{"project": "shop", "measuredAt": "2026-11-21T09:00:00Z",
+		"stories": [{"ticket": "SHOP-2", "coveredMethods": 2, "totalMethods": 3}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "ingest", "coverage", "--config", w.cfgPath, cov)
+	out, code = w.run(t, "resync", "--project", "shop", "--output", "json")
+	if pushed := tg.TakePushes(); code != exitOK || strings.Join(pushed, ",") != "SHOP-2" {
+		t.Fatalf("after SHOP-2's coverage changed, resync (exit %d) pushed %v, want [SHOP-2]\n%s", code, pushed, out)
+	}
+}
+
+func TestResyncOfAProjectWithoutDataIsAUsageError(t *testing.T) {
+	w := newWorld(t)
+	w.realReader = true
+	mustRun(t, "migrate", "--config", w.cfgPath)
+	out, code := w.run(t, "resync", "--project", "web", "--output", "json")
+	if code != exitUsage || !strings.Contains(out, "the source schema has no such project") {
+		t.Errorf("exit %d, want 2 naming the missing data:\n%s", code, out)
+	}
+}
