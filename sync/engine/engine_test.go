@@ -527,3 +527,25 @@ func (r *recorder) outcomes() map[engine.Outcome]int {
 	}
 	return out
 }
+
+func TestItemsThePlanDroppedAreCountedStaleAndLeftAlone(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	mustRun(t, f, ctx, enginetest.Project(5), engine.Options{})
+	f.takePushes()
+	var obs recorder
+	s := mustRun(t, f, ctx, enginetest.Project(3), engine.Options{Observer: &obs})
+	if s.Stale != 2 || s.Unchanged != 3 || s.Pushed != 0 {
+		t.Errorf("summary = %+v, want 2 stale, 3 unchanged", s)
+	}
+	if got := f.acked(t); len(got) != 5 {
+		t.Errorf("ledger holds %d items, want all 5: stale items are not forgotten", len(got))
+	}
+	if got := f.t.Stored(); len(got) != 5 {
+		t.Errorf("target holds %d items, want all 5: nothing is deleted at the target", len(got))
+	}
+	want := []engine.PlanEvent{{Target: tname, Kind: "jira", Project: "shop", Planned: 3, ToPush: 0}}
+	if !reflect.DeepEqual(obs.plans, want) || obs.cycles != 1 {
+		t.Errorf("observer saw plans %+v and %d cycles, want %+v and 1", obs.plans, obs.cycles, want)
+	}
+}
