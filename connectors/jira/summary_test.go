@@ -112,3 +112,32 @@ func TestTruncate(t *testing.T) {
 		}
 	}
 }
+
+func TestASummaryTemplateInTheTemplatesDirOverridesTheDefault(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "jira"), 0o755)
+	os.WriteFile(filepath.Join(dir, "jira", "summary.tmpl"), []byte(`{{ .Project.Name }}: {{ .Story.Key }} is {{ .Story.Status }}`), 0o644)
+	e := newEnv(t, 1)
+	s, err := NewSite(e.cfg, Options{Templates: templates.Set{Dir: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := s.IssueTarget("SHOP")
+	items := plan(t, target, project(story("SHOP-1")))
+	if _, err := target.Push(t.Context(), items[0]); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.sim.IssueFields("SHOP-1")[e.summary]; got != "Shop: SHOP-1 is failed" {
+		t.Errorf("summary = %q", got)
+	}
+
+	os.WriteFile(filepath.Join(dir, "jira", "summary.tmpl"), []byte(`{{ .Story.Key `), 0o644)
+	if _, err := NewSite(e.cfg, Options{Templates: templates.Set{Dir: dir}}); err == nil || !strings.Contains(err.Error(), "jira/summary.tmpl") {
+		t.Errorf("a broken override: err = %v, want one naming jira/summary.tmpl", err)
+	}
+	os.WriteFile(filepath.Join(dir, "jira", "summary.tmpl"), []byte(`{{ .Story.Nope }}`), 0o644)
+	s, _ = NewSite(e.cfg, Options{Templates: templates.Set{Dir: dir}})
+	if _, err := s.IssueTarget("SHOP").Plan(t.Context(), project(story("SHOP-1"))); err == nil || !strings.Contains(err.Error(), "SHOP-1") {
+		t.Errorf("a template that fails on a story: err = %v, want one naming the story", err)
+	}
+}

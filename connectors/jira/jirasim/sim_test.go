@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	jira "github.com/andygrunwald/go-jira"
 )
@@ -274,6 +275,17 @@ func TestFaults(t *testing.T) {
 		}
 		if f.sim.CountStatus(429) != 1 {
 			t.Errorf("recorded 429s = %d", f.sim.CountStatus(429))
+		}
+	})
+	t.Run("latency delays every answer", func(t *testing.T) {
+		f := newFixture(t)
+		f.sim.SetLatency(150 * time.Millisecond)
+		start := time.Now()
+		if _, _, err := f.client.User.GetSelfWithContext(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d < 150*time.Millisecond {
+			t.Errorf("answered after %v, want at least 150ms", d)
 		}
 	})
 	t.Run("a burst of 5xx answers n requests then recovers", func(t *testing.T) {
