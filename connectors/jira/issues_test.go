@@ -3,7 +3,11 @@ package jira
 import (
 	"context"
 	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/covsync/covsync/config"
@@ -348,5 +352,28 @@ func TestTheTokenNeverReachesLogsOrErrors(t *testing.T) {
 		if strings.Contains(s, testToken) || strings.Contains(s, "Zq9") {
 			t.Fatalf("token leaked: %s", s)
 		}
+	}
+}
+
+func TestConnectionsAreReusedAcrossPushes(t *testing.T) {
+	e := newEnv(t, 0)
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(e.sim)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	e.cfg.URL = srv.URL
+	target := e.site(t).PropertyTarget("SHOP")
+	// Each push reads twice and writes once; Jira answers the write with a small JSON body that go-jira
+	// leaves unread when nothing is decoded. Unread, it would pin its connection and force a new one.
+	for i := 1; i <= 10; i++ {
+		pushProperty(t, target, releaseProject(i))
+	}
+	if n := conns.Load(); n > 2 {
+		t.Errorf("%d connections for 10 sequential property pushes, want 1 reused", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -169,6 +170,10 @@ func (s *Site) call(ctx context.Context, method, path string, body, out any, wha
 	}
 	resp, err := s.client.Do(req, out)
 	if err == nil {
+		// go-jira closes the body only when it decodes one; an unread body would hold the connection and
+		// the attempt's timeout until it fires.
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
 		return resp, nil
 	}
 	return resp, s.classify(ctx, resp, err, what, permission)
