@@ -163,15 +163,21 @@ func (s *Sim) lookup(proj *project, id int) *workItem {
 	return wi
 }
 
-func (s *Sim) serveWorkItem(w http.ResponseWriter, r *http.Request, proj *project, id int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// found is lookup that answers 404 itself when the work item is not there. Called with s.mu held.
+func (s *Sim) found(w http.ResponseWriter, proj *project, id int) *workItem {
 	wi := s.lookup(proj, id)
 	if wi == nil {
 		writeError(w, http.StatusNotFound, "WorkItemUnauthorizedAccessException", notFoundMessage(id))
-		return
 	}
-	writeJSON(w, http.StatusOK, wi.json(baseURL(r), fieldList(r)))
+	return wi
+}
+
+func (s *Sim) serveWorkItem(w http.ResponseWriter, r *http.Request, proj *project, id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if wi := s.found(w, proj, id); wi != nil {
+		writeJSON(w, http.StatusOK, wi.json(baseURL(r), fieldList(r)))
+	}
 }
 
 // serveWorkItemBatch answers GET _apis/wit/workItems?ids=…[&fields=…][&errorPolicy=omit]: at most 200 ids;
@@ -258,9 +264,8 @@ func (s *Sim) patchWorkItem(w http.ResponseWriter, r *http.Request, proj *projec
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	wi := s.lookup(proj, id)
+	wi := s.found(w, proj, id)
 	if wi == nil {
-		writeError(w, http.StatusNotFound, "WorkItemUnauthorizedAccessException", notFoundMessage(id))
 		return
 	}
 	next := map[string]any{}
