@@ -30,7 +30,7 @@ type fixture struct {
 	log *syncBuffer
 }
 
-func newFixture(t *testing.T, o adosim.Options) *fixture {
+func newFixture(t testing.TB, o adosim.Options) *fixture {
 	t.Helper()
 	o.PAT = testPAT
 	sim := adosim.New(o)
@@ -41,7 +41,7 @@ func newFixture(t *testing.T, o adosim.Options) *fixture {
 }
 
 // target builds a target on the fixture; edit adjusts the options first.
-func (f *fixture) target(t *testing.T, edit func(*ado.Options)) *ado.Target {
+func (f *fixture) target(t testing.TB, edit func(*ado.Options)) *ado.Target {
 	t.Helper()
 	l := logrus.New()
 	l.SetOutput(f.log)
@@ -141,7 +141,7 @@ func project(stories ...report.Story) *report.Project {
 }
 
 // pushAll pushes every item and returns the results and errors by key.
-func pushAll(t *testing.T, tg *ado.Target, items []push.Item) (map[string]push.Result, map[string]error) {
+func pushAll(t testing.TB, tg *ado.Target, items []push.Item) (map[string]push.Result, map[string]error) {
 	t.Helper()
 	res, errs := map[string]push.Result{}, map[string]error{}
 	for _, it := range items {
@@ -151,7 +151,7 @@ func pushAll(t *testing.T, tg *ado.Target, items []push.Item) (map[string]push.R
 	return res, errs
 }
 
-func plan(t *testing.T, tg *ado.Target, p *report.Project) []push.Item {
+func plan(t testing.TB, tg *ado.Target, p *report.Project) []push.Item {
 	t.Helper()
 	items, err := tg.Plan(context.Background(), p)
 	if err != nil {
