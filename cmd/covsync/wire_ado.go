@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/ado"
+	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/engine"
 )
 
@@ -34,10 +34,14 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 	if conn == nil {
 		return nil, usageErr("projects[%s].ado.target: no ado entry is named %q", p.ID, p.ADO.Target)
 	}
+	hc, err := adoHTTPClient(d, conn)
+	if err != nil {
+		return nil, err
+	}
 	t, err := ado.New(ado.Options{
 		Name: conn.Name, OrganizationURL: conn.OrganizationURL, PAT: conn.Auth.Token,
 		Project: p.ADO.Project, Extension: conn.Extension, Fields: conn.Fields, MatchField: p.ADO.MatchField,
-		HTTPClient: adoHTTPClient(conn), Log: d.log, UserAgent: d.userAgent, Templates: d.templates,
+		HTTPClient: hc, MaxAttempts: 1, Log: d.log, UserAgent: d.userAgent, Templates: d.templates,
 	})
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("projects[%s].ado: %w", p.ID, err))
@@ -45,15 +49,19 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 	return t, nil
 }
 
-// adoHTTPClient is the HTTP client of one ado entry. The connector retries 429s and 5xxs itself (the Go
-// client never does) and paces on Retry-After and X-RateLimit-*, so a plain client with the entry's timeout
-// is enough until connectors/httpx (TLS ca_file, proxy, redaction) is on main.
-func adoHTTPClient(c *config.ADO) *http.Client {
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
+// adoHTTPClient is the httpx client of one ado entry: retries (writes included, which the connector marks
+// safe), Retry-After, the per-target token bucket, TLS ca_file, the proxy and redacted logs. The connector
+// itself then makes one attempt per call (MaxAttempts 1) so retries do not multiply, and keeps only what
+// httpx does not do: the sign-in page guard and the pause on X-RateLimit-Remaining / X-RateLimit-Delay.
+func adoHTTPClient(d deps, c *config.ADO) (*http.Client, error) {
+	hc, err := httpx.New(httpx.Options{
+		Name: "ado:" + c.Name, RequestsPerSecond: c.RequestsPerSecond, Timeout: c.Timeout, CAFile: c.CAFile,
+		UserAgent: d.userAgent, Logger: d.log, Secrets: []string{c.Auth.Token.Reveal()},
+	})
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("ado %s: %w", c.Name, err))
 	}
-	return &http.Client{Timeout: timeout}
+	return hc, nil
 }
 
 // adoProbes lists read-only checks of the configured ADO targets: per project mapping, the project and the

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 )
@@ -160,7 +161,10 @@ func (t *Target) pushDocument(ctx context.Context, s *session, key string, pl *p
 			method = http.MethodPost
 			next["__etag"] = -1
 		}
-		err = t.retry(ctx, func() error { return s.rest(ctx, method, s.docsURL, dataAPIVersion, next, nil) })
+		// Replaying this write is safe (a lost answer makes the replay conflict, and the next round finds the
+		// document already right), so an HTTP client that retries only idempotent methods may retry it.
+		wctx := httpx.AllowRetry(ctx)
+		err = t.retry(ctx, func() error { return s.rest(wctx, method, s.docsURL, dataAPIVersion, next, nil) })
 		if conflict(err) {
 			t.log.WithFields(map[string]any{"target": t.Name(), "story": key, "document": id, "round": round}).
 				Debug("document changed since it was read; reading it again")

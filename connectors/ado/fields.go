@@ -14,6 +14,7 @@ import (
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/webapi"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/workitemtracking"
 
+	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 	"github.com/covsync/covsync/templates"
@@ -77,8 +78,11 @@ func (t *Target) pushFields(ctx context.Context, s *session, key string, pl *pay
 			return false, nil
 		}
 		doc := append([]webapi.JsonPatchOperation{{Op: &webapi.OperationValues.Test, Path: ptr("/rev"), Value: snap.Rev}}, ops...)
+		// Safe to replay: a patch already applied fails the replay's rev test (412) and the next round finds
+		// nothing left to change.
+		wctx := httpx.AllowRetry(ctx)
 		err := t.retry(ctx, func() error {
-			_, err := s.wit.UpdateWorkItem(ctx, workitemtracking.UpdateWorkItemArgs{Id: &pl.WorkItemID, Project: &t.o.Project, Document: &doc})
+			_, err := s.wit.UpdateWorkItem(wctx, workitemtracking.UpdateWorkItemArgs{Id: &pl.WorkItemID, Project: &t.o.Project, Document: &doc})
 			return err
 		})
 		if st, _ := statusOf(err); st == http.StatusPreconditionFailed {

@@ -49,6 +49,7 @@ type Options struct {
 
 	// HTTPClient sends every request (the Go client's calls included). Nil: a plain client with a 30 s
 	// timeout. Its Transport is wrapped, never modified: the copy adds the sign-in guard and the pacer.
+	// Writes carry httpx.AllowRetry: each is guarded by __etag or a rev test, so a replay is harmless.
 	HTTPClient *http.Client
 	Log        logrus.FieldLogger
 	UserAgent  string

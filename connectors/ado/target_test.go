@@ -8,10 +8,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/ado"
 	"github.com/covsync/covsync/connectors/ado/adosim"
+	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 )
@@ -226,42 +228,59 @@ func TestWorkItemFieldsArePatchedWithARevTest(t *testing.T) {
 }
 
 func TestAStormOf429sEndsWithEveryItemPushed(t *testing.T) {
-	f := newFixture(t, adosim.Options{RatePerSecond: 20, RateBurst: 6})
-	var stories []report.Story
-	for i := 0; i < 8; i++ {
-		stories = append(stories, story(fmt.Sprint(f.sim.AddWorkItem("Shop", nil)), i, 10, 1, 0))
-	}
-	f.sim.FailNext(503, 500, 502) // and a few 5xx on top
-	tg := f.target(t, nil)
-	items := plan(t, tg, project(stories...))
-	var wg sync.WaitGroup
-	errs := make([]error, len(items))
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(items); i += 4 {
-				_, errs[i] = tg.Push(context.Background(), items[i])
+	for _, tc := range []struct {
+		name   string
+		client func(t *testing.T) (*http.Client, int)
+	}{
+		{"the connector retries on a plain client", func(t *testing.T) (*http.Client, int) { return &http.Client{}, 0 }},
+		{"httpx retries and the connector does not, as wired", func(t *testing.T) (*http.Client, int) {
+			c, err := httpx.New(httpx.Options{Name: "ado:test", RequestsPerSecond: 200, BackoffBase: 10 * time.Millisecond, MaxRetries: 6})
+			if err != nil {
+				t.Fatal(err)
 			}
-		}(w)
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("item %s: %v", items[i].Key, err)
-		}
-	}
-	if n := f.sim.Documents(ext.Publisher, ext.ID, ext.Collection); n != len(items) {
-		t.Fatalf("%d documents, want %d", n, len(items))
-	}
-	limited := 0
-	for _, r := range f.sim.Requests() {
-		if r.Status == http.StatusTooManyRequests {
-			limited++
-		}
-	}
-	if limited == 0 {
-		t.Fatal("the simulator never answered 429: the test did not storm")
+			return c, 1
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, adosim.Options{RatePerSecond: 20, RateBurst: 6})
+			var stories []report.Story
+			for i := 0; i < 8; i++ {
+				stories = append(stories, story(fmt.Sprint(f.sim.AddWorkItem("Shop", nil)), i, 10, 1, 0))
+			}
+			f.sim.FailNext(503, 500, 502) // and a few 5xx on top
+			hc, attempts := tc.client(t)
+			tg := f.target(t, func(o *ado.Options) { o.HTTPClient, o.MaxAttempts = hc, attempts })
+			items := plan(t, tg, project(stories...))
+			var wg sync.WaitGroup
+			errs := make([]error, len(items))
+			for w := 0; w < 4; w++ {
+				wg.Add(1)
+				go func(w int) {
+					defer wg.Done()
+					for i := w; i < len(items); i += 4 {
+						_, errs[i] = tg.Push(context.Background(), items[i])
+					}
+				}(w)
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("item %s: %v", items[i].Key, err)
+				}
+			}
+			if n := f.sim.Documents(ext.Publisher, ext.ID, ext.Collection); n != len(items) {
+				t.Fatalf("%d documents, want %d", n, len(items))
+			}
+			limited := 0
+			for _, r := range f.sim.Requests() {
+				if r.Status == http.StatusTooManyRequests {
+					limited++
+				}
+			}
+			if limited == 0 {
+				t.Fatal("the simulator never answered 429: the test did not storm")
+			}
+		})
 	}
 }
 
