@@ -301,3 +301,19 @@ func TestInjectedFailuresAnswerInOrder(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestWiqlKeepsAndInsideAStringLiteral(t *testing.T) {
+	srv := start(t, adosim.Options{})
+	id := srv.Sim.AddWorkItem("Shop", map[string]any{"Custom.JiraKey": "Rock AND Roll's"})
+	srv.Sim.AddWorkItem("Shop", map[string]any{"Custom.JiraKey": "Rock"})
+	wit, _ := witClient(t, srv)
+	res, err := wit.QueryByWiql(context.Background(), workitemtracking.QueryByWiqlArgs{Project: ptr("Shop"), Wiql: &workitemtracking.Wiql{
+		Query: ptr("SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project AND [Custom.JiraKey] = 'Rock AND Roll''s'"),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(*res.WorkItems) != 1 || *(*res.WorkItems)[0].Id != id {
+		t.Fatalf("found %v, want only %d", *res.WorkItems, id)
+	}
+}

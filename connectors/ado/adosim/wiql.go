@@ -24,7 +24,6 @@ type cond struct {
 var (
 	wiqlShape = regexp.MustCompile(`(?is)^\s*SELECT\s+(.+?)\s+FROM\s+WorkItems\s+WHERE\s+(.+?)(\s+ORDER\s+BY\s+.+)?\s*$`)
 	condShape = regexp.MustCompile(`(?is)^\s*\[([A-Za-z0-9_.]+)\]\s*(=|IN)\s*(.+?)\s*$`)
-	andSplit  = regexp.MustCompile(`(?i)\s+AND\s+`)
 )
 
 // serveWiql answers POST [{project}/]_apis/wit/wiql with {"query": "…"}: a flat query whose WHERE clause is
@@ -77,7 +76,7 @@ func parseWiql(q string, proj *project) ([]cond, error) {
 		return nil, errors.New("expected SELECT … FROM WorkItems WHERE …")
 	}
 	var out []cond
-	for _, part := range andSplit.Split(m[2], -1) {
+	for _, part := range splitAnd(m[2]) {
 		part = strings.TrimSpace(part)
 		cm := condShape.FindStringSubmatch(part)
 		if cm == nil {
@@ -105,6 +104,25 @@ func parseWiql(q string, proj *project) ([]cond, error) {
 	}
 	return out, nil
 }
+
+// splitAnd splits a WHERE clause at the ANDs outside string literals.
+func splitAnd(s string) []string {
+	var out []string
+	start, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\'':
+			quoted = !quoted // a doubled quote toggles twice: still inside
+		case !quoted && i+5 <= len(s) && isSpace(s[i]) && strings.EqualFold(s[i+1:i+4], "AND") && isSpace(s[i+4]):
+			out = append(out, s[start:i])
+			start = i + 5
+			i += 4
+		}
+	}
+	return append(out, s[start:])
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // literals splits a comma-separated list of quoted strings (a doubled quote inside one is a quote) or numbers.
 func literals(s string) ([]string, error) {
