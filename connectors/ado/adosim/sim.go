@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -117,17 +117,45 @@ type Servers struct {
 // Start runs s on two loopback listeners (one for Server 2022) and closes them when the test ends.
 func Start(t testing.TB, s *Sim) *Servers {
 	t.Helper()
-	org := httptest.NewServer(s)
-	t.Cleanup(org.Close)
-	out := &Servers{Sim: s, OrgURL: org.URL + "/" + s.opts.Organization}
-	out.ExtMgmtURL = out.OrgURL
+	out, stop, err := Serve(s)
+	if err != nil {
+		t.Fatalf("adosim: %v", err)
+	}
+	t.Cleanup(stop)
+	return out
+}
+
+// Serve runs s on loopback listeners outside tests (`covsync demo`); stop closes them.
+func Serve(s *Sim) (out *Servers, stop func(), err error) {
+	var servers []*http.Server
+	stop = func() {
+		for _, srv := range servers {
+			_ = srv.Close()
+		}
+	}
+	listen := func() (string, error) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", fmt.Errorf("listening on 127.0.0.1: %w", err)
+		}
+		srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, srv)
+		go func() { _ = srv.Serve(l) }()
+		return "http://" + l.Addr().String() + "/" + s.opts.Organization, nil
+	}
+	org, err := listen()
+	if err != nil {
+		return nil, stop, err
+	}
+	out = &Servers{Sim: s, OrgURL: org, ExtMgmtURL: org}
 	if !s.opts.Server2022 {
-		ext := httptest.NewServer(s)
-		t.Cleanup(ext.Close)
-		out.ExtMgmtURL = ext.URL + "/" + s.opts.Organization
+		if out.ExtMgmtURL, err = listen(); err != nil {
+			stop()
+			return nil, stop, err
+		}
 		s.SetAreaURLs(out.OrgURL, out.ExtMgmtURL)
 	}
-	return out
+	return out, stop, nil
 }
 
 // SetAreaURLs makes GET _apis/ResourceAreas name orgURL for every area but ExtensionManagement, which lives
