@@ -249,7 +249,11 @@ func TestAStormOf429sEndsWithEveryItemPushed(t *testing.T) {
 			}
 			f.sim.FailNext(503, 500, 502) // and a few 5xx on top
 			hc, attempts := tc.client(t)
-			tg := f.target(t, func(o *ado.Options) { o.HTTPClient, o.MaxAttempts = hc, attempts })
+			tg := f.target(t, func(o *ado.Options) {
+				o.HTTPClient, o.MaxAttempts = hc, attempts
+				// Fields too: concurrent work-item patches go through the Go client, which must stay race-free.
+				o.Fields = map[string]string{ado.FieldCoveragePercent: "Custom.TestCoverage"}
+			})
 			items := plan(t, tg, project(stories...))
 			var wg sync.WaitGroup
 			errs := make([]error, len(items))

@@ -251,6 +251,12 @@ func (r *recorder) WriteHeader(code int) {
 }
 
 func (s *Sim) serve(w http.ResponseWriter, r *http.Request, body []byte) {
+	// The service echoes the client's session id. (The Go client looks the answer's header up by its
+	// non-canonical name, so it never sees it through net/http: tests under -race with concurrent pushes
+	// show its package-level SessionId is not written.)
+	if sid := r.Header.Get("X-TFS-Session"); sid != "" {
+		w.Header().Set("X-TFS-Session", sid)
+	}
 	segs := splitPath(r.URL.Path)
 	if len(segs) == 0 || !strings.EqualFold(segs[0], s.opts.Organization) {
 		writeError(w, http.StatusNotFound, "OrganizationNotFoundException", fmt.Sprintf("organization %q not found", first(segs)))
