@@ -112,6 +112,9 @@ func (t *Target) classify(err error) error {
 // transport errors, which name no delay.
 func (t *Target) retry(ctx context.Context, fn func() error) error {
 	for attempt := 1; ; attempt++ {
+		if err := t.pacer.wait(ctx); err != nil {
+			return err
+		}
 		err := fn()
 		if !transient(err) || attempt >= t.maxAttempts {
 			return err

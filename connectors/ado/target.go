@@ -73,6 +73,7 @@ type Target struct {
 	maxConflicts int
 	backoff      time.Duration
 	summary      *summaryRenderer
+	pacer        *pacer
 
 	mu      sync.Mutex
 	sess    *session
@@ -152,7 +153,8 @@ func New(o Options) (*Target, error) {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	hc.Transport = guard{next: &pacer{next: rt, maxWait: maxPause}}
+	t.pacer = &pacer{next: rt, maxWait: maxPause}
+	hc.Transport = guard{next: t.pacer}
 	t.http = &hc
 	if _, ok := o.Fields[FieldCoverageSummary]; ok {
 		if t.summary, err = newSummaryRenderer(o.Templates); err != nil {

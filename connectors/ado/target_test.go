@@ -404,3 +404,33 @@ func jsonString(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+func TestTransientFailuresThatOutliveTheRetriesAreRetryable(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault func(*adosim.Sim)
+		want  string
+	}{
+		{"the service keeps answering 503", func(s *adosim.Sim) { s.FailNext(503, 503, 503, 503, 503, 503) }, "HTTP 503"},
+		{"the service keeps answering 429, each waited for", func(s *adosim.Sim) { s.FailNext(429, 429) }, "HTTP 429"},
+		{"the service is slower than the client's timeout", func(s *adosim.Sim) { s.SetLatency(2 * time.Second) }, "Timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, adosim.Options{})
+			id := f.sim.AddWorkItem("Shop", nil)
+			tg := f.target(t, func(o *ado.Options) {
+				o.HTTPClient = &http.Client{Timeout: 200 * time.Millisecond}
+				o.MaxAttempts = 2
+			})
+			items := plan(t, tg, project(story(fmt.Sprint(id), 1, 2, 1, 0)))
+			tc.fault(f.sim)
+			_, err := tg.Push(context.Background(), items[0])
+			if err == nil || push.KindOf(err) != push.KindRetryable || !strings.Contains(err.Error(), fmt.Sprintf("document %d", id)) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v (kind %v), want a retryable error naming the document and %q", err, push.KindOf(err), tc.want)
+			}
+			if n := f.sim.Documents(ext.Publisher, ext.ID, ext.Collection); n != 0 {
+				t.Fatalf("%d documents written", n)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package ado
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"mime"
@@ -56,7 +57,7 @@ type pacer struct {
 const minPause = 250 * time.Millisecond
 
 func (p *pacer) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := p.wait(req); err != nil {
+	if err := p.wait(req.Context()); err != nil {
 		return nil, err
 	}
 	resp, err := p.next.RoundTrip(req)
@@ -66,7 +67,10 @@ func (p *pacer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func (p *pacer) wait(req *http.Request) error {
+// wait blocks until the pause is over or ctx ends. The retry loop calls it before each call, outside the
+// HTTP client, so a pause is not counted against the client's Timeout; RoundTrip calls it again for the
+// requests the Go client makes on its own (route discovery).
+func (p *pacer) wait(ctx context.Context) error {
 	p.mu.Lock()
 	d := time.Until(p.notBefore)
 	p.mu.Unlock()
@@ -78,8 +82,8 @@ func (p *pacer) wait(req *http.Request) error {
 	select {
 	case <-t.C:
 		return nil
-	case <-req.Context().Done():
-		return req.Context().Err()
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
