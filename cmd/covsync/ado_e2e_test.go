@@ -98,6 +98,17 @@ func TestResyncADOWritesTheDocumentsAndASecondRunWritesNothing(t *testing.T) {
 		ids[key] = w.sim.AddWorkItem("Shop", map[string]any{"Custom.JiraKey": key})
 	} // SHOP-4 has no work item: reported as a miss, not failed
 	ingestShopData(t, w.cfg)
+
+	code, out, errOut := execute(t, "resync", "--config", w.cfg, "--target", "ado", "--dry-run", "--output", "json")
+	dry := decode[jsonTargets](t, out)
+	if code != exitOK || len(dry.Targets) != 1 || len(dry.Targets[0].WouldPush) != len(ids) {
+		t.Fatalf("dry run: exit %d %+v %s", code, dry, errOut)
+	}
+	for _, q := range w.sim.Requests() {
+		if q.IsDocumentWrite() || q.IsWorkItemWrite() {
+			t.Fatalf("the dry run wrote: %s %s", q.Method, q.Path)
+		}
+	}
 	w.sim.ResetRequests()
 
 	code, r, errOut := resyncADO(t, w.cfg)
