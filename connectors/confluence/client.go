@@ -48,6 +48,9 @@ func (e *apiError) Error() string {
 	if msg == "" {
 		msg = http.StatusText(e.Status)
 	}
+	if e.RetryAfter != "" {
+		msg += " (Retry-After: " + e.RetryAfter + ")"
+	}
 	return fmt.Sprintf("%s %s: %d: %s", e.Method, e.Path, e.Status, msg)
 }
 

@@ -181,12 +181,9 @@ func baseURL(r *http.Request) string {
 func (s *Server) getContent(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, ok := s.pages[r.PathValue("id")]
-	if !ok {
-		writeError(w, http.StatusNotFound, "No content found with id: ContentId{id="+r.PathValue("id")+"}")
-		return
+	if p := s.pageOr404(w, r); p != nil {
+		writeJSON(w, http.StatusOK, s.contentJSON(p, expansions(r), baseURL(r)))
 	}
-	writeJSON(w, http.StatusOK, s.contentJSON(p, expansions(r), baseURL(r)))
 }
 
 // searchContent is GET /content?spaceKey=&title=&type=page: title matches exactly, results are paginated
@@ -206,6 +203,9 @@ func (s *Server) searchContent(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	var ids []string
 	for id, p := range s.pages {
+		if p.restricted {
+			continue
+		}
 		if sk := q.Get("spaceKey"); sk != "" && p.spaceKey != sk {
 			continue
 		}
@@ -342,8 +342,7 @@ func (s *Server) createContent(w http.ResponseWriter, r *http.Request) {
 			if json.Unmarshal(raw, &pv) != nil || pv.Value == nil {
 				pv.Value = raw
 			}
-			s.nextID++
-			p.properties[k] = &property{id: strconv.Itoa(s.nextID), key: k, value: pv.Value, version: 1}
+			s.newProperty(p, k, pv.Value)
 		}
 	}
 	writeJSON(w, http.StatusOK, s.contentJSON(p, map[string]bool{"version": true, "ancestors": true, "space": true, "body.storage": true, "metadata.labels": true}, baseURL(r)))
@@ -369,9 +368,8 @@ func (s *Server) updateContent(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, ok := s.pages[id]
-	if !ok {
-		writeError(w, http.StatusNotFound, "No content found with id: ContentId{id="+id+"}")
+	p := s.pageOr404(w, r)
+	if p == nil {
 		return
 	}
 	if e, ok := s.editsPending[id]; ok {

@@ -23,8 +23,9 @@ func propertyJSON(p *page, pr *property) map[string]any {
 
 // pageOr404 finds the page of the path's {id} with s.mu held.
 func (s *Server) pageOr404(w http.ResponseWriter, r *http.Request) *page {
+	// A restricted page is answered as missing, as Confluence does for content the user may not view.
 	p, ok := s.pages[r.PathValue("id")]
-	if !ok {
+	if !ok || p.restricted {
 		writeError(w, http.StatusNotFound, "No content found with id: ContentId{id="+r.PathValue("id")+"}")
 		return nil
 	}
@@ -75,16 +76,42 @@ type propertyIn struct {
 	} `json:"version"`
 }
 
-func (s *Server) checkValue(w http.ResponseWriter, in propertyIn) bool {
-	if len(in.Value) == 0 {
+// propertyWrite decodes and checks a property write and finds its page, calling fn with s.mu held. The key
+// comes from the path when it has one, else from the body.
+func (s *Server) propertyWrite(w http.ResponseWriter, r *http.Request, needVersion bool, fn func(p *page, in propertyIn)) {
+	var in propertyIn
+	if !decode(w, r, &in) {
+		return
+	}
+	if k := r.PathValue("key"); k != "" {
+		in.Key = k
+	}
+	switch {
+	case in.Key == "":
+		writeError(w, http.StatusBadRequest, "Property key is required.")
+		return
+	case needVersion && in.Version == nil:
+		writeError(w, http.StatusBadRequest, "Property version is required.")
+		return
+	case len(in.Value) == 0:
 		writeError(w, http.StatusBadRequest, "Property value is required.")
-		return false
-	}
-	if len(in.Value) > MaxPropertyValueBytes {
+		return
+	case len(in.Value) > MaxPropertyValueBytes:
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("Property value is %d bytes; the limit is %d.", len(in.Value), MaxPropertyValueBytes))
-		return false
+		return
 	}
-	return true
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.pageOr404(w, r); p != nil {
+		fn(p, in)
+	}
+}
+
+func (s *Server) newProperty(p *page, key string, value json.RawMessage) *property {
+	s.nextID++
+	pr := &property{id: strconv.Itoa(s.nextID), key: key, value: value, version: 1}
+	p.properties[key] = pr
+	return pr
 }
 
 // raced consumes one injected property conflict of page p, with s.mu held.
@@ -99,79 +126,34 @@ func (s *Server) raced(p *page) bool {
 // createProperty is POST /content/{id}/property (key in the body) and POST /content/{id}/property/{key}.
 // A key that exists already is a conflict.
 func (s *Server) createProperty(w http.ResponseWriter, r *http.Request) {
-	var in propertyIn
-	if !decode(w, r, &in) {
-		return
-	}
-	if k := r.PathValue("key"); k != "" {
-		in.Key = k
-	}
-	if in.Key == "" {
-		writeError(w, http.StatusBadRequest, "Property key is required.")
-		return
-	}
-	if !s.checkValue(w, in) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.pageOr404(w, r)
-	if p == nil {
-		return
-	}
-	if _, ok := p.properties[in.Key]; ok || s.raced(p) {
-		writeError(w, http.StatusConflict, fmt.Sprintf("Cannot add a property with key %q: it already exists on content %s", in.Key, p.id))
-		return
-	}
-	s.nextID++
-	pr := &property{id: strconv.Itoa(s.nextID), key: in.Key, value: in.Value, version: 1}
-	p.properties[in.Key] = pr
-	writeJSON(w, http.StatusOK, propertyJSON(p, pr))
+	s.propertyWrite(w, r, false, func(p *page, in propertyIn) {
+		if _, ok := p.properties[in.Key]; ok || s.raced(p) {
+			writeError(w, http.StatusConflict, fmt.Sprintf("Cannot add a property with key %q: it already exists on content %s", in.Key, p.id))
+			return
+		}
+		writeJSON(w, http.StatusOK, propertyJSON(p, s.newProperty(p, in.Key, in.Value)))
+	})
 }
 
 // updateProperty is PUT /content/{id}/property/{key}: version.number must be the current version + 1 ("Set
 // this to the current version number incremented by one"), else 409; a missing key with version 1 creates it.
 func (s *Server) updateProperty(w http.ResponseWriter, r *http.Request) {
-	var in propertyIn
-	if !decode(w, r, &in) {
-		return
-	}
-	in.Key = r.PathValue("key")
-	if in.Version == nil {
-		writeError(w, http.StatusBadRequest, "Property version is required.")
-		return
-	}
-	if !s.checkValue(w, in) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.pageOr404(w, r)
-	if p == nil {
-		return
-	}
-	pr, ok := p.properties[in.Key]
-	if s.raced(p) {
-		writeError(w, http.StatusConflict, "Version must be incremented on update (injected race).")
-		return
-	}
-	if !ok {
-		if in.Version.Number != 1 {
+	s.propertyWrite(w, r, true, func(p *page, in propertyIn) {
+		pr, ok := p.properties[in.Key]
+		switch {
+		case s.raced(p):
+			writeError(w, http.StatusConflict, "Version must be incremented on update (injected race).")
+		case !ok && in.Version.Number == 1:
+			writeJSON(w, http.StatusOK, propertyJSON(p, s.newProperty(p, in.Key, in.Value)))
+		case !ok:
 			writeError(w, http.StatusNotFound, fmt.Sprintf("Cannot find content property with key %q on content %s", in.Key, p.id))
-			return
+		case in.Version.Number != pr.version+1:
+			writeError(w, http.StatusConflict, fmt.Sprintf("Version must be incremented on update. Current version is: %d", pr.version))
+		default:
+			pr.value, pr.version = in.Value, pr.version+1
+			writeJSON(w, http.StatusOK, propertyJSON(p, pr))
 		}
-		s.nextID++
-		pr = &property{id: strconv.Itoa(s.nextID), key: in.Key, value: in.Value, version: 1}
-		p.properties[in.Key] = pr
-		writeJSON(w, http.StatusOK, propertyJSON(p, pr))
-		return
-	}
-	if in.Version.Number != pr.version+1 {
-		writeError(w, http.StatusConflict, fmt.Sprintf("Version must be incremented on update. Current version is: %d", pr.version))
-		return
-	}
-	pr.value, pr.version = in.Value, pr.version+1
-	writeJSON(w, http.StatusOK, propertyJSON(p, pr))
+	})
 }
 
 type labelIn struct {

@@ -29,6 +29,16 @@ func (s *Server) AddPage(spaceKey, parentID, title, body, by string) string {
 	return s.newPage(spaceKey, title, body, anc, user{accountID: by, displayName: by}).id
 }
 
+// AddRestrictedPage creates a page the API user cannot see (view-restricted to someone else): searches do not
+// find it, yet its title is taken in the space, so creating another page with it answers 400.
+func (s *Server) AddRestrictedPage(spaceKey, parentID, title, body, by string) string {
+	id := s.AddPage(spaceKey, parentID, title, body, by)
+	s.mu.Lock()
+	s.pages[id].restricted = true
+	s.mu.Unlock()
+	return id
+}
+
 // EditPage makes a person save a new version of page id now (a manual edit).
 func (s *Server) EditPage(id string, e Edit) {
 	s.mu.Lock()

@@ -94,6 +94,7 @@ type page struct {
 	labels              []string
 	properties          map[string]*property
 	history             []string // bodies of earlier versions, oldest first
+	restricted          bool     // invisible to the API user (AddRestrictedPage)
 }
 
 type property struct {
