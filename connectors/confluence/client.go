@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/push"
 )
 
@@ -271,7 +272,9 @@ func (c *client) createPage(ctx context.Context, space, parentID, title string, 
 		},
 	}
 	var out content
-	if err := c.do(ctx, http.MethodPost, "/content", nil, in, &out); err != nil {
+	// Replaying this POST is safe: a title is unique in a space, so a create that did land answers 400 on
+	// the replay, and Push then finds the page with covsync's mark.
+	if err := c.do(httpx.AllowRetry(ctx), http.MethodPost, "/content", nil, in, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -293,5 +296,25 @@ func (c *client) updatePage(ctx context.Context, id, title string, body []byte, 
 
 // addLabels adds labels to page id (existing labels are kept).
 func (c *client) addLabels(ctx context.Context, id string, names []string) error {
-	return c.do(ctx, http.MethodPost, "/content/"+id+"/label", nil, labelsIn(names), nil)
+	// Adding labels "does not modify the existing labels": a replay is harmless.
+	return c.do(httpx.AllowRetry(ctx), http.MethodPost, "/content/"+id+"/label", nil, labelsIn(names), nil)
+}
+
+// check reads the space and the parent page (read-only) and verifies the parent is in the space.
+func (c *client) check(ctx context.Context, space, parentID string) error {
+	if err := c.do(ctx, http.MethodGet, "/space/"+url.PathEscape(space), nil, nil, nil); err != nil {
+		return fmt.Errorf("space %s: %w", space, err)
+	}
+	var parent struct {
+		Space struct {
+			Key string `json:"key"`
+		} `json:"space"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/content/"+url.PathEscape(parentID), url.Values{"expand": {"space"}}, nil, &parent); err != nil {
+		return fmt.Errorf("parent page %s: %w", parentID, err)
+	}
+	if parent.Space.Key != space {
+		return fmt.Errorf("parent page %s is in space %s, not %s", parentID, parent.Space.Key, space)
+	}
+	return nil
 }

@@ -139,6 +139,15 @@ func (t *Target) Name() string {
 // Kind is "confluence".
 func (t *Target) Kind() string { return Kind }
 
+// Check verifies, read-only, that the space and the parent page exist and that covsync's credentials may read
+// them (`covsync check`).
+func (t *Target) Check(ctx context.Context) error {
+	if err := t.c.check(ctx, t.o.Space, t.o.ParentPageID); err != nil {
+		return fmt.Errorf("confluence %s: %w", t.o.Site, err)
+	}
+	return nil
+}
+
 // pagePayload is what Push writes for one item.
 type pagePayload struct {
 	Title  string

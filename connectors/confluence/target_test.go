@@ -18,6 +18,7 @@ import (
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/confluence"
 	"github.com/covsync/covsync/connectors/confluence/confluencesim"
+	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 )
@@ -479,5 +480,51 @@ func TestNameAndKind(t *testing.T) {
 	tg := e.target(t)
 	if tg.Name() != "confluence:acme-wiki/QA/shop" || tg.Kind() != "confluence" {
 		t.Errorf("Name %q Kind %q", tg.Name(), tg.Kind())
+	}
+}
+
+func TestThroughHttpxTransientFailuresAreRetriedAndTheSyncSucceeds(t *testing.T) {
+	e := newEnv(t, confluencesim.Options{})
+	hc, err := httpx.New(httpx.Options{Name: "confluence:acme-wiki", RequestsPerSecond: 1000, MaxRetries: 3,
+		BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, Secrets: []string{token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := e.target(t, func(o *confluence.Options) { o.HTTP = hc })
+	e.sim.FailNext(2, http.StatusServiceUnavailable) // the lookup fails twice, then answers
+	mustSync(t, tg, shopProject())
+	e.page(t, title)
+
+	// The create is a POST: httpx replays it only because covsync marks it safe to.
+	e2 := newEnv(t, confluencesim.Options{})
+	tg2 := e2.target(t, func(o *confluence.Options) { o.HTTP = hc })
+	e2.sim.FailNextWrites(1, http.StatusBadGateway)
+	mustSync(t, tg2, shopProject())
+	var creates []int
+	for _, r := range e2.sim.Requests() {
+		if r.Method == http.MethodPost && r.Path == "/content" {
+			creates = append(creates, r.Status)
+		}
+	}
+	if len(creates) != 2 || creates[0] != http.StatusBadGateway || creates[1] != http.StatusOK {
+		t.Errorf("creates answered %v, want 502 then 200", creates)
+	}
+	if n := len(e2.sim.PagesTitled(space, title)); n != 1 {
+		t.Errorf("%d pages, want 1", n)
+	}
+}
+
+func TestCheckReadsTheSpaceAndTheParent(t *testing.T) {
+	e := newEnv(t, confluencesim.Options{})
+	if err := e.target(t).Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	other := e.sim.AddSpace("OTHER", "Other")
+	err := e.target(t, func(o *confluence.Options) { o.ParentPageID = other }).Check(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "is in space OTHER, not QA") {
+		t.Errorf("err = %v", err)
+	}
+	if w := e.sim.Writes(); len(w) != 0 {
+		t.Errorf("check wrote:\n%s", describe(w))
 	}
 }

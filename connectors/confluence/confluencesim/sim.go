@@ -72,6 +72,7 @@ type Server struct {
 	latency       time.Duration
 	failNext      int
 	failStatus    int
+	failWrites    int
 	editsPending  map[string]Edit
 	propertyRaces map[string]int // page id → property writes to answer 409 before accepting one
 }
@@ -184,7 +185,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rw, http.StatusTooManyRequests, "Rate limit exceeded.")
 		return
 	}
-	if st := s.takeFailure(); st != 0 {
+	if st := s.takeFailure(r.Method != http.MethodGet); st != 0 {
 		// Some transient 5xx answers carry Retry-After too (rate-limiting page, "Some transient 5XX errors").
 		rw.Header().Set("Retry-After", "1")
 		writeError(rw, st, "Service temporarily unavailable (injected).")
@@ -217,13 +218,17 @@ func (s *Server) authenticate(r *http.Request) (user, bool) {
 	return user{}, false
 }
 
-func (s *Server) takeFailure() int {
+func (s *Server) takeFailure(write bool) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.failNext == 0 {
+	switch {
+	case write && s.failWrites > 0:
+		s.failWrites--
+	case s.failNext > 0:
+		s.failNext--
+	default:
 		return 0
 	}
-	s.failNext--
 	return s.failStatus
 }
 
@@ -235,12 +240,18 @@ func (s *Server) SetLatency(d time.Duration) {
 }
 
 // FailNext answers the next n authenticated requests with status (503 when status is 0).
-func (s *Server) FailNext(n, status int) {
+func (s *Server) FailNext(n, status int) { s.setFailure(&s.failNext, n, status) }
+
+// FailNextWrites answers the next n authenticated write requests (anything but GET) with status (503 when
+// status is 0): a write that may or may not have been applied, as far as the client can tell.
+func (s *Server) FailNextWrites(n, status int) { s.setFailure(&s.failWrites, n, status) }
+
+func (s *Server) setFailure(counter *int, n, status int) {
 	if status == 0 {
 		status = http.StatusServiceUnavailable
 	}
 	s.mu.Lock()
-	s.failNext, s.failStatus = n, status
+	*counter, s.failStatus = n, status
 	s.mu.Unlock()
 }
 
