@@ -372,7 +372,7 @@ func (t *Target) create(ctx context.Context, pl *pagePayload) (push.Result, erro
 			return push.Result{}, push.Retryable(&apiError{Method: http.MethodPost, Path: "/content", Status: http.StatusConflict, Message: "page created concurrently"})
 		}
 		return push.Result{}, push.Permanentf("confluence: page %q in space %s: Confluence says a page with this title already exists, but covsync cannot see it "+
-			"(restricted, archived or in the trash?): restore or rename that page, or give this project another title in projects[].confluence.title: %w",
+			"(restricted, archived, in the trash, or titled in another letter case?): restore or rename that page, or give this project another title in projects[].confluence.title: %w",
 			pl.Title, t.o.Space, err)
 	}
 	if err != nil {

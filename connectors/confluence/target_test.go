@@ -37,7 +37,7 @@ type env struct {
 	logs   *bytes.Buffer
 }
 
-func newEnv(t *testing.T, o confluencesim.Options) *env {
+func newEnv(t testing.TB, o confluencesim.Options) *env {
 	t.Helper()
 	if o.Email == "" {
 		o.Email, o.Token = email, token
@@ -50,7 +50,7 @@ func newEnv(t *testing.T, o confluencesim.Options) *env {
 	return &env{sim: sim, srv: srv, parent: parent, logs: &bytes.Buffer{}}
 }
 
-func (e *env) target(t *testing.T, mutate ...func(*confluence.Options)) *confluence.Target {
+func (e *env) target(t testing.TB, mutate ...func(*confluence.Options)) *confluence.Target {
 	t.Helper()
 	log := logrus.New()
 	log.SetOutput(e.logs)
