@@ -377,8 +377,10 @@ func (s *Server) updateContent(w http.ResponseWriter, r *http.Request) {
 		delete(s.editsPending, id)
 		s.applyEdit(p, e)
 	}
-	if in.Version == nil {
-		writeError(w, http.StatusBadRequest, "Version is required to update content.")
+	// ContentUpdate requires version, title and type.
+	// https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-content/#api-wiki-rest-api-content-id-put
+	if in.Version == nil || in.Title == "" || in.Type == "" {
+		writeError(w, http.StatusBadRequest, "An update needs version, title and type.")
 		return
 	}
 	if in.Version.Number != p.version+1 {
@@ -390,10 +392,7 @@ func (s *Server) updateContent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
-	title := p.title
-	if in.Title != "" {
-		title = in.Title
-	}
+	title := in.Title
 	if s.titleTaken(p.spaceKey, title, p.id) {
 		writeError(w, http.StatusBadRequest, duplicateTitle(title, p.spaceKey))
 		return

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,7 @@ import (
 
 type fixture struct {
 	sim    *confluencesim.Server
-	srv    *httptest.Server
+	base   string // http://127.0.0.1:PORT
 	home   string
 	parent string
 }
@@ -26,9 +25,7 @@ func newFixture(t *testing.T, o confluencesim.Options) *fixture {
 	sim := confluencesim.New(o)
 	home := sim.AddSpace("QA", "Quality")
 	parent := sim.AddPage("QA", home, "Reports", "<p>r</p>", "admin")
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return &fixture{sim: sim, srv: srv, home: home, parent: parent}
+	return &fixture{sim: sim, base: strings.TrimSuffix(confluencesim.Start(t, sim), "/wiki"), home: home, parent: parent}
 }
 
 // call sends one request with basic auth below /wiki/rest/api and decodes the JSON answer into a map.
@@ -39,7 +36,7 @@ func (f *fixture) call(t *testing.T, method, path string, body any) (int, map[st
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, f.srv.URL+"/wiki/rest/api"+path, rd)
+	req, _ := http.NewRequest(method, f.base+"/wiki/rest/api"+path, rd)
 	req.SetBasicAuth("bot@acme.example", "tok")
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -102,6 +99,8 @@ func TestContentLifecycle(t *testing.T) {
 			body: []any{map[string]any{"prefix": "global", "name": "covsync"}, map[string]any{"prefix": "global", "name": "Shop"}}, status: 200},
 		{name: "a label with a space is refused", method: "POST", path: "/content/" + id + "/label",
 			body: map[string]any{"prefix": "global", "name": "two words"}, status: 400},
+		{name: "an update without a title is refused", method: "PUT", path: "/content/" + id,
+			body: map[string]any{"type": "page", "version": map[string]any{"number": 3}}, status: 400},
 		{name: "an unknown page is 404", method: "GET", path: "/content/1", status: 404},
 		{name: "a parent in no space is refused", method: "POST", path: "/content", body: pageIn("Orphan", "1", "<p/>"), status: 400},
 	}
@@ -182,7 +181,7 @@ func TestAuth(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", f.srv.URL+tc.path, nil)
+			req, _ := http.NewRequest("GET", f.base+tc.path, nil)
 			tc.auth(req)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
