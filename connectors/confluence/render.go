@@ -146,12 +146,14 @@ var jiraKey = regexp.MustCompile(`^[A-Z][A-Z0-9]+-[0-9]+$`)
 func view(in PageInput) pageView {
 	p := in.Project
 	v := pageView{ProjectID: text(p.ID), ProjectName: text(p.Name), DataAsOf: when(p.DataAsOf)}
-	if p.LatestRun != nil {
-		r := runRow(*p.LatestRun)
-		v.LatestRun = &r
-	}
+	latest := p.LatestRun
 	stories := p.Stories
 	if in.Release != nil {
+		// A release page's latest run is the release's own newest run.
+		latest = nil
+		if len(in.Release.Runs) > 0 {
+			latest = &in.Release.Runs[0]
+		}
 		v.ReleaseName = text(in.Release.Name)
 		stories = nil
 		for _, s := range p.Stories {
@@ -159,6 +161,10 @@ func view(in PageInput) pageView {
 				stories = append(stories, s)
 			}
 		}
+	}
+	if latest != nil {
+		r := runRow(*latest)
+		v.LatestRun = &r
 	}
 	v.StoryCount = len(stories)
 	sorted := slices.Clone(stories)

@@ -118,9 +118,9 @@ func TestRender(t *testing.T) {
 			absent: []string{"<h2>Release "},
 		},
 		{
-			name:     "a release page lists only the stories whose last run is in that release",
+			name:     "a release page lists only the stories and latest run of that release",
 			in:       confluence.PageInput{Project: p, Release: &p.Releases[1], ReleasePages: true},
-			contains: []string{"SHOP-4", "release <strong>2.3.1</strong>"},
+			contains: []string{"SHOP-4", "release <strong>2.3.1</strong>", "latest run build &lt;470&gt;"},
 			absent:   []string{"SHOP-1<", "SHOP-2<"},
 		},
 		{
