@@ -263,13 +263,14 @@ func labelsIn(names []string) []map[string]string {
 // metadata.properties of the request"), so a page covsync created is never without its mark.
 func (c *client) createPage(ctx context.Context, space, parentID, title string, body []byte, labels []string, hash string) (*content, error) {
 	in := map[string]any{
-		"type": "page", "title": title, "space": map[string]any{"key": space},
-		"ancestors": []map[string]any{{"id": parentID}},
-		"body":      storage(body),
+		"type": "page", "title": title, "space": map[string]any{"key": space}, "body": storage(body),
 		"metadata": map[string]any{
 			"labels":     labelsIn(labels),
 			"properties": map[string]any{PropertyKey: map[string]any{"key": PropertyKey, "value": syncMark{Hash: hash, Version: 1}}},
 		},
+	}
+	if parentID != "" {
+		in["ancestors"] = []map[string]any{{"id": parentID}}
 	}
 	var out content
 	// Replaying this POST is safe: a title is unique in a space, so a create that did land answers 400 on
@@ -304,6 +305,9 @@ func (c *client) addLabels(ctx context.Context, id string, names []string) error
 func (c *client) check(ctx context.Context, space, parentID string) error {
 	if err := c.do(ctx, http.MethodGet, "/space/"+url.PathEscape(space), nil, nil, nil); err != nil {
 		return fmt.Errorf("space %s: %w", space, err)
+	}
+	if parentID == "" {
+		return nil
 	}
 	var parent struct {
 		Space struct {

@@ -47,8 +47,9 @@ type Options struct {
 	Auth      Auth
 	UserAgent string
 
-	ProjectID    string
-	Space        string
+	ProjectID string
+	Space     string
+	// ParentPageID is the page the pages are created under; empty creates them at the space's root.
 	ParentPageID string
 	// Title and ReleaseTitle are text/templates over TitleData (defaults DefaultTitle, DefaultReleaseTitle).
 	Title        string
@@ -83,9 +84,6 @@ func New(o Options) (*Target, error) {
 	}
 	if o.Space == "" {
 		problems = append(problems, "space is empty")
-	}
-	if o.ParentPageID == "" {
-		problems = append(problems, "parent_page_id is empty")
 	}
 	if o.ProjectID == "" {
 		problems = append(problems, "project id is empty")

@@ -382,6 +382,18 @@ func TestReleasePagesAreOnePerRelease(t *testing.T) {
 	}
 }
 
+func TestWithoutAParentThePageIsCreatedAtTheSpaceRoot(t *testing.T) {
+	e := newEnv(t, confluencesim.Options{})
+	tg := e.target(t, func(o *confluence.Options) { o.ParentPageID = "" })
+	if err := tg.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, tg, shopProject())
+	if pg := e.page(t, title); len(pg.Ancestors) != 0 {
+		t.Errorf("ancestors %v, want none", pg.Ancestors)
+	}
+}
+
 func TestDataCenterPathAndBearerToken(t *testing.T) {
 	e := newEnv(t, confluencesim.Options{Bearer: token})
 	tg := e.target(t, func(o *confluence.Options) {
@@ -468,7 +480,7 @@ func TestNewRefusesAnIncompleteMapping(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, s := range []string{"no HTTP client", "url is empty", "space is empty", "parent_page_id is empty", `on_manual_edit "ask"`, "template"} {
+	for _, s := range []string{"no HTTP client", "url is empty", "space is empty", `on_manual_edit "ask"`, "template"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error %q does not mention %q", err, s)
 		}
