@@ -52,6 +52,7 @@ type PageInput struct {
 type pageView struct {
 	ProjectID, ProjectName string
 	ReleaseName            string
+	RunCount               int
 	DataAsOf               string
 	LatestRun              *runView
 	StoryCount             int
@@ -145,7 +146,7 @@ var jiraKey = regexp.MustCompile(`^[A-Z][A-Z0-9]+-[0-9]+$`)
 
 func view(in PageInput) pageView {
 	p := in.Project
-	v := pageView{ProjectID: text(p.ID), ProjectName: text(p.Name), DataAsOf: when(p.DataAsOf)}
+	v := pageView{ProjectID: text(p.ID), ProjectName: text(p.Name), DataAsOf: when(p.DataAsOf), RunCount: p.RunCount}
 	latest := p.LatestRun
 	stories := p.Stories
 	if in.Release != nil {
