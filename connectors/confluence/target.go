@@ -301,7 +301,8 @@ func (t *Target) syncPage(ctx context.Context, pl *pagePayload) (push.Result, er
 			if t.o.OnManualEdit == OnManualEditSkip {
 				t.log.WithFields(logrus.Fields{"page": pl.Title, "id": pg.ID, "version": pg.Version.Number, "by": pg.editor()}).
 					Warn("confluence: page edited by a person; left as is (on_manual_edit: skip)")
-				return push.Result{Skipped: true, Note: edit + ": left as is (on_manual_edit: skip)"}, nil
+				return push.Result{Skipped: true, Note: edit + ": left as is (on_manual_edit: skip); " +
+					"on_manual_edit: overwrite publishes over it (the person's text stays in the page history)"}, nil
 			}
 			t.log.WithFields(logrus.Fields{"page": pl.Title, "id": pg.ID, "version": pg.Version.Number, "by": pg.editor()}).
 				Warn("confluence: page edited by a person; overwriting it (on_manual_edit: overwrite)")
