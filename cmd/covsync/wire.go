@@ -16,6 +16,8 @@ type deps struct {
 	log       *logrus.Logger
 	templates templates.Set
 	userAgent string // "covsync/<version>"
+	// confluenceClients shares one HTTP client per Confluence site across all targets.
+	confluenceClients *confluenceClients
 }
 
 // Target kinds, as --target and the schedules name them.

@@ -79,3 +79,20 @@ func TestConfluenceWiring(t *testing.T) {
 func jiraLinkedProject() *report.Project {
 	return &report.Project{ID: "shop", Name: "Shop", Stories: []report.Story{{Key: "SHOP-1", Status: report.StatusNoTests}}}
 }
+
+func TestProjectsOnOneConfluenceSiteShareOneClient(t *testing.T) {
+	d := confluenceDeps(t, "http://127.0.0.1:9/wiki", "98765")
+	d.confluenceClients = &confluenceClients{}
+	d.cfg.Projects = append(d.cfg.Projects, config.Project{ID: "web",
+		Confluence: &config.ProjectConfluence{Target: "acme-wiki", Space: "WEB"}})
+	for _, p := range []config.Project{d.cfg.Projects[0], d.cfg.Projects[3]} {
+		if _, err := confluenceTarget(d, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, _ := d.confluenceClients.get(d, d.cfg.Confluence[0])
+	b, _ := d.confluenceClients.get(d, d.cfg.Confluence[0])
+	if len(d.confluenceClients.m) != 1 || a != b {
+		t.Errorf("%d clients for one site, want 1 shared", len(d.confluenceClients.m))
+	}
+}
