@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,28 +65,6 @@ func (w *confluenceWorld) resync(t *testing.T, extra ...string) map[string]any {
 		t.Fatalf("targets: %s", out)
 	}
 	return res.Targets[0]
-}
-
-// captureStderr returns what fn wrote to os.Stderr, where the logger writes. The tests of this package do not
-// run in parallel, so swapping os.Stderr for the call is safe.
-func captureStderr(t *testing.T, fn func()) string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	orig := os.Stderr
-	os.Stderr = w
-	done := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- string(b)
-	}()
-	defer func() { os.Stderr = orig }()
-	fn()
-	os.Stderr = orig
-	w.Close()
-	return <-done
 }
 
 func writeFile(t *testing.T, path, content string) {
