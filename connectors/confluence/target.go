@@ -256,14 +256,7 @@ func (t *Target) Push(ctx context.Context, it push.Item) (push.Result, error) {
 
 // pageErr names the page in err and keeps its kind.
 func (t *Target) pageErr(title string, err error) error {
-	wrapped := fmt.Errorf("confluence: page %q in space %s: %w", title, t.o.Space, err)
-	switch push.KindOf(err) {
-	case push.KindFatal:
-		return push.Fatal(wrapped)
-	case push.KindPermanent:
-		return push.Permanent(wrapped)
-	}
-	return push.Retryable(wrapped)
+	return push.WithKindOf(err, fmt.Errorf("confluence: page %q in space %s: %w", title, t.o.Space, err))
 }
 
 func (t *Target) syncPage(ctx context.Context, pl *pagePayload) (push.Result, error) {
