@@ -12,29 +12,35 @@ import (
 	"github.com/covsync/covsync/sync/report"
 )
 
-// confluenceConfig adds a Confluence site at siteURL and project shop's mapping to it (space QA under
-// parent, Jira links to acme) to the source config at cfg.
-func confluenceConfig(t *testing.T, cfg, siteURL, parent string, extra string) {
+// confluenceConfig adds a Confluence site at siteURL and project shop's mapping to it (space QA under parent)
+// to the source config at cfg. With jira, shop is also mapped to a Jira site, so story keys link to it;
+// nothing here contacts that site.
+func confluenceConfig(t *testing.T, cfg, siteURL, parent string, jira bool) {
 	t.Helper()
 	t.Setenv("COVSYNC_TEST_CONFLUENCE_TOKEN", confluenceTestToken)
 	b, err := os.ReadFile(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b = fmt.Appendf(b, `jira:
+	jiraSite, jiraMapping := "", ""
+	if jira {
+		jiraSite = `jira:
   - name: acme
     url: https://acme.atlassian.net
     auth: {type: basic, email: qa-bot@acme.example, token_env: COVSYNC_TEST_CONFLUENCE_TOKEN}
-confluence:
+`
+		jiraMapping = `
+    jira: {target: acme, project_key: SHOP, linked_runs: true}`
+	}
+	b = fmt.Appendf(b, `%sconfluence:
   - name: acme-wiki
     url: %s
     auth: {type: basic, email: qa-bot@acme.example, token_env: COVSYNC_TEST_CONFLUENCE_TOKEN}
     on_manual_edit: skip
 projects:
-  - id: shop
-    jira: {target: acme, project_key: SHOP, linked_runs: true}
-    confluence: {target: acme-wiki, space: QA, parent_page_id: "%s"%s}
-`, siteURL, parent, extra)
+  - id: shop%s
+    confluence: {target: acme-wiki, space: QA, parent_page_id: "%s"}
+`, jiraSite, siteURL, jiraMapping, parent)
 	if err := os.WriteFile(cfg, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +54,7 @@ const exampleConfluencePage = "../../docs/confluence-page.example.html"
 
 func TestRenderConfluenceShowsThePageASyncWouldPublish(t *testing.T) {
 	cfg := sourceConfig(t)
-	confluenceConfig(t, cfg, "http://127.0.0.1:9/wiki", "98765", "")
+	confluenceConfig(t, cfg, "http://127.0.0.1:9/wiki", "98765", true)
 	ingestShopData(t, cfg)
 	out := filepath.Join(t.TempDir(), "page.html")
 	code, stdout, stderr := execute(t, "render", "confluence", "--config", cfg, "--project", "shop", "--out", out)
@@ -89,7 +95,7 @@ func TestRenderConfluenceShowsThePageASyncWouldPublish(t *testing.T) {
 
 func TestRenderConfluenceRefusesAProjectWithoutAMapping(t *testing.T) {
 	cfg := sourceConfig(t)
-	confluenceConfig(t, cfg, "http://127.0.0.1:9/wiki", "98765", "")
+	confluenceConfig(t, cfg, "http://127.0.0.1:9/wiki", "98765", true)
 	for _, args := range [][]string{
 		{"--project", "web"},
 		{},

@@ -26,7 +26,7 @@ func newConfluenceWorld(t *testing.T) *confluenceWorld {
 	home := sim.AddSpace("QA", "Quality")
 	parent := sim.AddPage("QA", home, "Test reports", "<p>Reports live below.</p>", "admin")
 	cfg := sourceConfig(t)
-	confluenceConfig(t, cfg, confluencesim.Start(t, sim), parent, "")
+	confluenceConfig(t, cfg, confluencesim.Start(t, sim), parent, true)
 	// Debug logs, so the check that the token never reaches the output has every log line to look at.
 	writeFile(t, cfg, strings.Replace(mustReadFile(t, cfg), "level: warn", "level: debug", 1))
 	ingestShopData(t, cfg)
@@ -154,5 +154,27 @@ func TestResyncLeavesAPagePeopleEditedWhenTheConfigSaysSkip(t *testing.T) {
 	}
 	if pg, _ := w.sim.Page(id); pg.Body != "<p>Jane's release notes</p>" || pg.By != "jane.doe" {
 		t.Errorf("the person's page was changed: %+v", pg)
+	}
+}
+
+func TestCheckProbesTheConfluenceSpaceAndParentReadOnly(t *testing.T) {
+	sim := confluencesim.New(confluencesim.Options{Email: "qa-bot@acme.example", Token: confluenceTestToken})
+	home := sim.AddSpace("QA", "Quality")
+	cfg := sourceConfig(t)
+	confluenceConfig(t, cfg, confluencesim.Start(t, sim), home, false)
+	mustRun(t, "migrate", "--config", cfg)
+	code, out, errOut := execute(t, "check", "--config", cfg)
+	if code != exitOK || !strings.Contains(out, "confluence:acme-wiki/QA/shop") || !strings.Contains(out, "space QA, parent page "+home) {
+		t.Fatalf("check: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if len(sim.Requests()) == 0 || len(sim.Writes()) != 0 {
+		t.Errorf("check sent %d requests, %d of them writes; want reads only", len(sim.Requests()), len(sim.Writes()))
+	}
+
+	// A wrong token fails the probe with exit 3 and never shows the token.
+	t.Setenv("COVSYNC_TEST_CONFLUENCE_TOKEN", "wrong-"+confluenceTestToken)
+	code, out, errOut = execute(t, "check", "--config", cfg)
+	if code != exitDependency || !strings.Contains(out, "401") || strings.Contains(out+errOut, confluenceTestToken) {
+		t.Errorf("check with a wrong token: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
