@@ -1,13 +1,11 @@
 package ado
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"reflect"
 	"sort"
-	"strings"
 	"text/template"
 	"unicode/utf8"
 
@@ -132,8 +130,8 @@ func fieldOps(snap *snapshot, want map[string]any) []webapi.JsonPatchOperation {
 
 func ptr[T any](v T) *T { return &v }
 
-// summaryRenderer renders the coverage_summary field from templates/jira/summary.tmpl (the same one-line text
-// Jira gets), cut to the 255 characters of a single-line string field.
+// summaryRenderer renders the coverage_summary field from jira/summary.tmpl (the same one-line text Jira
+// gets, through the same templates.RenderSummary), cut to the 255 characters of a single-line string field.
 type summaryRenderer struct{ tmpl *template.Template }
 
 const maxSummary = 255
@@ -143,7 +141,7 @@ func newSummaryRenderer(set templates.Set) (*summaryRenderer, error) {
 	if err != nil {
 		return nil, err
 	}
-	tm, err := template.New("summary").Funcs(template.FuncMap{"deref": derefAny}).Parse(string(src))
+	tm, err := templates.ParseSummary(string(src))
 	if err != nil {
 		return nil, fmt.Errorf("jira/summary.tmpl: %w", err)
 	}
@@ -151,25 +149,12 @@ func newSummaryRenderer(set templates.Set) (*summaryRenderer, error) {
 }
 
 func (r *summaryRenderer) render(p *report.Project, s report.Story) (string, error) {
-	var b bytes.Buffer
-	if err := r.tmpl.Execute(&b, map[string]any{"Story": s, "Project": p}); err != nil {
-		return "", fmt.Errorf("jira/summary.tmpl: %w", err)
+	out, err := templates.RenderSummary(r.tmpl, p, s)
+	if err != nil {
+		return "", err
 	}
-	out := strings.TrimSpace(b.String())
 	if utf8.RuneCountInString(out) > maxSummary {
 		out = string([]rune(out)[:maxSummary-1]) + "…"
 	}
 	return out, nil
-}
-
-// derefAny is the template's deref: the value a pointer points at, or nil.
-func derefAny(v any) any {
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Pointer {
-		return v
-	}
-	if rv.IsNil() {
-		return nil
-	}
-	return rv.Elem().Interface()
 }
