@@ -138,17 +138,22 @@ func (t *Target) pushDocument(ctx context.Context, s *session, key string, pl *p
 	docURL := s.docsURL + "/" + url.PathEscape(id)
 	what := fmt.Sprintf("%s: story %s: document %s", t.Name(), key, id)
 	for round := 1; round <= t.maxConflicts; round++ {
-		var stored map[string]any
-		err := t.retry(ctx, func() error {
-			stored = nil
-			return s.rest(ctx, http.MethodGet, docURL, dataAPIVersion, nil, &stored)
-		})
-		found := err == nil
-		if st, typeKey := statusOf(err); err != nil && st == http.StatusNotFound && typeKey != "InstalledExtensionNotFoundException" {
-			err = nil // no document (or no collection yet): covsync creates it
+		stored, found, listed := map[string]any(nil), false, false
+		if round == 1 {
+			stored, found, listed = pl.listing.stored(ctx, t, s, id)
 		}
-		if err != nil {
-			return false, t.docError(what, "reading", err)
+		if !listed {
+			err := t.retry(ctx, func() error {
+				stored = nil
+				return s.rest(ctx, http.MethodGet, docURL, dataAPIVersion, nil, &stored)
+			})
+			found = err == nil
+			if st, typeKey := statusOf(err); err != nil && st == http.StatusNotFound && typeKey != "InstalledExtensionNotFoundException" {
+				err = nil // no document (or no collection yet): covsync creates it
+			}
+			if err != nil {
+				return false, t.docError(what, "reading", err)
+			}
 		}
 		next := merge(stored, pl.Document, id)
 		if found && sameDoc(stored, next) {
@@ -164,7 +169,7 @@ func (t *Target) pushDocument(ctx context.Context, s *session, key string, pl *p
 		// Replaying this write is safe (a lost answer makes the replay conflict, and the next round finds the
 		// document already right), so an HTTP client that retries only idempotent methods may retry it.
 		wctx := httpx.AllowRetry(ctx)
-		err = t.retry(ctx, func() error { return s.rest(wctx, method, s.docsURL, dataAPIVersion, next, nil) })
+		err := t.retry(ctx, func() error { return s.rest(wctx, method, s.docsURL, dataAPIVersion, next, nil) })
 		if conflict(err) {
 			t.log.WithFields(map[string]any{"target": t.Name(), "story": key, "document": id, "round": round}).
 				Debug("document changed since it was read; reading it again")

@@ -220,6 +220,7 @@ type payload struct {
 
 	snap    *snapshot // the work item as Plan read it; nil: Push reads it
 	missing error     // the work item does not exist (or is in another project): the item fails alone
+	listing *listing  // the cycle's shared, lazily read collection (listing.go)
 }
 
 // Plan maps the report's stories to work items and returns one item per mapped story (keyed by the story's
@@ -235,8 +236,9 @@ func (t *Target) Plan(ctx context.Context, p *report.Project) ([]push.Item, erro
 		return nil, t.planError(err)
 	}
 	items := make([]push.Item, 0, len(cands))
+	ls := &listing{}
 	for _, c := range cands {
-		pl := &payload{WorkItemID: c.id, Document: documentFor(p, c.story), snap: snaps[c.id]}
+		pl := &payload{WorkItemID: c.id, Document: documentFor(p, c.story), snap: snaps[c.id], listing: ls}
 		if len(t.o.Fields) > 0 {
 			if pl.Fields, err = t.fieldsFor(p, c.story); err != nil {
 				return nil, fmt.Errorf("%s: story %s: %w", t.Name(), c.story.Key, err)

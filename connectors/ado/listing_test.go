@@ -1,0 +1,72 @@
+package ado_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/covsync/covsync/connectors/ado/adosim"
+	"github.com/covsync/covsync/sync/report"
+)
+
+// documentReads counts the GETs of single documents and of the whole collection.
+func documentReads(f *fixture) (single, listings int) {
+	for _, r := range f.sim.Requests() {
+		if r.Method != http.MethodGet {
+			continue
+		}
+		p := strings.ToLower(r.Path)
+		switch {
+		case strings.HasSuffix(p, "/documents"):
+			listings++
+		case strings.Contains(p, "/documents/"):
+			single++
+		}
+	}
+	return single, listings
+}
+
+func TestAResyncOfManyDocumentsListsTheCollectionOnceInsteadOfReadingEach(t *testing.T) {
+	const n = 60
+	f := newFixture(t, adosim.Options{})
+	stories := make([]report.Story, 0, n)
+	for j := range n {
+		stories = append(stories, story(fmt.Sprint(f.sim.AddWorkItem("Shop", nil)), j%10, 10, 1, 0))
+	}
+	// Another tool's document for the last story: written through the listing, its key must survive.
+	last := stories[n-1].Key
+	f.sim.PutDocument(ext.Publisher, ext.ID, ext.Collection, map[string]any{"id": last, "otherTool": "kept"})
+	tg := f.target(t, nil)
+	p := project(stories...)
+
+	_, errs := pushAll(t, tg, plan(t, tg, p))
+	for k, err := range errs {
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+	}
+	single, listings := documentReads(f)
+	if listings != 1 || single != 20 {
+		t.Errorf("%d single reads and %d listings; want the first 20 pushes to read and then one listing", single, listings)
+	}
+	if docs, _ := f.writes(); docs != n {
+		t.Errorf("%d document writes, want %d", docs, n)
+	}
+	var id int
+	fmt.Sscan(last, &id)
+	if d := f.doc(t, id); d["otherTool"] != "kept" || d["source"] != "covsync" {
+		t.Errorf("document %s after a write through the listing: %v", last, d)
+	}
+
+	// A few changes later: the plain read-merge-write, no listing.
+	f.sim.ResetRequests()
+	p.Stories[0].Tests.Failed++
+	items := plan(t, tg, p)
+	if _, errs := pushAll(t, tg, items[:1]); errs[items[0].Key] != nil {
+		t.Fatal(errs[items[0].Key])
+	}
+	if single, listings := documentReads(f); single != 1 || listings != 0 {
+		t.Errorf("one changed story: %d single reads, %d listings; want 1 and 0", single, listings)
+	}
+}
