@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -419,24 +421,30 @@ func mentions(err error, want string) bool {
 func TestTransientFailuresThatOutliveTheRetriesAreRetryable(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		fault func(*adosim.Sim)
+		fault func(*adosim.Sim, *armedTimeout)
 		want  string
 	}{
-		{"the service keeps answering 503", func(s *adosim.Sim) { s.FailNext(503, 503, 503, 503, 503, 503) }, "HTTP 503"},
-		{"the service keeps answering 429, each waited for", func(s *adosim.Sim) { s.FailNext(429, 429) }, "HTTP 429"},
-		// How a timeout reads depends on where the deadline struck (awaiting headers: "Client.Timeout
-		// exceeded"; in a wait before the call: "context deadline exceeded"); both are the timeout.
-		{"the service is slower than the client's timeout", func(s *adosim.Sim) { s.SetLatency(2 * time.Second) }, "timeout"},
+		{"the service keeps answering 503", func(s *adosim.Sim, _ *armedTimeout) { s.FailNext(503, 503, 503, 503, 503, 503) }, "HTTP 503"},
+		{"the service keeps answering 429, each waited for", func(s *adosim.Sim, _ *armedTimeout) { s.FailNext(429, 429) }, "HTTP 429"},
+		// How a timeout reads depends on where the deadline struck (awaiting headers, reading the body, in a
+		// wait before the call); all are the timeout.
+		{"the service is slower than the request's timeout", func(s *adosim.Sim, a *armedTimeout) {
+			s.SetLatency(2 * time.Second)
+			a.arm(200 * time.Millisecond)
+		}, "timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, adosim.Options{})
 			id := f.sim.AddWorkItem("Shop", nil)
+			// Plan (OPTIONS, ResourceAreas, GetWorkItems) must succeed however loaded the machine is, so the
+			// client is generous; the short timeout is armed only for the Push under test.
+			at := &armedTimeout{next: http.DefaultTransport}
 			tg := f.target(t, func(o *ado.Options) {
-				o.HTTPClient = &http.Client{Timeout: 200 * time.Millisecond}
+				o.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: at}
 				o.MaxAttempts = 2
 			})
 			items := plan(t, tg, project(story(fmt.Sprint(id), 1, 2, 1, 0)))
-			tc.fault(f.sim)
+			tc.fault(f.sim, at)
 			_, err := tg.Push(context.Background(), items[0])
 			if err == nil || push.KindOf(err) != push.KindRetryable || !strings.Contains(err.Error(), fmt.Sprintf("document %d", id)) || !mentions(err, tc.want) {
 				t.Fatalf("err = %v (kind %v), want a retryable error naming the document and %q", err, push.KindOf(err), tc.want)
@@ -446,4 +454,39 @@ func TestTransientFailuresThatOutliveTheRetriesAreRetryable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// armedTimeout is a transport that, once armed, gives every request a deadline: a timeout fault applied
+// to the calls under test only.
+type armedTimeout struct {
+	next http.RoundTripper
+	d    atomic.Int64
+}
+
+func (a *armedTimeout) arm(d time.Duration) { a.d.Store(int64(d)) }
+
+func (a *armedTimeout) RoundTrip(r *http.Request) (*http.Response, error) {
+	d := time.Duration(a.d.Load())
+	if d <= 0 {
+		return a.next.RoundTrip(r)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	resp, err := a.next.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }

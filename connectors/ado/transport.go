@@ -48,6 +48,7 @@ func (g guard) RoundTrip(req *http.Request) (*http.Response, error) {
 type pacer struct {
 	next    http.RoundTripper
 	maxWait time.Duration
+	now     func() time.Time // nil is time.Now; tests fix it to measure pauses exactly
 
 	mu        sync.Mutex
 	notBefore time.Time
@@ -72,7 +73,7 @@ func (p *pacer) RoundTrip(req *http.Request) (*http.Response, error) {
 // requests the Go client makes on its own (route discovery).
 func (p *pacer) wait(ctx context.Context) error {
 	p.mu.Lock()
-	d := time.Until(p.notBefore)
+	d := p.notBefore.Sub(p.clock())
 	p.mu.Unlock()
 	if d <= 0 {
 		return nil
@@ -87,10 +88,17 @@ func (p *pacer) wait(ctx context.Context) error {
 	}
 }
 
+func (p *pacer) clock() time.Time {
+	if p.now == nil {
+		return time.Now()
+	}
+	return p.now()
+}
+
 func (p *pacer) observe(resp *http.Response) {
 	var pause time.Duration
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		pause = retryAfter(resp.Header)
+		pause = retryAfter(resp.Header, p.clock())
 		if pause == 0 && resp.StatusCode == http.StatusTooManyRequests {
 			pause = time.Second
 		}
@@ -108,14 +116,14 @@ func (p *pacer) observe(resp *http.Response) {
 		pause = p.maxWait
 	}
 	p.mu.Lock()
-	if nb := time.Now().Add(pause); nb.After(p.notBefore) {
+	if nb := p.clock().Add(pause); nb.After(p.notBefore) {
 		p.notBefore = nb
 	}
 	p.mu.Unlock()
 }
 
 // retryAfter reads Retry-After as seconds or an HTTP date; 0 when absent or unreadable.
-func retryAfter(h http.Header) time.Duration {
+func retryAfter(h http.Header, now time.Time) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
@@ -124,7 +132,7 @@ func retryAfter(h http.Header) time.Duration {
 		return time.Duration(s * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
+		return t.Sub(now)
 	}
 	return 0
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ type retryPolicy struct {
 	redact        *redactor
 	retryAfterCap time.Duration
 	base, max     time.Duration
+	jitter        func(n int64) int64 // draws in [0, n]
 }
 
 // check decides whether an attempt is retried. It returns a nil error for a retryable status, so that when
@@ -76,7 +76,7 @@ func (p *retryPolicy) backoff(_, _ time.Duration, attempt int, resp *http.Respon
 		if upper <= 0 || upper > p.max {
 			upper = p.max
 		}
-		wait = time.Duration(rand.Int64N(int64(upper) + 1))
+		wait = time.Duration(p.jitter(int64(upper)))
 	}
 	fields := logrus.Fields{"target": p.name, "wait_ms": wait.Milliseconds(), "retry": attempt + 1, "retry_after": fromServer}
 	if resp != nil {
