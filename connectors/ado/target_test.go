@@ -20,6 +20,7 @@ import (
 	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
+	"github.com/covsync/covsync/templates"
 )
 
 func TestOneDocumentPerMappedWorkItemWithTheReportsNumbers(t *testing.T) {
@@ -184,6 +185,26 @@ func TestAWorkItemThatDoesNotExistFailsAlone(t *testing.T) {
 	}
 	if n := f.sim.Documents(ext.Publisher, ext.ID, ext.Collection); n != 1 {
 		t.Fatalf("%d documents, want only the existing work item's", n)
+	}
+}
+
+func TestTheSummaryFieldIsCutTo255UTF16UnitsWhateverTheRunName(t *testing.T) {
+	f := newFixture(t, adosim.Options{})
+	id := f.sim.AddWorkItem("Shop", nil)
+	tg := f.target(t, func(o *ado.Options) {
+		o.Fields = map[string]string{ado.FieldCoverageSummary: "Custom.CoverageSummary"}
+	})
+	st := story(fmt.Sprint(id), 157, 200, 11, 1)
+	st.LastRun.Name = "release 🎉" + strings.Repeat("🚀", 200) // astral characters: two UTF-16 units each
+	items := plan(t, tg, project(st))
+	if _, errs := pushAll(t, tg, items); errs[fmt.Sprint(id)] != nil {
+		t.Fatal(errs[fmt.Sprint(id)])
+	}
+	_, fields, _ := f.sim.WorkItem(id)
+	s, _ := fields["Custom.CoverageSummary"].(string)
+	// Azure DevOps counts a string field's 255 characters as .NET does: UTF-16 code units.
+	if n := templates.UTF16Len(s); n > 255 || n < 254 || !strings.HasSuffix(s, "…") {
+		t.Fatalf("summary field has %d UTF-16 units: %q", n, s)
 	}
 }
 

@@ -237,6 +237,15 @@ func TestFaults(t *testing.T) {
 			t.Errorf("status %d, want 413", st)
 		}
 	})
+	t.Run("a title counts an emoji as two characters, as Java does", func(t *testing.T) {
+		f := newFixture(t, confluencesim.Options{})
+		if st, _, _ := f.call(t, "POST", "/content", pageIn(strings.Repeat("🚀", 128), f.parent, "<p>x</p>")); st != 400 {
+			t.Errorf("128 emoji (256 UTF-16 units): status %d, want 400", st)
+		}
+		if st, _, _ := f.call(t, "POST", "/content", pageIn(strings.Repeat("🚀", 127)+"a", f.parent, "<p>x</p>")); st != 200 {
+			t.Errorf("127 emoji and a letter (255 units): status %d, want 200", st)
+		}
+	})
 	t.Run("an edit between read and write makes the write stale", func(t *testing.T) {
 		f := newFixture(t, confluencesim.Options{})
 		f.sim.EditBeforeNextWrite(f.parent, confluencesim.Edit{By: "jane", Body: "<p>jane</p>"})
