@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -131,7 +132,7 @@ func New(o Options) (*Target, error) {
 	t := &Target{o: o, log: o.Log, maxAttempts: o.MaxAttempts, maxConflicts: o.MaxConflicts, backoff: 200 * time.Millisecond}
 	if t.log == nil {
 		l := logrus.New()
-		l.SetOutput(discard{})
+		l.SetOutput(io.Discard)
 		t.log = l
 	}
 	if t.maxAttempts <= 0 {
@@ -163,10 +164,6 @@ func New(o Options) (*Target, error) {
 	}
 	return t, nil
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 func loopback(host string) bool {
 	if host == "localhost" {
