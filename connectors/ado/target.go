@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -93,7 +92,7 @@ func New(o Options) (*Target, error) {
 	switch {
 	case o.OrganizationURL == "" || err != nil || u.Host == "":
 		bad("%s: organization_url %q is not a URL", where, o.OrganizationURL)
-	case u.Scheme == "http" && !loopback(u.Hostname()):
+	case u.Scheme == "http" && !config.IsLoopbackHost(u.Hostname()):
 		bad("%s: organization_url %q: http:// is allowed only for loopback hosts; use https://", where, o.OrganizationURL)
 	case u.Scheme != "http" && u.Scheme != "https":
 		bad("%s: organization_url %q: scheme must be https", where, o.OrganizationURL)
@@ -163,14 +162,6 @@ func New(o Options) (*Target, error) {
 		}
 	}
 	return t, nil
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Name is "ado:<config name>/<project>".
