@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/covsync/covsync/connectors/httpx"
 )
 
 // SignInError is what an answer that is a sign-in page becomes: a 203 Non-Authoritative Information or an
@@ -98,9 +100,9 @@ func (p *pacer) clock() time.Time {
 func (p *pacer) observe(resp *http.Response) {
 	var pause time.Duration
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		pause = retryAfter(resp.Header, p.clock())
-		if pause == 0 && resp.StatusCode == http.StatusTooManyRequests {
-			pause = time.Second
+		pause, _ = httpx.ParseRetryAfter(resp.Header.Get("Retry-After"), p.clock())
+		if resp.StatusCode == http.StatusTooManyRequests {
+			pause = max(pause, httpx.MinTooManyRequestsWait) // the same floor httpx keeps
 		}
 	}
 	if d, err := strconv.ParseFloat(resp.Header.Get("X-RateLimit-Delay"), 64); err == nil && d > 0 {
@@ -120,19 +122,4 @@ func (p *pacer) observe(resp *http.Response) {
 		p.notBefore = nb
 	}
 	p.mu.Unlock()
-}
-
-// retryAfter reads Retry-After as seconds or an HTTP date; 0 when absent or unreadable.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -99,17 +99,18 @@ func serverWait(resp *http.Response, limit time.Duration) time.Duration {
 	var wait time.Duration
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
-		wait, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		wait, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		wait = max(wait, MinTooManyRequestsWait)
 	case http.StatusServiceUnavailable:
-		wait, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		wait, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	return min(wait, limit)
 }
 
-// parseRetryAfter reads Retry-After: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). A date in the past
-// is a zero wait.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+// ParseRetryAfter reads a Retry-After value: delay-seconds or an HTTP-date (RFC 9110 §10.2.3), the date
+// measured from now. A date in the past is a zero wait; false means the value is absent or unreadable.
+// Connectors that pace themselves on Retry-After (ado's pacer) use it so that both read the header alike.
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
