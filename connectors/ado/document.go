@@ -139,7 +139,7 @@ func (t *Target) pushDocument(ctx context.Context, s *session, key string, pl *p
 	what := fmt.Sprintf("%s: story %s: document %s", t.Name(), key, id)
 	for round := 1; round <= t.maxConflicts; round++ {
 		var stored map[string]any
-		err := t.retry(ctx, func() error {
+		err := t.paced(ctx, func() error {
 			stored = nil
 			return s.rest(ctx, http.MethodGet, docURL, dataAPIVersion, nil, &stored)
 		})
@@ -164,7 +164,7 @@ func (t *Target) pushDocument(ctx context.Context, s *session, key string, pl *p
 		// Replaying this write is safe (a lost answer makes the replay conflict, and the next round finds the
 		// document already right), so an HTTP client that retries only idempotent methods may retry it.
 		wctx := httpx.AllowRetry(ctx)
-		err = t.retry(ctx, func() error { return s.rest(wctx, method, s.docsURL, dataAPIVersion, next, nil) })
+		err = t.paced(ctx, func() error { return s.rest(wctx, method, s.docsURL, dataAPIVersion, next, nil) })
 		if conflict(err) {
 			t.log.WithFields(map[string]any{"target": t.Name(), "story": key, "document": id, "round": round}).
 				Debug("document changed since it was read; reading it again")

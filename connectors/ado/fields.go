@@ -59,7 +59,7 @@ func (t *Target) pushFields(ctx context.Context, s *session, key string, pl *pay
 	for round := 1; round <= t.maxConflicts; round++ {
 		if snap == nil {
 			var wi *workitemtracking.WorkItem
-			err := t.retry(ctx, func() (err error) {
+			err := t.paced(ctx, func() (err error) {
 				wi, err = s.wit.GetWorkItem(ctx, workitemtracking.GetWorkItemArgs{Id: &pl.WorkItemID, Project: &t.o.Project, Fields: &fields})
 				return err
 			})
@@ -78,7 +78,7 @@ func (t *Target) pushFields(ctx context.Context, s *session, key string, pl *pay
 		// Safe to replay: a patch already applied fails the replay's rev test (412) and the next round finds
 		// nothing left to change.
 		wctx := httpx.AllowRetry(ctx)
-		err := t.retry(ctx, func() error {
+		err := t.paced(ctx, func() error {
 			_, err := s.wit.UpdateWorkItem(wctx, workitemtracking.UpdateWorkItemArgs{Id: &pl.WorkItemID, Project: &t.o.Project, Document: &doc})
 			return err
 		})

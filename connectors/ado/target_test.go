@@ -255,15 +255,15 @@ func TestWorkItemFieldsArePatchedWithARevTest(t *testing.T) {
 func TestAStormOf429sEndsWithEveryItemPushed(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		client func(t *testing.T) (*http.Client, int)
+		client func(t *testing.T) *http.Client
 	}{
-		{"the connector retries on a plain client", func(t *testing.T) (*http.Client, int) { return &http.Client{}, 0 }},
-		{"httpx retries and the connector does not, as wired", func(t *testing.T) (*http.Client, int) {
+		// The connector makes one call per request; httpx retries 429s and 5xx, writes included.
+		{"httpx retries, as wired", func(t *testing.T) *http.Client {
 			c, err := httpx.New(httpx.Options{Name: "ado:test", RequestsPerSecond: 200, BackoffBase: 10 * time.Millisecond, MaxRetries: 6})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return c, 1
+			return c
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -273,9 +273,9 @@ func TestAStormOf429sEndsWithEveryItemPushed(t *testing.T) {
 				stories = append(stories, story(fmt.Sprint(f.sim.AddWorkItem("Shop", nil)), i, 10, 1, 0))
 			}
 			f.sim.FailNext(503, 500, 502) // and a few 5xx on top
-			hc, attempts := tc.client(t)
+			hc := tc.client(t)
 			tg := f.target(t, func(o *ado.Options) {
-				o.HTTPClient, o.MaxAttempts = hc, attempts
+				o.HTTPClient = hc
 				// Fields too: concurrent work-item patches go through the Go client, which must stay race-free.
 				o.Fields = map[string]string{ado.FieldCoveragePercent: "Custom.TestCoverage"}
 			})
@@ -370,6 +370,24 @@ func TestMatchFieldFindsWorkItemsByWIQL(t *testing.T) {
 	}
 }
 
+func TestTheDefaultClientRetriesAFailedWIQLQuery(t *testing.T) {
+	f := newFixture(t, adosim.Options{})
+	a := f.sim.AddWorkItem("Shop", map[string]any{"Custom.JiraKey": "SHOP-7"})
+	// No HTTPClient: ado.New builds an httpx client, which does the retrying (the connector does not).
+	tg := f.target(t, func(o *ado.Options) { o.HTTPClient, o.MatchField = nil, "Custom.JiraKey" })
+	p := project(story("SHOP-7", 1, 2, 1, 0))
+	plan(t, tg, p) // connects: the next plan's first request is the WIQL query
+	f.sim.FailNext(503)
+	items := plan(t, tg, p)
+	if len(items) != 1 || !strings.Contains(items[0].Summary, fmt.Sprint(a)) {
+		t.Fatalf("items = %+v, want SHOP-7 → work item %d", items, a)
+	}
+	// The WIQL query is a POST; it is retried because it is marked safe to replay.
+	if got := f.statuses(http.MethodPost, "/wit/wiql"); len(got) != 3 || got[1] != http.StatusServiceUnavailable || got[2] != http.StatusOK {
+		t.Fatalf("WIQL queries answered %v, want [200 503 200]", got)
+	}
+}
+
 func TestProbesReadTheProjectAndTheCollection(t *testing.T) {
 	f := newFixture(t, adosim.Options{})
 	tg := f.target(t, nil)
@@ -448,7 +466,7 @@ func TestTransientFailuresThatOutliveTheRetriesAreRetryable(t *testing.T) {
 		{"the service keeps answering 503", func(s *adosim.Sim, _ *armedTimeout) { s.FailNext(503, 503, 503, 503, 503, 503) }, "HTTP 503"},
 		{"the service keeps answering 429, each waited for", func(s *adosim.Sim, _ *armedTimeout) { s.FailNext(429, 429) }, "HTTP 429"},
 		// How a timeout reads depends on where the deadline struck (awaiting headers, reading the body, in a
-		// wait before the call); all are the timeout.
+		// wait before the call); all are the timeout. httpx retries a timed-out GET once, which times out too.
 		{"the service is slower than the request's timeout", func(s *adosim.Sim, a *armedTimeout) {
 			s.SetLatency(2 * time.Second)
 			a.arm(200 * time.Millisecond)
@@ -459,14 +477,17 @@ func TestTransientFailuresThatOutliveTheRetriesAreRetryable(t *testing.T) {
 			id := f.sim.AddWorkItem("Shop", nil)
 			// Plan (OPTIONS, ResourceAreas, GetWorkItems) must succeed however loaded the machine is, so the
 			// client is generous; the short timeout is armed only for the Push under test.
+			// An httpx client (as wired) with one retry, so each fault outlives the retries.
 			at := &armedTimeout{next: http.DefaultTransport}
-			tg := f.target(t, func(o *ado.Options) {
-				o.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: at}
-				o.MaxAttempts = 2
-			})
+			hc, err := httpx.New(httpx.Options{Name: "ado:test", RequestsPerSecond: 1000, MaxRetries: 1, BackoffBase: time.Millisecond,
+				BackoffMax: 5 * time.Millisecond, Transport: at})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tg := f.target(t, func(o *ado.Options) { o.HTTPClient = hc })
 			items := plan(t, tg, project(story(fmt.Sprint(id), 1, 2, 1, 0)))
 			tc.fault(f.sim, at)
-			_, err := tg.Push(context.Background(), items[0])
+			_, err = tg.Push(context.Background(), items[0])
 			if err == nil || push.KindOf(err) != push.KindRetryable || !strings.Contains(err.Error(), fmt.Sprintf("document %d", id)) || !mentions(err, tc.want) {
 				t.Fatalf("err = %v (kind %v), want a retryable error naming the document and %q", err, push.KindOf(err), tc.want)
 			}

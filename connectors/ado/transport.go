@@ -70,7 +70,7 @@ func (p *pacer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// wait blocks until the pause is over or ctx ends. The retry loop calls it before each call, outside the
+// wait blocks until the pause is over or ctx ends. Target.paced calls it before each call, outside the
 // HTTP client, so a pause is not counted against the client's Timeout; RoundTrip calls it again for the
 // requests the Go client makes on its own (route discovery).
 func (p *pacer) wait(ctx context.Context) error {
