@@ -1,0 +1,103 @@
+package schedule
+
+import (
+	"fmt"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/covsync/covsync/config"
+)
+
+// Target kinds, as the engine, --target and the queues name them.
+const (
+	KindJira       = "jira"
+	KindLinkedRuns = "linked-runs"
+	KindADO        = "ado"
+	KindConfluence = "confluence"
+)
+
+// Kinds lists every target kind; each has its own River queue.
+func Kinds() []string { return []string{KindJira, KindLinkedRuns, KindADO, KindConfluence} }
+
+// Entry is one scheduled (project, kind) cycle.
+type Entry struct {
+	Project string
+	Kind    string
+	Spec    string // the cron spec as written in the config
+	sched   cron.Schedule
+}
+
+// ID is the periodic job's identifier in River: "<project>/<kind>".
+func (e Entry) ID() string { return e.Project + "/" + e.Kind }
+
+// cronParser accepts what DESIGN.md §9 promises: five fields, or descriptors such as @every 10m and @hourly.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ParseSpec parses one cron spec; key names the config key in the error ("schedules.jira").
+func ParseSpec(key, spec string) (cron.Schedule, error) {
+	s, err := cronParser.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s: cron spec %q: %w", key, spec, err)
+	}
+	return s, nil
+}
+
+// NewEntry parses spec and returns the entry for (project, kind).
+func NewEntry(project, kind, spec string) (Entry, error) {
+	s, err := ParseSpec("schedules."+configKey(kind), spec)
+	if err != nil {
+		return Entry{}, err
+	}
+	return Entry{Project: project, Kind: kind, Spec: spec, sched: s}, nil
+}
+
+// Entries lists the scheduled cycles of c: one per (project, kind) that the project maps and whose schedule is
+// not empty, in config order.
+func Entries(c *config.Config) ([]Entry, error) {
+	specs := map[string]string{
+		KindJira:       c.Schedules.Jira,
+		KindLinkedRuns: c.Schedules.LinkedRuns,
+		KindADO:        c.Schedules.ADO,
+		KindConfluence: c.Schedules.Confluence,
+	}
+	var out []Entry
+	for _, p := range c.Projects {
+		for _, k := range ProjectKinds(p) {
+			if specs[k] == "" {
+				continue
+			}
+			e, err := NewEntry(p.ID, k, specs[k])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// ProjectKinds returns the target kinds project p maps, in the order of Kinds.
+func ProjectKinds(p config.Project) []string {
+	var out []string
+	if p.Jira != nil && (p.Jira.Fields == nil || *p.Jira.Fields) {
+		out = append(out, KindJira)
+	}
+	if p.Jira != nil && p.Jira.LinkedRuns {
+		out = append(out, KindLinkedRuns)
+	}
+	if p.ADO != nil {
+		out = append(out, KindADO)
+	}
+	if p.Confluence != nil {
+		out = append(out, KindConfluence)
+	}
+	return out
+}
+
+// configKey is the schedules key of a kind ("linked-runs" is written linked_runs in YAML).
+func configKey(kind string) string {
+	if kind == KindLinkedRuns {
+		return "linked_runs"
+	}
+	return kind
+}
