@@ -1,0 +1,45 @@
+package metrics
+
+import (
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMetricsAreExposedPerTarget(t *testing.T) {
+	m := New()
+	m.ItemDone("jira:acme/SHOP", OutcomePushed, 120*time.Millisecond)
+	m.ItemDone("jira:acme/SHOP", OutcomePushed, 80*time.Millisecond)
+	m.ItemDone("jira:acme/SHOP", OutcomeUnchanged, 0)
+	m.ItemDone("jira:acme/SHOP", OutcomeFailed, time.Second)
+	m.RateLimited("jira:acme/SHOP")
+	m.CycleDone("jira:acme/SHOP", "jira", 3*time.Second, 1, nil)
+	m.CycleDone("ado:acme/Shop", "ado", time.Second, 0, errors.New("database down"))
+
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	for _, want := range []string{
+		`covsync_items_total{outcome="pushed",target="jira:acme/SHOP"} 2`,
+		`covsync_items_total{outcome="unchanged",target="jira:acme/SHOP"} 1`,
+		`covsync_items_total{outcome="failed",target="jira:acme/SHOP"} 1`,
+		`covsync_push_duration_seconds_count{target="jira:acme/SHOP"} 3`,
+		`covsync_rate_limited_total{target="jira:acme/SHOP"} 1`,
+		`covsync_cycle_duration_seconds_count{kind="jira",target="jira:acme/SHOP"} 1`,
+		`covsync_cycles_total{kind="ado",result="error",target="ado:acme/Shop"} 1`,
+		`covsync_items_failing{target="jira:acme/SHOP"} 1`,
+		`covsync_last_successful_cycle_timestamp_seconds{target="jira:acme/SHOP"}`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// A cycle that could not run is no success.
+	if strings.Contains(string(body), `covsync_last_successful_cycle_timestamp_seconds{target="ado:acme/Shop"}`) {
+		t.Error("a failed cycle set the last success time")
+	}
+}
