@@ -87,6 +87,7 @@ func newRootCmd() *cobra.Command {
 		newResyncCmd(),
 		newServeCmd(),
 		newDemoCmd(),
+		newHealthcheckCmd(),
 	)
 	return root
 }

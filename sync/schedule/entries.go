@@ -2,6 +2,8 @@ package schedule
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/robfig/cron/v3"
 
@@ -100,4 +102,50 @@ func configKey(kind string) string {
 		return "linked_runs"
 	}
 	return kind
+}
+
+// Requests expands a resync's scope into one Request per (project, kind): every configured project when
+// projects is empty, every kind the project maps when kinds is empty. A project that is not configured, or a
+// kind that is not a kind, is an error naming it; a kind a project does not map is left out for that project.
+func Requests(c *config.Config, projects, kinds []string, force bool, trigger string) ([]Request, error) {
+	for _, k := range kinds {
+		if !slices.Contains(Kinds(), k) {
+			return nil, fmt.Errorf("target kind %q: not one of %s", k, strings.Join(Kinds(), ", "))
+		}
+	}
+	byID := map[string]config.Project{}
+	for _, p := range c.Projects {
+		byID[p.ID] = p
+	}
+	var scope []config.Project
+	if len(projects) == 0 {
+		scope = c.Projects
+	}
+	for _, id := range projects {
+		p, ok := byID[id]
+		if !ok {
+			return nil, fmt.Errorf("project %q: not configured", id)
+		}
+		scope = append(scope, p)
+	}
+	var out []Request
+	for _, p := range scope {
+		for _, k := range ProjectKinds(p) {
+			if len(kinds) == 0 || slices.Contains(kinds, k) {
+				out = append(out, Request{Project: p.ID, Kind: k, Force: force, Trigger: trigger})
+			}
+		}
+	}
+	return out, nil
+}
+
+// Mapped reports whether project maps kind in c (a job for a project or kind removed from the config since it
+// was enqueued is not run).
+func Mapped(c *config.Config, project, kind string) bool {
+	for _, p := range c.Projects {
+		if p.ID == project {
+			return slices.Contains(ProjectKinds(p), kind)
+		}
+	}
+	return false
 }

@@ -428,3 +428,45 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestRequests(t *testing.T) {
+	c := &config.Config{Projects: []config.Project{
+		{ID: "shop", Jira: &config.ProjectJira{LinkedRuns: true}, Confluence: &config.ProjectConfluence{}},
+		{ID: "bank", ADO: &config.ProjectADO{}},
+	}}
+	tests := []struct {
+		name            string
+		projects, kinds []string
+		want, wantErr   string
+	}{
+		{name: "no scope is every project and every kind it maps", want: "shop/jira shop/linked-runs shop/confluence bank/ado"},
+		{name: "a project scope keeps its kinds", projects: []string{"bank"}, want: "bank/ado"},
+		{name: "a kind scope skips projects without it", kinds: []string{"confluence", "ado"}, want: "shop/confluence bank/ado"},
+		{name: "an unknown project is named", projects: []string{"shop", "bnak"}, wantErr: `project "bnak": not configured`},
+		{name: "an unknown kind is named", kinds: []string{"jria"}, wantErr: `target kind "jria"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, err := Requests(c, tt.projects, tt.kinds, true, TriggerAPI)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rs {
+				if !r.Force || r.Trigger != TriggerAPI {
+					t.Errorf("%+v lost force or trigger", r)
+				}
+				got = append(got, r.Project+"/"+r.Kind)
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("got %v, want %s", got, tt.want)
+			}
+		})
+	}
+}

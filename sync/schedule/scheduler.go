@@ -150,6 +150,9 @@ func New(pool *pgxpool.Pool, r Runner, opts Options) (*Scheduler, error) {
 	return s, nil
 }
 
+// StopTimeout is how long Stop lets running cycles finish before cancelling them.
+func (s *Scheduler) StopTimeout() time.Duration { return s.opts.StopTimeout }
+
 // SetRunner swaps the Runner (SIGHUP: new config and credentials). Running cycles keep the one they started
 // with; the next cycle uses r.
 func (s *Scheduler) SetRunner(r Runner) { s.run.Store(&r) }
