@@ -222,13 +222,18 @@ func (d *daemon) listen(cfg *config.Config) (*http.Server, error) {
 }
 
 // startScheduler waits for the database (migrating it when database.auto_migrate is set), then starts River.
-// It retries with backoff until it succeeds or ctx ends; meanwhile /readyz says why not.
+// It retries with backoff until it succeeds or ctx ends; meanwhile /readyz says why not. Only a config the
+// runner refuses ends it early.
 func (d *daemon) startScheduler(ctx context.Context) error {
 	wait := d.opts.DBRetryMin
 	for {
 		err := d.prepareDatabase(ctx)
 		if err == nil {
-			break
+			err = d.tryStart(ctx)
+		}
+		var ce *ConfigError
+		if err == nil || errors.As(err, &ce) {
+			return err
 		}
 		d.setNotReady(err.Error())
 		d.log.WithError(err).WithField("retry_in", wait.String()).Warn("database not ready")
@@ -239,7 +244,9 @@ func (d *daemon) startScheduler(ctx context.Context) error {
 		}
 		wait = min(wait*2, d.opts.DBRetryMax)
 	}
+}
 
+func (d *daemon) tryStart(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cfg := d.cfg.Load() // a SIGHUP during the wait counts
@@ -259,7 +266,7 @@ func (d *daemon) startScheduler(ctx context.Context) error {
 	so.Logger = newSlog(d.log)
 	sched, err := schedule.New(d.pool, d.guard(runner), so)
 	if err != nil {
-		return err
+		return &ConfigError{err}
 	}
 	// River stops on its own when its start context ends; Run stops it explicitly, with a deadline.
 	if err := sched.Start(context.WithoutCancel(ctx)); err != nil {
