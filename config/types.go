@@ -25,7 +25,10 @@ type Database struct {
 	// URL is a libpq/pgx connection string. Its password is a secret: it is redacted from every log line.
 	URL Secret `yaml:"url"`
 	// URLFile reads the URL from a file (mode 0600 or stricter) instead.
-	URLFile      string `yaml:"url_file"`
+	URLFile string `yaml:"url_file"`
+	// PasswordFile reads the password from a file (mode 0600 or stricter) and puts it into the URL, so the
+	// URL itself can sit in the config file or the environment without it.
+	PasswordFile string `yaml:"password_file"`
 	SourceSchema string `yaml:"source_schema"` // default covsync_source
 	// MigrateSource false leaves the source schema alone in `covsync migrate` (a deployment that maps its own
 	// tables with views of the same shape). Default true.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -10,11 +11,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/internal/logging"
 	"github.com/covsync/covsync/templates"
 )
 
 // loadConfig loads --config (or $COVSYNC_CONFIG). A bad config is a usage error (exit 2) whose message
-// names every problem.
+// names every problem (a *config.Problems: "file:line: key: message" per problem).
 func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 	p, err := configPath(cmd)
 	if err != nil {
@@ -27,16 +29,15 @@ func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 	return c, nil
 }
 
-// newLogger builds the logger the config asks for, writing to stderr.
-//
-// PRELIMINARY: the redacting logger is being built with the config work (foundation issue).
+// newLogger builds the logger the config asks for, writing to stderr. Every line it writes is redacted:
+// the config's secrets, Authorization headers and DSN passwords never reach the log.
 func newLogger(c *config.Config) *logrus.Logger {
-	l := logrus.New()
-	l.SetOutput(os.Stderr)
-	if lvl, err := logrus.ParseLevel(c.Log.Level); err == nil {
-		l.SetLevel(lvl)
-	}
-	return l
+	return newLoggerTo(os.Stderr, c)
+}
+
+// newLoggerTo is newLogger writing to w.
+func newLoggerTo(w io.Writer, c *config.Config) *logrus.Logger {
+	return logging.New(w, c.Log, c.Secrets()...)
 }
 
 // newDeps gathers what target builders need.

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/covsync/covsync/internal/pgtest"
+)
+
+// TestMain stops the throwaway PostgreSQL that tests of this package start through pgtest.
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// execute runs the covsync command line in-process with args and returns its exit code, stdout and
+// stderr, mapping errors to exit codes as main does.
+func execute(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	err := root.ExecuteContext(context.Background())
+	var ee *exitError
+	switch {
+	case err == nil:
+		code = exitOK
+	case errors.As(err, &ee):
+		code = ee.code
+		if ee.err != errSilent {
+			errOut.WriteString(ee.err.Error())
+		}
+	default:
+		code = exitUsage
+		errOut.WriteString(err.Error())
+	}
+	return code, out.String(), errOut.String()
+}

@@ -1,0 +1,179 @@
+package httpx
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	retryablehttp "github.com/hashicorp/go-retryablehttp"
+	"github.com/sirupsen/logrus"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultRequestsPerSecond = 10
+	DefaultTimeout           = 30 * time.Second
+	DefaultMaxRetries        = 4
+	DefaultRetryAfterCap     = 60 * time.Second
+	DefaultBackoffBase       = 500 * time.Millisecond
+	DefaultBackoffMax        = 30 * time.Second
+	// MinTooManyRequestsWait is the least a 429 waits when the server gave no usable Retry-After.
+	MinTooManyRequestsWait = time.Second
+)
+
+// Options configure one client, normally one per configured target (jira[].name, ado[].name, …).
+type Options struct {
+	// Name identifies the target in log lines ("jira:acme").
+	Name string
+	// RequestsPerSecond is the steady rate of the token bucket (default 10).
+	RequestsPerSecond float64
+	// Timeout bounds every attempt, body included (default 30 s).
+	Timeout time.Duration
+	// CAFile is a PEM file of extra CA certificates, added to the system pool.
+	CAFile string
+	// UserAgent is sent on every request ("covsync/1.2.0").
+	UserAgent string
+	// MaxRetries is the number of retries after the first attempt (default 4; negative means none).
+	MaxRetries int
+	// RetryAfterCap caps any wait the server asks for (default 60 s).
+	RetryAfterCap time.Duration
+	// BackoffBase and BackoffMax shape the exponential backoff (defaults 500 ms and 30 s).
+	BackoffBase, BackoffMax time.Duration
+	// Logger receives debug lines; nil logs nothing.
+	Logger *logrus.Logger
+	// Secrets are literal values masked in every log line this package writes (tokens, passwords).
+	Secrets []string
+	// Counters, when set, is incremented by the client (the daemon exports it on /metrics).
+	Counters *Counters
+	// Transport replaces the base transport (tests); nil builds one with TLS and proxy settings.
+	Transport http.RoundTripper
+}
+
+// Counters are the client's running totals. The zero value is ready; read them with Load.
+type Counters struct {
+	Requests        atomic.Int64 // requests made by callers
+	Attempts        atomic.Int64 // attempts sent on the wire (requests + retries)
+	Retries         atomic.Int64 // attempts after the first
+	TooManyRequests atomic.Int64 // 429 answers seen
+}
+
+type ctxKey int
+
+const allowRetryKey ctxKey = iota
+
+// AllowRetry marks requests made with the returned context as safe to retry even when their method is not
+// idempotent (a POST that the API makes idempotent, e.g. by a client-chosen id).
+func AllowRetry(ctx context.Context) context.Context {
+	return context.WithValue(ctx, allowRetryKey, true)
+}
+
+// New builds the client. The error names the option at fault (an unreadable or empty ca_file).
+func New(o Options) (*http.Client, error) {
+	o = o.withDefaults()
+	base := o.Transport
+	if base == nil {
+		t, err := baseTransport(o.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		base = t
+	}
+	log := o.Logger
+	if log == nil {
+		log = logrus.New()
+		log.SetOutput(io.Discard)
+	}
+	if o.Counters == nil {
+		o.Counters = &Counters{}
+	}
+	red := newRedactor(o.Secrets)
+	lim := newAdaptiveLimiter(o.RequestsPerSecond)
+	inner := &attemptTransport{
+		base: base, name: o.Name, userAgent: o.UserAgent, limiter: lim, counters: o.Counters,
+		log: log, redact: red, retryAfterCap: o.RetryAfterCap, timeout: o.Timeout,
+	}
+	policy := &retryPolicy{
+		name: o.Name, log: log, redact: red, retryAfterCap: o.RetryAfterCap,
+		base: o.BackoffBase, max: o.BackoffMax,
+	}
+	rc := &retryablehttp.Client{
+		HTTPClient: &http.Client{
+			// No Timeout here: attemptTransport times each attempt from after its wait for the limiter, so a
+			// long Retry-After pause is not mistaken for a slow server.
+			Transport: inner,
+			// The outer client follows redirects, so each hop goes through the retry rules again.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		Logger:       nil, // this package logs itself, redacted
+		RetryWaitMin: o.BackoffBase,
+		RetryWaitMax: o.BackoffMax,
+		RetryMax:     o.MaxRetries,
+		CheckRetry:   policy.check,
+		Backoff:      policy.backoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	return &http.Client{Transport: &entryTransport{next: &retryablehttp.RoundTripper{Client: rc}, counters: o.Counters, limiter: lim}}, nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.RequestsPerSecond <= 0 {
+		o.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxRetries == 0 {
+		o.MaxRetries = DefaultMaxRetries
+	} else if o.MaxRetries < 0 {
+		o.MaxRetries = 0
+	}
+	if o.RetryAfterCap <= 0 {
+		o.RetryAfterCap = DefaultRetryAfterCap
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = DefaultBackoffBase
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = DefaultBackoffMax
+	}
+	return o
+}
+
+// baseTransport is http.DefaultTransport's settings (proxy from the environment included) with covsync's TLS
+// rules: verification on, TLS 1.2 or newer, ca_file appended to the system roots.
+func baseTransport(caFile string) (*http.Transport, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificate found", caFile)
+		}
+	}
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   30 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+	}, nil
+}

@@ -1,0 +1,131 @@
+package httpx
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// retryPolicy is go-retryablehttp's CheckRetry and Backoff for one client.
+type retryPolicy struct {
+	name          string
+	log           *logrus.Logger
+	redact        *redactor
+	retryAfterCap time.Duration
+	base, max     time.Duration
+}
+
+// check decides whether an attempt is retried. It returns a nil error for a retryable status, so that when
+// retries run out the passthrough error handler hands the caller the last real response, not an error.
+func (p *retryPolicy) check(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	var reason string
+	switch {
+	case err != nil:
+		if !transient(err) {
+			return false, err
+		}
+		reason = "connection error"
+	case resp.StatusCode == http.StatusTooManyRequests:
+		reason = "429 too many requests"
+	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
+		reason = resp.Status
+	default:
+		return false, nil
+	}
+	st := stateFrom(ctx)
+	if st != nil && !st.retryable {
+		p.log.WithFields(logrus.Fields{"target": p.name, "reason": reason}).
+			Debug("http request not retried: method is not idempotent")
+		return false, nil
+	}
+	return true, nil
+}
+
+// transient reports whether a transport error may go away on its own. Certificate and scheme errors will not.
+func transient(err error) bool {
+	var (
+		verr *tls.CertificateVerificationError
+		uerr x509.UnknownAuthorityError
+		herr x509.HostnameError
+		cerr x509.CertificateInvalidError
+	)
+	if errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &cerr) {
+		return false
+	}
+	return !strings.Contains(err.Error(), "unsupported protocol scheme")
+}
+
+// backoff is the wait before retry number attempt+1: what the server asked for on 429/503, otherwise
+// exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And Jitter").
+func (p *retryPolicy) backoff(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
+	wait, fromServer := serverWait(resp, p.retryAfterCap), true
+	if wait == 0 {
+		fromServer = false
+		upper := p.base << min(attempt, 30)
+		if upper <= 0 || upper > p.max {
+			upper = p.max
+		}
+		wait = time.Duration(rand.Int64N(int64(upper) + 1))
+	}
+	fields := logrus.Fields{"target": p.name, "wait_ms": wait.Milliseconds(), "retry": attempt + 1, "retry_after": fromServer}
+	if resp != nil {
+		fields["status"] = resp.StatusCode
+		if resp.Request != nil {
+			fields["method"] = resp.Request.Method
+			fields["url"] = p.redact.url(resp.Request.URL)
+		}
+	}
+	p.log.WithFields(fields).Debug("http request retrying")
+	return wait
+}
+
+// serverWait is the wait the server asks for, capped: Retry-After on a 429 (at least MinTooManyRequestsWait
+// when missing, zero or past) or on a 503 (when present and positive). Zero means "the server did not say".
+func serverWait(resp *http.Response, limit time.Duration) time.Duration {
+	if resp == nil {
+		return 0
+	}
+	var wait time.Duration
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+		wait, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		wait = max(wait, MinTooManyRequestsWait)
+	case http.StatusServiceUnavailable:
+		wait, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	return min(wait, limit)
+}
+
+// parseRetryAfter reads Retry-After: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). A date in the past
+// is a zero wait.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		if n > int64(24*time.Hour/time.Second) {
+			n = int64(24 * time.Hour / time.Second) // avoid overflow; any cap is far below
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}
