@@ -19,6 +19,7 @@ import (
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/httpapi"
+	"github.com/covsync/covsync/internal/logging"
 	"github.com/covsync/covsync/internal/metrics"
 	"github.com/covsync/covsync/sync/schedule"
 )
@@ -425,6 +426,8 @@ func (d *daemon) reload(ctx context.Context) {
 	if lvl, err := logrus.ParseLevel(cfg.Log.Level); err == nil {
 		d.log.SetLevel(lvl)
 	}
+	// Rotated credentials are masked from now on (the old ones stay masked).
+	logging.AddSecrets(d.log, cfg.Secrets()...)
 	for _, w := range restartOnly(old, cfg) {
 		d.log.Warnf("reload: %s changed; it takes effect at the next restart", w)
 	}

@@ -35,6 +35,7 @@ func keyHash(k string) string { s := sha256.Sum256([]byte(k)); return hex.Encode
 // writeConfig writes a config for two projects on dbURL; extra is appended YAML (schedules, http keys …).
 func writeConfig(t *testing.T, path, dbURL, schedules, keyHashes string) {
 	t.Helper()
+	t.Setenv("COVSYNC_TEST_TOKEN", "t0ken-never-logged")
 	y := fmt.Sprintf(`database:
   url: %q
   auto_migrate: true
@@ -48,10 +49,24 @@ schedules:
 workers:
   queues: {jira: 2}
   shutdown_timeout: 1s
+jira:
+  - name: acme
+    url: http://127.0.0.1:1
+    auth: {type: bearer, token_env: COVSYNC_TEST_TOKEN}
+    fields: {coverage_percent: Test Coverage}
+ado:
+  - name: acme-ado
+    organization_url: http://127.0.0.1:1/acme
+    auth: {type: pat, token_env: COVSYNC_TEST_TOKEN}
+    extension: {publisher: acme, id: story-coverage, collection: coverage}
+confluence:
+  - name: wiki
+    url: http://127.0.0.1:1/wiki
+    auth: {type: bearer, token_env: COVSYNC_TEST_TOKEN}
 projects:
   - id: shop
     jira: {target: acme, project_key: SHOP}
-    confluence: {target: wiki, space: QA}
+    confluence: {target: wiki, space: QA, parent_page_id: "1"}
   - id: bank
     ado: {target: acme-ado, project: Bank}
 `, dbURL, keyHashes, schedules)

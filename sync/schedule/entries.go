@@ -64,7 +64,7 @@ func Entries(c *config.Config) ([]Entry, error) {
 	}
 	var out []Entry
 	for _, p := range c.Projects {
-		for _, k := range ProjectKinds(p) {
+		for _, k := range ProjectKinds(c, p) {
 			if specs[k] == "" {
 				continue
 			}
@@ -78,10 +78,11 @@ func Entries(c *config.Config) ([]Entry, error) {
 	return out, nil
 }
 
-// ProjectKinds returns the target kinds project p maps, in the order of Kinds.
-func ProjectKinds(p config.Project) []string {
+// ProjectKinds returns the target kinds project p of c maps, in the order of Kinds. Jira fields count only
+// when the project keeps them on and its Jira site names at least one field.
+func ProjectKinds(c *config.Config, p config.Project) []string {
 	var out []string
-	if p.Jira != nil && (p.Jira.Fields == nil || *p.Jira.Fields) {
+	if p.Jira != nil && (p.Jira.Fields == nil || *p.Jira.Fields) && jiraHasFields(c, p.Jira.Target) {
 		out = append(out, KindJira)
 	}
 	if p.Jira != nil && p.Jira.LinkedRuns {
@@ -94,6 +95,15 @@ func ProjectKinds(p config.Project) []string {
 		out = append(out, KindConfluence)
 	}
 	return out
+}
+
+func jiraHasFields(c *config.Config, site string) bool {
+	for _, j := range c.Jira {
+		if j.Name == site {
+			return j.Fields != (config.JiraFields{})
+		}
+	}
+	return false
 }
 
 // configKey is the schedules key of a kind ("linked-runs" is written linked_runs in YAML).
@@ -130,7 +140,7 @@ func Requests(c *config.Config, projects, kinds []string, force bool, trigger st
 	}
 	var out []Request
 	for _, p := range scope {
-		for _, k := range ProjectKinds(p) {
+		for _, k := range ProjectKinds(c, p) {
 			if len(kinds) == 0 || slices.Contains(kinds, k) {
 				out = append(out, Request{Project: p.ID, Kind: k, Force: force, Trigger: trigger})
 			}
@@ -144,7 +154,7 @@ func Requests(c *config.Config, projects, kinds []string, force bool, trigger st
 func Mapped(c *config.Config, project, kind string) bool {
 	for _, p := range c.Projects {
 		if p.ID == project {
-			return slices.Contains(ProjectKinds(p), kind)
+			return slices.Contains(ProjectKinds(c, p), kind)
 		}
 	}
 	return false

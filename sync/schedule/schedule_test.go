@@ -20,6 +20,9 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+// acme is a Jira site that names a field, so its projects have the jira kind.
+var acme = []config.Jira{{Conn: config.Conn{Name: "acme"}, Fields: config.JiraFields{CoveragePercent: "Test Coverage"}}}
+
 func TestEntries(t *testing.T) {
 	off := false
 	tests := []struct {
@@ -32,8 +35,9 @@ func TestEntries(t *testing.T) {
 			name: "a project with every target gets one cycle per scheduled kind",
 			cfg: config.Config{
 				Schedules: config.Schedules{Jira: "*/15 * * * *", LinkedRuns: "@every 5m", ADO: "@hourly", Confluence: "0 * * * *"},
+				Jira:      acme,
 				Projects: []config.Project{{ID: "shop",
-					Jira: &config.ProjectJira{LinkedRuns: true}, ADO: &config.ProjectADO{}, Confluence: &config.ProjectConfluence{}}},
+					Jira: &config.ProjectJira{Target: "acme", LinkedRuns: true}, ADO: &config.ProjectADO{}, Confluence: &config.ProjectConfluence{}}},
 			},
 			want: []string{"shop/jira", "shop/linked-runs", "shop/ado", "shop/confluence"},
 		},
@@ -41,7 +45,8 @@ func TestEntries(t *testing.T) {
 			name: "an empty schedule disables that kind",
 			cfg: config.Config{
 				Schedules: config.Schedules{Jira: "@every 1m"},
-				Projects:  []config.Project{{ID: "shop", Jira: &config.ProjectJira{LinkedRuns: true}, ADO: &config.ProjectADO{}}},
+				Jira:      acme,
+				Projects:  []config.Project{{ID: "shop", Jira: &config.ProjectJira{Target: "acme", LinkedRuns: true}, ADO: &config.ProjectADO{}}},
 			},
 			want: []string{"shop/jira"},
 		},
@@ -49,13 +54,23 @@ func TestEntries(t *testing.T) {
 			name: "jira fields off leaves only the linked runs",
 			cfg: config.Config{
 				Schedules: config.Schedules{Jira: "@every 1m", LinkedRuns: "@every 1m"},
-				Projects:  []config.Project{{ID: "a", Jira: &config.ProjectJira{LinkedRuns: true, Fields: &off}}, {ID: "b"}},
+				Jira:      acme,
+				Projects:  []config.Project{{ID: "a", Jira: &config.ProjectJira{Target: "acme", LinkedRuns: true, Fields: &off}}, {ID: "b"}},
+			},
+			want: []string{"a/linked-runs"},
+		},
+		{
+			name: "a jira site without fields gives its projects only the linked runs",
+			cfg: config.Config{
+				Schedules: config.Schedules{Jira: "@every 1m", LinkedRuns: "@every 1m"},
+				Jira:      []config.Jira{{Conn: config.Conn{Name: "acme"}}},
+				Projects:  []config.Project{{ID: "a", Jira: &config.ProjectJira{Target: "acme", LinkedRuns: true}}},
 			},
 			want: []string{"a/linked-runs"},
 		},
 		{
 			name:    "a bad spec names its key",
-			cfg:     config.Config{Schedules: config.Schedules{LinkedRuns: "every five"}, Projects: []config.Project{{ID: "a", Jira: &config.ProjectJira{LinkedRuns: true}}}},
+			cfg:     config.Config{Schedules: config.Schedules{LinkedRuns: "every five"}, Projects: []config.Project{{ID: "a", Jira: &config.ProjectJira{Target: "acme", LinkedRuns: true}}}},
 			wantErr: `schedules.linked_runs: cron spec "every five"`,
 		},
 		{
@@ -430,8 +445,8 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 }
 
 func TestRequests(t *testing.T) {
-	c := &config.Config{Projects: []config.Project{
-		{ID: "shop", Jira: &config.ProjectJira{LinkedRuns: true}, Confluence: &config.ProjectConfluence{}},
+	c := &config.Config{Jira: acme, Projects: []config.Project{
+		{ID: "shop", Jira: &config.ProjectJira{Target: "acme", LinkedRuns: true}, Confluence: &config.ProjectConfluence{}},
 		{ID: "bank", ADO: &config.ProjectADO{}},
 	}}
 	tests := []struct {
