@@ -1,0 +1,335 @@
+package postgres
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CTRFReport is one CTRF report (https://ctrf.io) as covsync stores it: read leniently, values normalised.
+type CTRFReport struct {
+	ReportID string // CTRF reportId, "" when absent
+	Tool     string
+	Summary  CTRFSummary
+	Start    time.Time // the run's start (summary.start)
+	Stop     time.Time // the run's stop; zero when absent
+	Env      CTRFEnvironment
+	Tests    []CTRFTest
+}
+
+// CTRFSummary is the report's own summary counts.
+type CTRFSummary struct {
+	Tests, Passed, Failed, Skipped, Pending, Other int
+}
+
+// CTRFEnvironment is the part of results.environment covsync keeps.
+type CTRFEnvironment struct {
+	ReportName  string
+	BuildName   string
+	BuildNumber string // a number in the schema, a string in some reporters: kept as text
+	BuildID     string
+	BuildURL    string
+	Branch      string // branchName
+	Commit      string
+	Environment string // testEnvironment
+}
+
+// CTRFTest is one test of a report.
+type CTRFTest struct {
+	Name       string
+	Status     string // passed | failed | skipped | pending | other
+	DurationMS float64
+	Start      time.Time // zero when absent
+	Suite      string    // a suite array is joined with " > ", the separator reporters use in strings
+	File       string
+	Message    string // ANSI escapes stripped
+	Flaky      bool
+	Retries    int
+	Tags       []string
+	// Tickets are the ticket keys found in Tags and Name, each once, in order of appearance.
+	Tickets []string
+}
+
+// Statuses a CTRF test may have (the schema's enum).
+var ctrfStatuses = []string{"passed", "failed", "skipped", "pending", "other"}
+
+var (
+	// Ticket keys (DESIGN.md §4): a Jira issue key, or an Azure Boards mention of a work item, not preceded by
+	// a letter or digit. Not \b: Go subtest names turn spaces into underscores ("TestCart/SHOP-12_adds"), and
+	// the greedy digits already stop a key from ending inside a number.
+	ticketRE = regexp.MustCompile(`(?:^|[^A-Za-z0-9])([A-Z][A-Z0-9]+-[0-9]+|AB#[0-9]+)`)
+	// ansiRE matches ANSI CSI sequences (colours, cursor moves) and OSC sequences (hyperlinks), which test
+	// runners write into messages for terminals and which mean nothing in Jira or Confluence.
+	ansiRE = regexp.MustCompile("\x1b\\[[0-9;?]*[ -/]*[@-~]|\x1b\\][^\x07\x1b]*(?:\x07|\x1b\\\\)")
+	// wholeTicketRE is a string that is exactly one ticket key.
+	wholeTicketRE = regexp.MustCompile(`^(?:[A-Z][A-Z0-9]+-[0-9]+|AB#[0-9]+)$`)
+)
+
+// Times before this many units since the epoch are taken as seconds, later ones as milliseconds: some
+// reporters (Playwright's) write per-test start/stop in seconds while the summary is in milliseconds.
+// 1e11 seconds is the year 5138; 1e11 milliseconds is 1973.
+const secondsBelow = 1e11
+
+// maxMillis is 9999-12-31T23:59:59.999Z: later instants are not times a test ran (and overflow timestamptz).
+const maxMillis = 253402300799999
+
+// ParseCTRF reads a CTRF report. It accepts what real reporters write: suite as a string or an array,
+// missing reportFormat and specVersion, per-test start/stop in seconds, the Go reporter's filepath / retry /
+// flake spellings, float durations and ANSI escapes in messages (stripped). It refuses, with an *InputError
+// naming the JSON path of the first problem, invalid JSON, a missing required field (results, tool name,
+// summary counts and start, tests, a test's name, status and duration), a status outside the enum and
+// negative counts or durations.
+func ParseCTRF(data []byte) (*CTRFReport, error) {
+	root, err := readRoot(data, "a CTRF report")
+	if err != nil {
+		return nil, err
+	}
+	rep := &CTRFReport{}
+	if err := rep.readHeader(root); err != nil {
+		return nil, err
+	}
+	results, ierr := root.object("results")
+	if ierr != nil {
+		return nil, ierr
+	}
+	if err := rep.readToolAndSummary(root, results); err != nil {
+		return nil, err
+	}
+	if err := rep.readEnvironment(results); err != nil {
+		return nil, err
+	}
+	tests, ierr := results.array("tests")
+	if ierr != nil {
+		return nil, ierr
+	}
+	rep.Tests = make([]CTRFTest, 0, len(tests))
+	for i, raw := range tests {
+		t, err := readTest(results.at("tests")+"["+strconv.Itoa(i)+"]", raw)
+		if err != nil {
+			return nil, err
+		}
+		rep.Tests = append(rep.Tests, t)
+	}
+	return rep, nil
+}
+
+func (rep *CTRFReport) readHeader(root jsonObj) *InputError {
+	if root.has("reportFormat") {
+		f, err := root.str("reportFormat")
+		if err != nil {
+			return err
+		}
+		if f != "CTRF" {
+			return inputErr("reportFormat", "is %q, want \"CTRF\"", f)
+		}
+	}
+	id, err := root.label("reportId")
+	if err != nil {
+		return err
+	}
+	rep.ReportID = strings.TrimSpace(id)
+	return nil
+}
+
+func (rep *CTRFReport) readToolAndSummary(root, results jsonObj) *InputError {
+	tool, ierr := results.object("tool")
+	if ierr != nil {
+		return ierr
+	}
+	if rep.Tool, ierr = tool.requiredStr("name"); ierr != nil {
+		return ierr
+	}
+	sum, ierr := results.object("summary")
+	if ierr != nil {
+		return ierr
+	}
+	for _, c := range []struct {
+		key string
+		dst *int
+	}{
+		{"tests", &rep.Summary.Tests}, {"passed", &rep.Summary.Passed}, {"failed", &rep.Summary.Failed},
+		{"skipped", &rep.Summary.Skipped}, {"pending", &rep.Summary.Pending}, {"other", &rep.Summary.Other},
+	} {
+		if *c.dst, ierr = sum.count(c.key, true); ierr != nil {
+			return ierr
+		}
+	}
+	start, ok, ierr := instant(sum, "start")
+	if ierr != nil {
+		return ierr
+	}
+	if !ok || start.Unix() == 0 {
+		// A report without a usable summary.start may still say when it was generated.
+		ts, err := root.str("timestamp")
+		if err != nil {
+			return err
+		}
+		t, perr := time.Parse(time.RFC3339Nano, ts)
+		if ts == "" || perr != nil {
+			return inputErr(sum.at("start"), "missing (and no RFC 3339 timestamp to use instead)")
+		}
+		start = t
+	}
+	rep.Start = start
+	if rep.Stop, _, ierr = instant(sum, "stop"); ierr != nil {
+		return ierr
+	}
+	return nil
+}
+
+func (rep *CTRFReport) readEnvironment(results jsonObj) *InputError {
+	if !results.has("environment") {
+		return nil
+	}
+	env, ierr := results.object("environment")
+	if ierr != nil {
+		return ierr
+	}
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{
+		{"reportName", &rep.Env.ReportName}, {"buildName", &rep.Env.BuildName},
+		{"buildNumber", &rep.Env.BuildNumber}, {"buildId", &rep.Env.BuildID}, {"buildUrl", &rep.Env.BuildURL},
+		{"branchName", &rep.Env.Branch}, {"commit", &rep.Env.Commit}, {"testEnvironment", &rep.Env.Environment},
+	} {
+		v, err := env.label(f.key)
+		if err != nil {
+			return err
+		}
+		*f.dst = strings.TrimSpace(v)
+	}
+	return nil
+}
+
+func readTest(path string, raw json.RawMessage) (CTRFTest, *InputError) {
+	o, ierr := readObject(path, raw)
+	if ierr != nil {
+		return CTRFTest{}, ierr
+	}
+	var t CTRFTest
+	if t.Name, ierr = o.requiredStr("name"); ierr != nil {
+		return t, ierr
+	}
+	if !o.has("status") {
+		return t, inputErr(o.at("status"), "missing")
+	}
+	if t.Status, ierr = o.str("status"); ierr != nil {
+		return t, ierr
+	}
+	if !slices.Contains(ctrfStatuses, t.Status) {
+		return t, inputErr(o.at("status"), "%q is not one of %s", t.Status, strings.Join(ctrfStatuses, ", "))
+	}
+	d, ok, ierr := o.num("duration")
+	if ierr != nil {
+		return t, ierr
+	}
+	if !ok {
+		return t, inputErr(o.at("duration"), "missing")
+	}
+	t.DurationMS = d
+	if t.Start, _, ierr = instant(o, "start"); ierr != nil {
+		return t, ierr
+	}
+	if t.Suite, ierr = suite(o); ierr != nil {
+		return t, ierr
+	}
+	// The Go reporter (ctrf-io/go-ctrf-json-reporter) spells these filepath, retry and flake.
+	if t.File, ierr = o.str(o.first("filePath", "filepath")); ierr != nil {
+		return t, ierr
+	}
+	if t.Retries, ierr = o.count(o.first("retries", "retry"), false); ierr != nil {
+		return t, ierr
+	}
+	if t.Flaky, ierr = o.boolean(o.first("flaky", "flake")); ierr != nil {
+		return t, ierr
+	}
+	msg, ierr := o.str("message")
+	if ierr != nil {
+		return t, ierr
+	}
+	t.Message = ansiRE.ReplaceAllString(msg, "")
+	if t.Tags, ierr = o.strs("tags"); ierr != nil {
+		return t, ierr
+	}
+	t.Tickets = tickets(t.Tags, t.Name)
+	return t, nil
+}
+
+// suite reads a suite given as a string or as an array of strings (top-level first).
+func suite(o jsonObj) (string, *InputError) {
+	raw := o.m["suite"]
+	if isNull(raw) {
+		return "", nil
+	}
+	if kindOf(raw) == "an array" {
+		parts, err := o.strs("suite")
+		return strings.Join(parts, " > "), err
+	}
+	return o.str("suite")
+}
+
+// instant reads a time given in milliseconds (or, below secondsBelow, seconds) since the epoch.
+func instant(o jsonObj, key string) (time.Time, bool, *InputError) {
+	n, ok, ierr := o.num(key)
+	if ierr != nil || !ok {
+		return time.Time{}, false, ierr
+	}
+	ms := n
+	if n < secondsBelow {
+		ms = n * 1000
+	}
+	if ms > maxMillis {
+		return time.Time{}, false, inputErr(o.at(key), "%s is not a time in milliseconds since 1970", o.m[key])
+	}
+	return time.UnixMilli(int64(math.Round(ms))).UTC(), true, nil
+}
+
+// tickets returns the ticket keys in tags and name, each once. A tag links when it is a key or holds one
+// ("@SHOP-12", "covers:AB#7").
+func tickets(tags []string, name string) []string {
+	var out []string
+	add := func(s string) {
+		for _, m := range ticketRE.FindAllStringSubmatch(s, -1) {
+			if k := m[1]; !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
+	}
+	for _, t := range tags {
+		add(t)
+	}
+	add(name)
+	return out
+}
+
+// RunName is the name a run gets (DESIGN.md §5 shows "build 482"): "build N" from environment.buildNumber,
+// else environment.buildName, else environment.reportName, else the tool and the start time in UTC
+// ("vitest 2026-03-19 11:14").
+func (rep *CTRFReport) RunName() string {
+	switch {
+	case rep.Env.BuildNumber != "":
+		return "build " + rep.Env.BuildNumber
+	case rep.Env.BuildName != "":
+		return rep.Env.BuildName
+	case rep.Env.ReportName != "":
+		return rep.Env.ReportName
+	default:
+		return fmt.Sprintf("%s %s", rep.Tool, rep.Start.UTC().Format("2006-01-02 15:04"))
+	}
+}
+
+// Build is the build the run belongs to: buildNumber, else buildId, else buildName.
+func (rep *CTRFReport) Build() string {
+	for _, b := range []string{rep.Env.BuildNumber, rep.Env.BuildID, rep.Env.BuildName} {
+		if b != "" {
+			return b
+		}
+	}
+	return ""
+}
