@@ -25,7 +25,7 @@ type Metrics struct {
 	reg         *prometheus.Registry
 	items       *prometheus.CounterVec
 	pushLatency *prometheus.HistogramVec
-	throttled   *prometheus.CounterVec
+	throttled   *rateLimits
 	cycleDur    *prometheus.HistogramVec
 	cycles      *prometheus.CounterVec
 	lastSuccess *prometheus.GaugeVec
@@ -46,10 +46,7 @@ func New() *Metrics {
 			// From a fast loopback push to a push that waited out a Retry-After.
 			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"target"}),
-		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "covsync_rate_limited_total",
-			Help: "HTTP 429 answers received per target.",
-		}, []string{"target"}),
+		throttled: newRateLimits(),
 		cycleDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "covsync_cycle_duration_seconds",
 			Help:    "Duration of one (project, target) cycle.",
@@ -91,7 +88,12 @@ func (m *Metrics) ItemDone(target, outcome string, d time.Duration) {
 }
 
 // RateLimited counts one 429 from target.
-func (m *Metrics) RateLimited(target string) { m.throttled.WithLabelValues(target).Inc() }
+func (m *Metrics) RateLimited(target string) { m.throttled.add(target, 1) }
+
+// WatchRateLimits exports load, a running count of 429s (an HTTP client's counter), as target's 429s. A
+// SIGHUP builds new clients whose counters start at 0: watching a target again keeps what the old counter
+// had counted, so the exported counter never goes down.
+func (m *Metrics) WatchRateLimits(target string, load func() int64) { m.throttled.watch(target, load) }
 
 // CycleDone records one cycle of target: its duration, how many of its items are failing now, and, when it
 // ran to the end (err nil), the time of its last success.

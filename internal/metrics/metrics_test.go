@@ -43,3 +43,18 @@ func TestMetricsAreExposedPerTarget(t *testing.T) {
 		t.Error("a failed cycle set the last success time")
 	}
 }
+
+func TestWatchedRateLimitCountersSurviveAReload(t *testing.T) {
+	m := New()
+	var first, second int64 = 3, 0
+	m.WatchRateLimits("ado:acme/Shop", func() int64 { return first })
+	m.RateLimited("ado:acme/Shop")
+	// SIGHUP: a new client, a new counter from 0.
+	m.WatchRateLimits("ado:acme/Shop", func() int64 { return second })
+	second = 2
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if want := `covsync_rate_limited_total{target="ado:acme/Shop"} 6`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("/metrics lacks %s:\n%s", want, rec.Body.String())
+	}
+}
