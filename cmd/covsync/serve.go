@@ -7,12 +7,9 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
-	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/internal/daemon"
-	"github.com/covsync/covsync/internal/metrics"
 	"github.com/covsync/covsync/sync/schedule"
 )
 
@@ -56,7 +53,7 @@ Under systemd (Type=notify) it reports READY, RELOADING, STOPPING and pings the 
 //
 // PRELIMINARY: the engine's cycle runner is being built (ledger/engine issue); until it lands every cycle is
 // cancelled with this message rather than pretending to sync.
-func newServeRunner(_ context.Context, _ *config.Config, _ *pgxpool.Pool, _ *metrics.Metrics) (schedule.Runner, error) {
+func newServeRunner(_ context.Context, _ daemon.RunnerDeps) (schedule.Runner, error) {
 	return schedule.RunnerFunc(func(context.Context, schedule.Cycle) (any, error) {
 		return nil, schedule.Permanent(errors.New("the sync engine is not built yet"))
 	}), nil

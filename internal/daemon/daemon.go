@@ -33,9 +33,17 @@ type ConfigError struct{ Err error }
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
+// RunnerDeps is what a cycle runner is built from.
+type RunnerDeps struct {
+	Config  *config.Config
+	Pool    *pgxpool.Pool
+	Metrics *metrics.Metrics // for the engine's observer
+	Log     *logrus.Logger
+}
+
 // NewRunnerFunc builds the cycle runner for a config. It is called at start and again on every SIGHUP, so a
-// new config's credentials reach the next cycle; m is the daemon's metrics, for the engine's observer.
-type NewRunnerFunc func(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, m *metrics.Metrics) (schedule.Runner, error)
+// new config's credentials reach the next cycle.
+type NewRunnerFunc func(ctx context.Context, d RunnerDeps) (schedule.Runner, error)
 
 // Options configure Run.
 type Options struct {
@@ -251,7 +259,7 @@ func (d *daemon) tryStart(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cfg := d.cfg.Load() // a SIGHUP during the wait counts
-	runner, err := d.opts.NewRunner(ctx, cfg, d.pool, d.metrics)
+	runner, err := d.opts.NewRunner(ctx, RunnerDeps{Config: cfg, Pool: d.pool, Metrics: d.metrics, Log: d.log})
 	if err != nil {
 		return &ConfigError{err}
 	}
@@ -410,7 +418,7 @@ func (d *daemon) reload(ctx context.Context) {
 	defer d.mu.Unlock()
 	old := d.cfg.Load()
 	if d.sched != nil {
-		runner, err := d.opts.NewRunner(ctx, cfg, d.pool, d.metrics)
+		runner, err := d.opts.NewRunner(ctx, RunnerDeps{Config: cfg, Pool: d.pool, Metrics: d.metrics, Log: d.log})
 		if err != nil {
 			fail(err)
 			return

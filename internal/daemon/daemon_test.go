@@ -98,7 +98,8 @@ func newFakeTarget(t *testing.T, pool *pgxpool.Pool, items int, push time.Durati
 	return &fakeTarget{t: t, pool: pool, items: items, push: push, inFlight: map[string]bool{}}
 }
 
-func (f *fakeTarget) newRunner(_ context.Context, _ *config.Config, _ *pgxpool.Pool, m *metrics.Metrics) (schedule.Runner, error) {
+func (f *fakeTarget) newRunner(_ context.Context, d RunnerDeps) (schedule.Runner, error) {
+	m := d.Metrics
 	return schedule.RunnerFunc(func(ctx context.Context, c schedule.Cycle) (any, error) {
 		key := c.Project + "/" + c.Kind
 		f.mu.Lock()
@@ -263,7 +264,7 @@ func TestNotReadyUntilTheDatabaseExistsThenMigratesAndServes(t *testing.T) {
 		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{late}.Sanitize()+" WITH (FORCE)")
 	})
 
-	idle := func(context.Context, *config.Config, *pgxpool.Pool, *metrics.Metrics) (schedule.Runner, error) {
+	idle := func(context.Context, RunnerDeps) (schedule.Runner, error) {
 		return schedule.RunnerFunc(func(context.Context, schedule.Cycle) (any, error) { return nil, nil }), nil
 	}
 	s := serve(t, cfg, idle)

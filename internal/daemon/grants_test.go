@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/covsync/covsync/config"
-	"github.com/covsync/covsync/internal/metrics"
 	"github.com/covsync/covsync/internal/pgtest"
 	"github.com/covsync/covsync/sync/schedule"
 )
@@ -86,7 +85,8 @@ func TestTheDaemonRunsWithOnlyTheGrantsOfGrantsSQL(t *testing.T) {
 	}
 
 	cycles := make(chan string, 16)
-	ledgerWriter := func(_ context.Context, _ *config.Config, pool *pgxpool.Pool, _ *metrics.Metrics) (schedule.Runner, error) {
+	ledgerWriter := func(_ context.Context, d RunnerDeps) (schedule.Runner, error) {
+		pool := d.Pool
 		return schedule.RunnerFunc(func(ctx context.Context, c schedule.Cycle) (any, error) {
 			var name string
 			if err := pool.QueryRow(ctx, "SELECT name FROM covsync_source.projects WHERE id = $1", c.Project).Scan(&name); err != nil {
