@@ -85,6 +85,7 @@ func newRootCmd() *cobra.Command {
 		newReportCmd(),
 		newCheckCmd(),
 		newResyncCmd(),
+		newStatusCmd(),
 		newServeCmd(),
 		newDemoCmd(),
 		newHealthcheckCmd(),

@@ -1,19 +1,217 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/covsync/covsync/sync/engine"
+	"github.com/covsync/covsync/sync/ledger"
 )
 
-func newResyncCmd() *cobra.Command {
+func newResyncCmd() *cobra.Command { return newResyncCmdWith(defaultCycleEnv()) }
+
+// resyncFlags are resync's command line (DESIGN.md §9).
+type resyncFlags struct {
+	projects []string
+	kinds    []string
+	force    bool
+	dryRun   bool
+	output   string
+}
+
+func newResyncCmdWith(env cycleEnv) *cobra.Command {
+	var f resyncFlags
 	cmd := &cobra.Command{
 		Use:   "resync",
-		Short: "not built yet",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withCode(exitUsage, errors.New("resync: not built yet"))
-		},
+		Short: "Run a sync cycle now for some or all projects and targets",
+		Long: `Run one sync cycle now for each selected project and target: plan from the project's report,
+diff against the ledger, push what changed. --force ignores the ledger and pushes everything; --dry-run
+plans and diffs only, writes nothing anywhere (not even the ledger) and lists what it would push.
+
+Exit codes: 0 everything pushed; 1 some items failed (the rest were pushed); 2 usage or configuration
+error; 3 the database or a target was unreachable.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runResync(cmd, env, f) },
 	}
 	addConfigFlag(cmd)
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.projects, "project", nil, "project id to resync (repeatable; default: every configured project)")
+	fl.StringArrayVar(&f.kinds, "target", nil, "target kind to resync: "+strings.Join(allKinds, "|")+" (repeatable; default: all)")
+	fl.BoolVar(&f.force, "force", false, "push every item, whatever the ledger says")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "plan and diff only; write nothing anywhere and list what would be pushed")
+	fl.StringVar(&f.output, "output", "text", "output format: text|json")
 	return cmd
+}
+
+// resyncResult is `resync --output json` (DESIGN.md §9): one entry per target cycle.
+type resyncResult struct {
+	Targets []engine.Summary `json:"targets"`
+	// Errors are failures outside any one target's cycle (a project whose report could not be read).
+	Errors []string `json:"errors,omitempty"`
+}
+
+func runResync(cmd *cobra.Command, env cycleEnv, f resyncFlags) error {
+	if f.output != "text" && f.output != "json" {
+		return usageErr("--output %q: want text or json", f.output)
+	}
+	for _, k := range f.kinds {
+		if !slices.Contains(allKinds, k) {
+			return usageErr("--target %q: not a target kind (want one of %s)", k, strings.Join(allKinds, ", "))
+		}
+	}
+	cfg, err := loadConfig(cmd)
+	if err != nil {
+		return err
+	}
+	projects := f.projects
+	if len(projects) == 0 {
+		for _, p := range cfg.Projects {
+			projects = append(projects, p.ID)
+		}
+	}
+	for _, id := range projects {
+		if _, ok := projectByID(cfg, id); !ok {
+			return usageErr("--project %q is not in the config (%s)", id, projectIDs(cfg))
+		}
+	}
+	log := newLogger(cfg)
+	ctx := cmd.Context()
+	pool, err := openPool(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	runner := newCycleRunner(newDeps(cfg, log), pool, env)
+
+	var prog *progress
+	opts := engine.Options{Force: f.force, DryRun: f.dryRun, Trigger: ledger.TriggerResync}
+	if !f.dryRun {
+		prog = newProgress(cmd.ErrOrStderr(), log, progressEvery)
+		opts.Observer = prog
+	}
+	res, code := resyncAll(ctx, runner, projects, f.kinds, opts)
+	if prog != nil {
+		prog.close()
+	}
+
+	out := cmd.OutOrStdout()
+	if f.output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		printResync(out, res, f.dryRun)
+	}
+	if code != exitOK {
+		return withCode(code, errSilent)
+	}
+	return nil
+}
+
+// resyncAll runs every selected project's cycles and returns what they did with the exit code it earns:
+// the worst of 3 (a cycle or a report read failed), 2 (a project's targets could not be built), 1 (items
+// failed), 0.
+func resyncAll(ctx context.Context, r *cycleRunner, projects, kinds []string, opts engine.Options) (resyncResult, int) {
+	res := resyncResult{Targets: []engine.Summary{}}
+	code := exitOK
+	worse := func(c int) {
+		// 3 outranks 2 outranks 1: the most serious problem decides.
+		if c > code {
+			code = c
+		}
+	}
+	for _, id := range projects {
+		if ctx.Err() != nil {
+			res.Errors = append(res.Errors, fmt.Sprintf("project %s: not started: %v", id, ctx.Err()))
+			worse(exitDependency)
+			continue
+		}
+		sums, err := r.RunProject(ctx, id, kinds, opts)
+		res.Targets = append(res.Targets, sums...)
+		for _, s := range sums {
+			if s.Failed > 0 {
+				worse(exitItemFailed)
+			}
+		}
+		if err == nil {
+			continue
+		}
+		c := exitDependency
+		var ee *exitError
+		if errors.As(err, &ee) {
+			c = ee.code
+		}
+		worse(c)
+		if len(sums) == 0 { // a failure before any cycle: not in any summary's CycleError
+			res.Errors = append(res.Errors, err.Error())
+		}
+	}
+	return res, code
+}
+
+// maxListedErrors bounds the failed items the text output lists per target: when a whole target fails item
+// by item, the first few say why and `covsync status` (or --output json) has the rest.
+const maxListedErrors = 20
+
+func printResync(w io.Writer, res resyncResult, dryRun bool) {
+	if len(res.Targets) == 0 && len(res.Errors) == 0 {
+		fmt.Fprintln(w, "No targets selected: the selected projects have no targets of the selected kinds.")
+		return
+	}
+	if len(res.Targets) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		pushed := "PUSHED"
+		if dryRun {
+			pushed = "WOULD PUSH"
+		}
+		fmt.Fprintf(tw, "TARGET\tPROJECT\tPLANNED\t%s\tUNCHANGED\tFAILED\tSKIPPED\tPRUNED\tLEFT\tTIME\n", pushed)
+		for _, s := range res.Targets {
+			n := s.Pushed
+			if dryRun {
+				n = len(s.WouldPush)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1fs\n", s.Target, s.Project, s.Planned, n,
+				s.Unchanged, s.Failed, s.Skipped, s.Pruned, s.Remaining, s.Duration.Seconds())
+		}
+		_ = tw.Flush()
+	}
+	for _, s := range res.Targets {
+		if s.CycleError != "" {
+			fmt.Fprintf(w, "\n%s: cycle failed: %s\n", s.Target, s.CycleError)
+		}
+		if len(s.Errors) > 0 {
+			fmt.Fprintf(w, "\n%s: %d failed (retried next cycle):\n", s.Target, len(s.Errors))
+			for i, e := range s.Errors {
+				if i == maxListedErrors {
+					fmt.Fprintf(w, "  … and %d more (covsync status lists them all)\n", len(s.Errors)-i)
+					break
+				}
+				fmt.Fprintf(w, "  %s: %s\n", e.Item, e.Error)
+			}
+		}
+		if dryRun && len(s.WouldPush) > 0 {
+			fmt.Fprintf(w, "\n%s would push %d:\n", s.Target, len(s.WouldPush))
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			for _, c := range s.WouldPush {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Key, c.Reason, c.Summary)
+			}
+			_ = tw.Flush()
+		}
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintf(w, "\nerror: %s\n", e)
+	}
+	if dryRun {
+		fmt.Fprintln(w, "\nDry run: nothing was pushed or recorded.")
+	}
 }
