@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/covsync/covsync/internal/daemon"
+	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/schedule"
 )
 
@@ -49,12 +50,23 @@ Under systemd (Type=notify) it reports READY, RELOADING, STOPPING and pings the 
 	return cmd
 }
 
-// newServeRunner gives the scheduler its cycle runner for cfg.
-//
-// PRELIMINARY: the engine's cycle runner is being built (ledger/engine issue); until it lands every cycle is
-// cancelled with this message rather than pretending to sync.
-func newServeRunner(_ context.Context, _ daemon.RunnerDeps) (schedule.Runner, error) {
-	return schedule.RunnerFunc(func(context.Context, schedule.Cycle) (any, error) {
-		return nil, schedule.Permanent(errors.New("the sync engine is not built yet"))
-	}), nil
+// newServeRunner gives the daemon's job worker the engine's cycle runner for the config, reporting to the
+// daemon's metrics. The daemon calls it again on SIGHUP, so new credentials reach the next cycles.
+func newServeRunner(_ context.Context, d daemon.RunnerDeps) (schedule.Runner, error) {
+	r := newCycleRunner(newDeps(d.Config, d.Log), d.Pool, defaultCycleEnv())
+	return jobRunner(r, d.Metrics.Observer()), nil
+}
+
+// jobRunner runs one River cycle job, one (project, target kind), with the cycle runner `covsync resync`
+// uses too. The job's output is the cycle's summaries. A project the config does not map cannot succeed on a
+// retry: its job is cancelled.
+func jobRunner(r *cycleRunner, obs engine.Observer) schedule.Runner {
+	return schedule.RunnerFunc(func(ctx context.Context, c schedule.Cycle) (any, error) {
+		sums, err := r.Run(ctx, c.Project, c.Kind, engine.Options{Force: c.Force, Trigger: c.Trigger, Observer: obs})
+		var ee *exitError
+		if errors.As(err, &ee) && ee.code == exitUsage {
+			return sums, schedule.Permanent(err)
+		}
+		return sums, err
+	})
 }

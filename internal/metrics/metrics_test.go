@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/covsync/covsync/sync/engine"
 )
 
 func TestMetricsAreExposedPerTarget(t *testing.T) {
@@ -56,5 +58,28 @@ func TestWatchedRateLimitCountersSurviveAReload(t *testing.T) {
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if want := `covsync_rate_limited_total{target="ado:acme/Shop"} 6`; !strings.Contains(rec.Body.String(), want) {
 		t.Errorf("/metrics lacks %s:\n%s", want, rec.Body.String())
+	}
+}
+
+func TestTheEngineObserverFeedsTheMetrics(t *testing.T) {
+	m := New()
+	o := m.Observer()
+	o.ItemDone(engine.ItemEvent{Target: "confluence:wiki/QA/shop", Outcome: engine.OutcomePushed, Duration: time.Second})
+	o.ItemDone(engine.ItemEvent{Target: "confluence:wiki/QA/shop", Outcome: engine.OutcomeFailed, ErrorKind: "permanent"})
+	o.CycleDone(engine.Summary{Target: "confluence:wiki/QA/shop", Kind: "confluence", Planned: 5, Pushed: 1, Unchanged: 3, Failed: 1, Duration: 2 * time.Second})
+	o.CycleDone(engine.Summary{Target: "ado:acme/Shop", Kind: "ado", CycleError: "ledger unreachable"})
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`covsync_items_total{outcome="pushed",target="confluence:wiki/QA/shop"} 1`,
+		`covsync_items_total{outcome="failed",target="confluence:wiki/QA/shop"} 1`,
+		`covsync_items_total{outcome="unchanged",target="confluence:wiki/QA/shop"} 3`,
+		`covsync_items_failing{target="confluence:wiki/QA/shop"} 1`,
+		`covsync_cycles_total{kind="ado",result="error",target="ado:acme/Shop"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

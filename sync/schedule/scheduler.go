@@ -165,6 +165,10 @@ func (s *Scheduler) runner() Runner { return *s.run.Load() }
 func (s *Scheduler) SetEntries(entries []Entry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(entries) == 0 && len(s.entries) == 0 {
+		// Nothing to change; and a client outside leader election has no periodic jobs to ask about.
+		return nil
+	}
 	next := map[string]Entry{}
 	for _, e := range entries {
 		if _, dup := next[e.ID()]; dup {
