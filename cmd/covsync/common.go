@@ -43,7 +43,9 @@ func newLoggerTo(w io.Writer, c *config.Config) *logrus.Logger {
 // newDeps gathers what target builders need.
 func newDeps(c *config.Config, l *logrus.Logger) deps {
 	v, _ := buildInfo()
-	return deps{cfg: c, log: l, templates: templates.Set{Dir: c.Templates.Dir}, userAgent: "covsync/" + v}
+	d := deps{cfg: c, log: l, templates: templates.Set{Dir: c.Templates.Dir}, userAgent: "covsync/" + v}
+	d.jiraSites = newJiraSites(d)
+	return d
 }
 
 // openPool connects to the configured database. An unreachable database is exit 3.

@@ -6,6 +6,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/covsync/covsync/config"
+	jiraconn "github.com/covsync/covsync/connectors/jira"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/templates"
 )
@@ -16,6 +17,8 @@ type deps struct {
 	log       *logrus.Logger
 	templates templates.Set
 	userAgent string // "covsync/<version>"
+	// jiraSites shares one client and one set of property locks per Jira site across all targets.
+	jiraSites *jiraconn.Sites
 }
 
 // Target kinds, as --target and the schedules name them.

@@ -2,15 +2,86 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/covsync/covsync/config"
+	jiraconn "github.com/covsync/covsync/connectors/jira"
 	"github.com/covsync/covsync/sync/engine"
 )
 
-// jiraTargets builds the Jira targets of project p. Not built yet: see the Jira connector issue.
-func jiraTargets(ctx context.Context, d deps, p config.Project) ([]engine.Target, error) {
-	return nil, nil
+// newJiraSites is the registry every Jira target of one deps shares: one client (one token bucket) and one
+// set of property locks per site.
+func newJiraSites(d deps) *jiraconn.Sites {
+	return jiraconn.NewSites(jiraconn.Options{Logger: d.log, UserAgent: d.userAgent, Templates: d.templates})
 }
 
-// jiraProbes lists read-only checks of the configured Jira targets.
-func jiraProbes(d deps) []probe { return nil }
+func (d deps) jira() *jiraconn.Sites {
+	if d.jiraSites != nil {
+		return d.jiraSites
+	}
+	return newJiraSites(d)
+}
+
+func jiraSite(cfg *config.Config, name string) (config.Jira, bool) {
+	for _, j := range cfg.Jira {
+		if j.Name == name {
+			return j, true
+		}
+	}
+	return config.Jira{}, false
+}
+
+// jiraTargets builds the Jira targets of project p: "jira" (the story fields) unless the mapping turns
+// fields off or the site configures none, and "linked-runs" (the project property) when linked_runs is true.
+func jiraTargets(ctx context.Context, d deps, p config.Project) ([]engine.Target, error) {
+	m := p.Jira
+	if m == nil {
+		return nil, nil
+	}
+	cfg, ok := jiraSite(d.cfg, m.Target)
+	if !ok {
+		return nil, usageErr("projects[%s].jira.target: no jira entry named %q", p.ID, m.Target)
+	}
+	site, err := d.jira().Get(cfg)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	var out []engine.Target
+	f := cfg.Fields
+	anyField := f.CoveragePercent != "" || f.CoverageSummary != "" || f.TestStatus != "" || f.LastRunURL != ""
+	if (m.Fields == nil || *m.Fields) && anyField {
+		out = append(out, site.IssueTarget(m.ProjectKey))
+	}
+	if m.LinkedRuns {
+		out = append(out, site.PropertyTarget(m.ProjectKey))
+	}
+	return out, nil
+}
+
+// jiraProbes lists read-only checks of the configured Jira targets: the credential (myself), the configured
+// fields, and each mapped project.
+func jiraProbes(d deps) []probe {
+	sites := d.jira()
+	var out []probe
+	for _, cfg := range d.cfg.Jira {
+		var keys []string
+		for _, p := range d.cfg.Projects {
+			if p.Jira != nil && p.Jira.Target == cfg.Name {
+				keys = append(keys, p.Jira.ProjectKey)
+			}
+		}
+		what := "myself, fields"
+		if len(keys) > 0 {
+			what += ", project " + strings.Join(keys, ", ")
+		}
+		out = append(out, probe{name: "jira:" + cfg.Name, what: what, run: func(ctx context.Context) error {
+			site, err := sites.Get(cfg)
+			if err != nil {
+				return fmt.Errorf("jira %s: %w", cfg.Name, err)
+			}
+			return site.Check(ctx, keys)
+		}})
+	}
+	return out
+}

@@ -25,7 +25,7 @@
 //     the system pool rather than replacing it. The proxy comes from HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
 //   - Identity: every request carries User-Agent (e.g. "covsync/1.2.0").
 //   - Logs: at debug level, one line per attempt (method, redacted URL, status, duration, attempt) and one per
-//     retry decision. Headers are never logged; query parameters whose names look like credentials are
-//     replaced by "redacted", and every string in Options.Secrets is masked wherever it appears.
+//     retry decision. Headers are never logged; URLs lose user info and credential-named query values, and
+//     internal/redact masks every string in Options.Secrets (in any spelling) and credential-shaped text.
 //   - Counters: Options.Counters, when set, counts requests, attempts, retries and 429s for /metrics.
 package httpx

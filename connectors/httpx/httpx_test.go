@@ -433,7 +433,7 @@ func TestTheTokenNeverReachesALogLine(t *testing.T) {
 	if strings.Contains(out, "s3cr3t") || strings.Contains(out, "T0KEN") {
 		t.Fatalf("token in logs:\n%s", out)
 	}
-	for _, want := range []string{"http request", "retrying", "api_token=redacted", "expand=names", "/rest/api/2/issue/SHOP-1"} {
+	for _, want := range []string{"http request", "retrying", "api_token=******", "expand=names", "/rest/api/2/issue/SHOP-1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("logs lack %q:\n%s", want, out)
 		}

@@ -3,39 +3,23 @@ package httpx
 import (
 	"net/url"
 	"strings"
+
+	"github.com/covsync/covsync/internal/redact"
 )
 
-// redactor removes credentials from what this package logs.
+// redactor removes credentials from what this package logs: internal/redact masks the configured secrets in
+// every spelling plus credential-shaped text; URLs additionally lose user info and credential-named query
+// values.
 type redactor struct {
-	secrets []string
+	r *redact.Redactor
 }
-
-const masked = "******"
 
 func newRedactor(secrets []string) *redactor {
-	r := &redactor{}
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		r.secrets = append(r.secrets, s)
-		// A secret may also appear percent-encoded in a URL.
-		for _, e := range []string{url.QueryEscape(s), url.PathEscape(s)} {
-			if e != s {
-				r.secrets = append(r.secrets, e)
-			}
-		}
-	}
-	return r
+	return &redactor{r: redact.New(secrets...)}
 }
 
-// string masks every configured secret in s.
-func (r *redactor) string(s string) string {
-	for _, sec := range r.secrets {
-		s = strings.ReplaceAll(s, sec, masked)
-	}
-	return s
-}
+// string masks every configured secret and credential-shaped text in s.
+func (r *redactor) string(s string) string { return r.r.Redact(s) }
 
 func (r *redactor) holdsSecret(raw string) bool {
 	forms := []string{raw}
