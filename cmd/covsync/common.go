@@ -45,6 +45,7 @@ func newDeps(c *config.Config, l *logrus.Logger) deps {
 	v, _ := buildInfo()
 	d := deps{cfg: c, log: l, templates: templates.Set{Dir: c.Templates.Dir}, userAgent: "covsync/" + v}
 	d.jiraSites = newJiraSites(d)
+	d.confluenceClients = &confluenceClients{}
 	return d
 }
 

@@ -88,6 +88,7 @@ func newRootCmd() *cobra.Command {
 		newStatusCmd(),
 		newServeCmd(),
 		newDemoCmd(),
+		newRenderCmd(),
 		newHealthcheckCmd(),
 	)
 	return root

@@ -19,6 +19,8 @@ type deps struct {
 	userAgent string // "covsync/<version>"
 	// jiraSites shares one client and one set of property locks per Jira site across all targets.
 	jiraSites *jiraconn.Sites
+	// confluenceClients shares one HTTP client per Confluence site across all targets.
+	confluenceClients *confluenceClients
 }
 
 // Target kinds, as --target and the schedules name them.

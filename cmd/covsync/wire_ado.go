@@ -2,15 +2,89 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
 
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/connectors/ado"
+	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/engine"
 )
 
-// adoTargets builds the ADO targets of project p. Not built yet: see the ADO connector issue.
+// adoTargets builds the ADO target of project p: one per project mapping (projects[].ado).
 func adoTargets(ctx context.Context, d deps, p config.Project) ([]engine.Target, error) {
-	return nil, nil
+	if p.ADO == nil {
+		return nil, nil
+	}
+	t, err := newADOTarget(d, p)
+	if err != nil {
+		return nil, err
+	}
+	return []engine.Target{t}, nil
 }
 
-// adoProbes lists read-only checks of the configured ADO targets.
-func adoProbes(d deps) []probe { return nil }
+func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
+	var conn *config.ADO
+	for i := range d.cfg.ADO {
+		if d.cfg.ADO[i].Name == p.ADO.Target {
+			conn = &d.cfg.ADO[i]
+		}
+	}
+	if conn == nil {
+		return nil, usageErr("projects[%s].ado.target: no ado entry is named %q", p.ID, p.ADO.Target)
+	}
+	hc, err := adoHTTPClient(d, conn)
+	if err != nil {
+		return nil, err
+	}
+	t, err := ado.New(ado.Options{
+		Name: conn.Name, OrganizationURL: conn.OrganizationURL, PAT: conn.Auth.Token,
+		Project: p.ADO.Project, Extension: conn.Extension, Fields: conn.Fields, MatchField: p.ADO.MatchField,
+		HTTPClient: hc, MaxAttempts: 1, Log: d.log, UserAgent: d.userAgent, Templates: d.templates,
+	})
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("projects[%s].ado: %w", p.ID, err))
+	}
+	return t, nil
+}
+
+// adoHTTPClient is the httpx client of one ado entry: retries (writes included, which the connector marks
+// safe), Retry-After, the per-target token bucket, TLS ca_file, the proxy and redacted logs. The connector
+// itself then makes one attempt per call (MaxAttempts 1) so retries do not multiply, and keeps only what
+// httpx does not do: the sign-in page guard and the pause on X-RateLimit-Remaining / X-RateLimit-Delay.
+func adoHTTPClient(d deps, c *config.ADO) (*http.Client, error) {
+	hc, err := httpx.New(httpx.Options{
+		Name: "ado:" + c.Name, RequestsPerSecond: c.RequestsPerSecond, Timeout: c.Timeout, CAFile: c.CAFile,
+		UserAgent: d.userAgent, Logger: d.log, Secrets: []string{c.Auth.Token.Reveal()},
+	})
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("ado %s: %w", c.Name, err))
+	}
+	return hc, nil
+}
+
+// adoProbes lists read-only checks of the configured ADO targets: per project mapping, the project and the
+// extension's collection.
+func adoProbes(d deps) []probe {
+	var out []probe
+	for _, p := range d.cfg.Projects {
+		if p.ADO == nil {
+			continue
+		}
+		t, err := newADOTarget(d, p)
+		name := "ado:" + p.ADO.Target + "/" + p.ADO.Project
+		if err != nil {
+			out = append(out, probe{name: name, what: "configuration", run: func(context.Context) error { return err }})
+			continue
+		}
+		out = append(out, probe{
+			name: t.Name(),
+			what: "project " + p.ADO.Project + ", extension data collection",
+			run: func(ctx context.Context) error {
+				return errors.Join(t.ProbeProject(ctx), t.ProbeCollection(ctx))
+			},
+		})
+	}
+	return out
+}

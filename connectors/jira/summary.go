@@ -1,59 +1,17 @@
 package jira
 
 import (
-	"bytes"
-	"fmt"
-	"reflect"
-	"strings"
 	"text/template"
 
 	"github.com/covsync/covsync/sync/report"
+	"github.com/covsync/covsync/templates"
 )
 
-// summaryData is what jira/summary.tmpl sees.
-type summaryData struct {
-	Story   report.Story
-	Project *report.Project
-}
+// parseSummary parses the summary template with covsync's helper funcs (templates.ParseSummary, shared with
+// the ADO connector's coverage_summary field).
+func parseSummary(src string) (*template.Template, error) { return templates.ParseSummary(src) }
 
-// parseSummary parses the summary template with covsync's helper funcs.
-func parseSummary(src string) (*template.Template, error) {
-	return template.New("jira/summary.tmpl").Option("missingkey=error").Funcs(template.FuncMap{
-		"deref":  deref,
-		"plural": plural,
-	}).Parse(src)
-}
-
-// deref returns what a pointer points at (the zero value of its type for nil), so templates can print the
-// report's optional numbers: {{ deref .CoveragePercent }}.
-func deref(v any) any {
-	rv := reflect.ValueOf(v)
-	if !rv.IsValid() {
-		return ""
-	}
-	if rv.Kind() != reflect.Pointer {
-		return v
-	}
-	if rv.IsNil() {
-		return reflect.Zero(rv.Type().Elem()).Interface()
-	}
-	return rv.Elem().Interface()
-}
-
-// plural counts a noun: plural 1 "test" is "1 test", plural 12 "test" is "12 tests".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// renderSummary executes the template for one story and folds its output onto one line (runs of white
-// space become one space). Length limits are applied by the field it goes to.
+// renderSummary executes the template for one story and folds its output onto one line.
 func renderSummary(t *template.Template, p *report.Project, st report.Story) (string, error) {
-	var b bytes.Buffer
-	if err := t.Execute(&b, summaryData{Story: st, Project: p}); err != nil {
-		return "", fmt.Errorf("template jira/summary.tmpl, story %s: %w", st.Key, err)
-	}
-	return strings.Join(strings.Fields(b.String()), " "), nil
+	return templates.RenderSummary(t, p, st)
 }

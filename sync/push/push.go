@@ -97,6 +97,10 @@ func Fatalf(format string, args ...any) error { return Fatal(fmt.Errorf(format, 
 // Permanentf is fmt.Errorf followed by Permanent.
 func Permanentf(format string, args ...any) error { return Permanent(fmt.Errorf(format, args...)) }
 
+// WithKindOf returns wrapped (an error that adds context to err) with err's kind, so a connector can name
+// the item in an error without changing what the engine does with it.
+func WithKindOf(err, wrapped error) error { return wrap(KindOf(err), wrapped) }
+
 func wrap(k Kind, err error) error {
 	if err == nil {
 		return nil

@@ -1,0 +1,17 @@
+// Package ado is covsync's Azure DevOps target (kind "ado"): for every story that maps to a work item it keeps
+// one document in an installed extension's data collection (DESIGN.md §9, the document the extension's UI
+// reads) and, optionally, work-item fields.
+//
+// It uses github.com/microsoft/azure-devops-go-api/azuredevops/v7 for the connection (PAT auth, resource-area
+// discovery) and the work-item client, always over the *http.Client it is given (never the Go client's bare
+// one), and plain REST for extension data, which the Go client has no call for. The quirks it works around
+// are listed in DESIGN.md §10; the ones that matter here:
+//   - the Go client never retries, so this package retries 429s and 5xxs itself, bounded, and paces every
+//     request of a target after Retry-After or X-RateLimit-Remaining: 0 / X-RateLimit-Delay answers;
+//   - a 203 or an HTML answer is a sign-in page (an expired PAT): it is an auth error, never data;
+//   - errors come back as azuredevops.WrappedError by value or by pointer: both are checked.
+//
+// Concurrency: a document is read, merged (keys covsync does not own are kept), and written with the __etag
+// read; a conflict re-reads and retries, bounded. Work-item fields are patched with a `test /rev` operation
+// and a 412 re-reads and retries. bypassRules is never set.
+package ado

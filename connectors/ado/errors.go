@@ -1,0 +1,135 @@
+package ado
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7"
+
+	"github.com/covsync/covsync/sync/push"
+)
+
+// apiError is a non-2xx answer to one of this package's plain REST calls, decoded from the service's error
+// body ({"message": …, "typeKey": …}).
+type apiError struct {
+	Status  int
+	TypeKey string
+	Message string
+}
+
+func (e *apiError) Error() string {
+	if e.TypeKey != "" {
+		return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.TypeKey, e.Message)
+	}
+	return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message)
+}
+
+// statusOf returns the HTTP status and typeKey behind err: an *apiError, or the Go client's WrappedError,
+// which comes by value for JSON bodies and by pointer for empty ones (DESIGN.md §10). 0 when err carries no
+// HTTP status (a transport error).
+func statusOf(err error) (int, string) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.Status, ae.TypeKey
+	}
+	var we azuredevops.WrappedError
+	if errors.As(err, &we) && we.StatusCode != nil {
+		return *we.StatusCode, deref(we.TypeKey)
+	}
+	var pwe *azuredevops.WrappedError
+	if errors.As(err, &pwe) && pwe != nil && pwe.StatusCode != nil {
+		return *pwe.StatusCode, deref(pwe.TypeKey)
+	}
+	return 0, ""
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// scopesHelp names what the PAT needs, for the message of an auth failure.
+const scopesHelp = "covsync needs a PAT with the scopes Work Items (Read & write) [vso.work_write], " +
+	"Extension data (Read & write) [vso.extension.data_write] and Project and team (Read) [vso.project]"
+
+// isAuth reports whether err means the credentials are refused: a sign-in page, 401 or 403.
+func isAuth(err error) bool {
+	var si *SignInError
+	if errors.As(err, &si) {
+		return true
+	}
+	s, _ := statusOf(err)
+	return s == http.StatusUnauthorized || s == http.StatusForbidden
+}
+
+// authError explains an auth failure without ever quoting the token.
+func (t *Target) authError(err error) error {
+	var si *SignInError
+	s, _ := statusOf(err)
+	switch {
+	case errors.As(err, &si):
+		return fmt.Errorf("%s: the service answered a sign-in page (HTTP %d) instead of data: the personal access token is expired, revoked or wrong; %s", t.Name(), si.Status, scopesHelp)
+	case s == http.StatusForbidden:
+		return fmt.Errorf("%s: access denied (HTTP 403): the personal access token lacks a permission; %s", t.Name(), scopesHelp)
+	default:
+		return fmt.Errorf("%s: authentication failed (HTTP %d): the personal access token is expired, revoked or wrong; %s", t.Name(), s, scopesHelp)
+	}
+}
+
+// transient reports whether err is worth retrying now: 429, a 5xx, or a transport failure.
+func transient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || isAuth(err) {
+		return false
+	}
+	s, _ := statusOf(err)
+	return s == 0 || s == http.StatusTooManyRequests || s >= 500
+}
+
+// classify turns a failed call into the engine's error kinds: auth → Fatal, 429/5xx/transport → Retryable
+// (the client's own retries are spent), anything else → Permanent (this item only).
+func (t *Target) classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case isAuth(err):
+		return push.Fatal(t.authError(err))
+	case transient(err), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return push.Retryable(err)
+	default:
+		return push.Permanent(err)
+	}
+}
+
+// retry runs fn until it succeeds, fails for good, or has failed transiently maxAttempts times. The pacer
+// already holds requests back for Retry-After; the jittered backoff here spreads out retries of 5xxs and
+// transport errors, which name no delay.
+func (t *Target) retry(ctx context.Context, fn func() error) error {
+	for attempt := 1; ; attempt++ {
+		if err := t.pacer.wait(ctx); err != nil {
+			return err
+		}
+		err := fn()
+		if !transient(err) || attempt >= t.maxAttempts {
+			return err
+		}
+		d := t.backoff << (attempt - 1)
+		if d > 5*time.Second {
+			d = 5 * time.Second
+		}
+		d = time.Duration(rand.Int64N(int64(d) + 1)) // full jitter
+		timer := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return err
+		case <-timer.C:
+		}
+	}
+}

@@ -1,0 +1,51 @@
+package ado
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// ProbeProject checks, read-only, that the project can be read with the PAT
+// (GET _apis/projects/{project}, https://learn.microsoft.com/en-us/rest/api/azure/devops/core/projects/get).
+func (t *Target) ProbeProject(ctx context.Context) error {
+	s, err := t.session(ctx)
+	if err != nil {
+		return t.probeError(err)
+	}
+	u := strings.TrimRight(s.orgURL, "/") + "/_apis/projects/" + url.PathEscape(t.o.Project)
+	var p struct {
+		Name string `json:"name"`
+	}
+	if err := t.retry(ctx, func() error { return s.rest(ctx, http.MethodGet, u, "7.1", nil, &p) }); err != nil {
+		return t.probeError(fmt.Errorf("%s: project %s: %w", t.Name(), t.o.Project, err))
+	}
+	return nil
+}
+
+// ProbeCollection checks, read-only, that the extension is installed and its collection can be read. A
+// collection that does not exist yet is fine: the first document written creates it.
+func (t *Target) ProbeCollection(ctx context.Context) error {
+	s, err := t.session(ctx)
+	if err != nil {
+		return t.probeError(err)
+	}
+	err = t.retry(ctx, func() error { return s.rest(ctx, http.MethodGet, s.docsURL, dataAPIVersion, nil, nil) })
+	if st, key := statusOf(err); st == http.StatusNotFound && key == "DocumentCollectionDoesNotExistException" {
+		return nil
+	}
+	if err != nil {
+		e := t.o.Extension
+		return t.probeError(fmt.Errorf("%s: extension %s.%s collection %s: %w", t.Name(), e.Publisher, e.ID, e.Collection, err))
+	}
+	return nil
+}
+
+func (t *Target) probeError(err error) error {
+	if isAuth(err) {
+		return t.authError(err)
+	}
+	return err
+}

@@ -1,0 +1,135 @@
+package ado
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7"
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/workitemtracking"
+)
+
+// extensionManagementArea is the resource area id of ExtensionManagement (extensionmanagement.ResourceAreaId
+// in the Go client; on Azure DevOps Services it lives on extmgmt.dev.azure.com).
+const extensionManagementArea = "6c2b0933-3600-42ae-bf8b-93d4f7e83594"
+
+// dataAPIVersion is the api-version of the extension data routes, which are preview-only.
+const dataAPIVersion = "7.1-preview.1"
+
+// session is what one target needs to talk to its organization, built once (the first Plan, Push or probe)
+// and reused: the Go client caches route tables per base URL, and the resource areas do not move.
+type session struct {
+	conn    *azuredevops.Connection
+	http    *http.Client
+	orgURL  string // the connection's base URL (lowercased by NewPatConnection)
+	extURL  string // the ExtensionManagement area's base URL
+	wit     workitemtracking.Client
+	docsURL string // …/Collections/{collection}/Documents
+}
+
+func (t *Target) session(ctx context.Context) (*session, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sess != nil {
+		return t.sess, nil
+	}
+	conn := azuredevops.NewPatConnection(t.o.OrganizationURL, t.o.PAT.Reveal())
+	conn.UserAgent = t.o.UserAgent
+	s := &session{conn: conn, http: t.http, orgURL: conn.BaseUrl, extURL: conn.BaseUrl}
+	// GetResourceAreas goes through our client (NewClientWithOptions), not the bare one GetClientByUrl would
+	// build. An empty list (Server) means every area lives on the base URL.
+	var areas *[]azuredevops.ResourceAreaInfo
+	err := t.retry(ctx, func() (err error) {
+		areas, err = t.client(conn, conn.BaseUrl).GetResourceAreas(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: resource areas of %s: %w", t.Name(), t.o.OrganizationURL, err)
+	}
+	witURL := conn.BaseUrl
+	for _, a := range deref(areas) {
+		if a.Id == nil || a.LocationUrl == nil {
+			continue
+		}
+		switch a.Id.String() {
+		case workitemtracking.ResourceAreaId.String():
+			witURL = *a.LocationUrl
+		case extensionManagementArea:
+			s.extURL = *a.LocationUrl
+		}
+	}
+	s.wit = &workitemtracking.ClientImpl{Client: *t.client(conn, strings.ToLower(strings.TrimRight(witURL, "/")))}
+	e := t.o.Extension
+	s.docsURL = strings.TrimRight(s.extURL, "/") + "/_apis/ExtensionManagement/InstalledExtensions/" +
+		url.PathEscape(e.Publisher) + "/" + url.PathEscape(e.ID) + "/Data/Scopes/Default/Current/Collections/" +
+		url.PathEscape(e.Collection) + "/Documents"
+	t.sess = s
+	return s, nil
+}
+
+// client is a Go client on baseURL that sends through the target's HTTP client.
+func (t *Target) client(conn *azuredevops.Connection, baseURL string) *azuredevops.Client {
+	return azuredevops.NewClientWithOptions(conn, baseURL, azuredevops.WithHTTPClient(t.http))
+}
+
+// rest makes one plain REST call (extension data and the project probe have no Go client call that goes
+// through our HTTP client) and decodes a 2xx JSON answer into out.
+func (s *session) rest(ctx context.Context, method, u, apiVersion string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", s.conn.AuthorizationString)
+	req.Header.Set("Accept", "application/json;api-version="+apiVersion)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json;charset=utf-8")
+	}
+	// Without it an expired PAT gets a 203 sign-in page; with it, a 401 (the guard handles both).
+	req.Header.Set("X-TFS-FedAuthRedirect", "Suppress")
+	if s.conn.UserAgent != "" {
+		req.Header.Set("User-Agent", s.conn.UserAgent)
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: reading the answer: %w", method, u, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		ae := &apiError{Status: resp.StatusCode}
+		var eb struct {
+			Message string `json:"message"`
+			TypeKey string `json:"typeKey"`
+		}
+		if json.Unmarshal(b, &eb) == nil {
+			ae.Message, ae.TypeKey = eb.Message, eb.TypeKey
+		}
+		if ae.Message == "" {
+			ae.Message = http.StatusText(resp.StatusCode)
+		}
+		return ae
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%s %s: answer is not the JSON expected: %w", method, u, err)
+	}
+	return nil
+}

@@ -1,0 +1,321 @@
+package ado
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/sync/push"
+	"github.com/covsync/covsync/sync/report"
+	"github.com/covsync/covsync/templates"
+)
+
+// Kind is the target kind, as --target and the schedules name it.
+const Kind = "ado"
+
+// Field keys of the config's ado[].fields map (DESIGN.md §9): which story value goes to which work-item field.
+const (
+	FieldCoveragePercent = "coverage_percent"
+	FieldCoverageSummary = "coverage_summary"
+	FieldTestStatus      = "test_status"
+	FieldLastRunURL      = "last_run_url"
+)
+
+// Options configure one ADO target: one config ado[] entry applied to one project mapping.
+type Options struct {
+	// Name is the config entry's name ("acme-ado"); the target is named "ado:<Name>/<Project>".
+	Name            string
+	OrganizationURL string // https://dev.azure.com/acme, or a Server collection URL
+	PAT             config.Secret
+	// Project is the Azure DevOps project (name or id) the source project maps to.
+	Project   string
+	Extension config.ADOExtension
+	// Fields maps FieldCoveragePercent etc. to work-item field reference names; empty: documents only.
+	Fields map[string]string
+	// MatchField finds a story's work item by a field holding the ticket key (WIQL); empty: the ticket key is
+	// the work item id ("AB#123" or "123").
+	MatchField string
+
+	// HTTPClient sends every request (the Go client's calls included). Nil: a plain client with a 30 s
+	// timeout. Its Transport is wrapped, never modified: the copy adds the sign-in guard and the pacer.
+	// Writes carry httpx.AllowRetry: each is guarded by __etag or a rev test, so a replay is harmless.
+	HTTPClient *http.Client
+	Log        logrus.FieldLogger
+	UserAgent  string
+	Templates  templates.Set // for the coverage_summary field (jira/summary.tmpl)
+
+	// MaxAttempts bounds tries of one request on 429, 5xx and transport errors (default 5; 1 when the HTTP
+	// client retries by itself).
+	MaxAttempts int
+	// MaxConflicts bounds read-merge-write rounds of one document or work item (default 5).
+	MaxConflicts int
+	// MaxPause caps how long one Retry-After or X-RateLimit-Delay holds the target back (default 60 s).
+	MaxPause time.Duration
+}
+
+// Target is the ADO target. It implements the engine's Target interface.
+type Target struct {
+	o            Options
+	http         *http.Client
+	log          logrus.FieldLogger
+	maxAttempts  int
+	maxConflicts int
+	backoff      time.Duration
+	summary      *summaryRenderer
+	pacer        *pacer
+
+	mu      sync.Mutex
+	sess    *session
+	mapping Mapping
+}
+
+var refName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$`)
+
+// New checks o and returns the target. It does no I/O: the connection is made by the first Plan, Push or
+// probe.
+func New(o Options) (*Target, error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	where := "ado " + o.Name
+	u, err := url.Parse(o.OrganizationURL)
+	switch {
+	case o.OrganizationURL == "" || err != nil || u.Host == "":
+		bad("%s: organization_url %q is not a URL", where, o.OrganizationURL)
+	case u.Scheme == "http" && !loopback(u.Hostname()):
+		bad("%s: organization_url %q: http:// is allowed only for loopback hosts; use https://", where, o.OrganizationURL)
+	case u.Scheme != "http" && u.Scheme != "https":
+		bad("%s: organization_url %q: scheme must be https", where, o.OrganizationURL)
+	}
+	if o.PAT.IsZero() {
+		bad("%s: auth: no personal access token (set token_env or token_file)", where)
+	}
+	if o.Project == "" {
+		bad("%s: no project", where)
+	}
+	if o.Extension.Publisher == "" || o.Extension.ID == "" || o.Extension.Collection == "" {
+		bad("%s: extension: publisher, id and collection are all required", where)
+	}
+	keys := make([]string, 0, len(o.Fields))
+	for k := range o.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch k {
+		case FieldCoveragePercent, FieldCoverageSummary, FieldTestStatus, FieldLastRunURL:
+		default:
+			bad("%s: fields.%s: unknown (want coverage_percent, coverage_summary, test_status or last_run_url)", where, k)
+		}
+		if !refName.MatchString(o.Fields[k]) {
+			bad("%s: fields.%s: %q is not a field reference name such as Custom.TestCoverage", where, k, o.Fields[k])
+		}
+	}
+	if o.MatchField != "" && !refName.MatchString(o.MatchField) {
+		bad("match_field %q is not a field reference name such as Custom.JiraKey", o.MatchField)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	t := &Target{o: o, log: o.Log, maxAttempts: o.MaxAttempts, maxConflicts: o.MaxConflicts, backoff: 200 * time.Millisecond}
+	if t.log == nil {
+		l := logrus.New()
+		l.SetOutput(discard{})
+		t.log = l
+	}
+	if t.maxAttempts <= 0 {
+		t.maxAttempts = 5
+	}
+	if t.maxConflicts <= 0 {
+		t.maxConflicts = 5
+	}
+	maxPause := o.MaxPause
+	if maxPause <= 0 {
+		maxPause = time.Minute
+	}
+	base := o.HTTPClient
+	if base == nil {
+		base = &http.Client{Timeout: 30 * time.Second}
+	}
+	hc := *base
+	rt := hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	t.pacer = &pacer{next: rt, maxWait: maxPause}
+	hc.Transport = guard{next: t.pacer}
+	t.http = &hc
+	if _, ok := o.Fields[FieldCoverageSummary]; ok {
+		if t.summary, err = newSummaryRenderer(o.Templates); err != nil {
+			return nil, fmt.Errorf("%s: fields.coverage_summary: %w", where, err)
+		}
+	}
+	return t, nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Name is "ado:<config name>/<project>".
+func (t *Target) Name() string { return "ado:" + t.o.Name + "/" + t.o.Project }
+
+// String is the target's name: printing a Target (%v, %+v, %#v) never shows its fields, which hold the PAT
+// (config.Secret cannot mask itself inside an unexported field: fmt cannot call its methods there).
+func (t *Target) String() string { return t.Name() }
+
+// GoString is String, for %#v.
+func (t *Target) GoString() string { return t.Name() }
+
+// Kind is "ado".
+func (t *Target) Kind() string { return Kind }
+
+// Mapping says how the last Plan mapped stories to work items.
+type Mapping struct {
+	Rule   string // the rule in words
+	Mapped int    // stories that map to a work item
+	Misses []Miss // stories that do not, and why
+}
+
+// Miss is a story that maps to no work item.
+type Miss struct {
+	Story  string
+	Reason string
+}
+
+// LastMapping returns the mapping report of the last Plan.
+func (t *Target) LastMapping() Mapping {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.mapping
+	m.Misses = append([]Miss(nil), m.Misses...)
+	return m
+}
+
+// payload is an item's desired state. Exported fields are hashed (push.HashJSON); the unexported ones are
+// what Plan read from the work item, for Push to start from.
+type payload struct {
+	WorkItemID int            `json:"workItemId"`
+	Document   map[string]any `json:"document"`
+	Fields     map[string]any `json:"fields,omitempty"` // reference name → value; nil clears the field
+
+	snap    *snapshot // the work item as Plan read it; nil: Push reads it
+	missing error     // the work item does not exist (or is in another project): the item fails alone
+}
+
+// Plan maps the report's stories to work items and returns one item per mapped story (keyed by the story's
+// ticket key). Stories that map to nothing are reported in LastMapping and the log, not failed: a Jira-style
+// key under the id rule is simply not an Azure Boards story.
+func (t *Target) Plan(ctx context.Context, p *report.Project) ([]push.Item, error) {
+	s, err := t.session(ctx)
+	if err != nil {
+		return nil, t.planError(err)
+	}
+	cands, snaps, m, err := t.mapStories(ctx, s, p)
+	if err != nil {
+		return nil, t.planError(err)
+	}
+	items := make([]push.Item, 0, len(cands))
+	for _, c := range cands {
+		pl := &payload{WorkItemID: c.id, Document: documentFor(p, c.story), snap: snaps[c.id]}
+		if len(t.o.Fields) > 0 {
+			if pl.Fields, err = t.fieldsFor(p, c.story); err != nil {
+				return nil, fmt.Errorf("%s: story %s: %w", t.Name(), c.story.Key, err)
+			}
+		}
+		if pl.snap == nil {
+			pl.missing = fmt.Errorf("%s: story %s: work item %d does not exist in project %s (or the PAT cannot read it)", t.Name(), c.story.Key, c.id, t.o.Project)
+		}
+		h, err := push.HashJSON(pl)
+		if err != nil {
+			return nil, fmt.Errorf("%s: story %s: %w", t.Name(), c.story.Key, err)
+		}
+		items = append(items, push.Item{Key: c.story.Key, Hash: h, Payload: pl, Summary: summaryLine(c.id, c.story)})
+	}
+	t.mu.Lock()
+	t.mapping = m
+	t.mu.Unlock()
+	t.logMapping(m)
+	return items, nil
+}
+
+func (t *Target) planError(err error) error {
+	if isAuth(err) {
+		return push.Fatal(t.authError(err))
+	}
+	return err
+}
+
+func (t *Target) logMapping(m Mapping) {
+	f := t.log.WithFields(logrus.Fields{"target": t.Name(), "rule": m.Rule, "mapped": m.Mapped, "unmapped": len(m.Misses)})
+	if len(m.Misses) == 0 {
+		f.Info("stories mapped to work items")
+		return
+	}
+	var b strings.Builder
+	for i, miss := range m.Misses {
+		if i == 20 {
+			fmt.Fprintf(&b, "; … and %d more", len(m.Misses)-20)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(miss.Story + ": " + miss.Reason)
+	}
+	f.WithField("misses", b.String()).Info("some stories map to no work item")
+}
+
+func summaryLine(id int, s report.Story) string {
+	cov := "no coverage"
+	if s.CoveragePercent != nil {
+		cov = fmt.Sprintf("coverage %.1f%%", *s.CoveragePercent)
+	}
+	return fmt.Sprintf("work item %d: %s, %s", id, cov, s.Status)
+}
+
+// Push makes the work item's document (and fields) hold the item's values. Idempotent: what is already there
+// is not written again (push.Result.NoChange).
+func (t *Target) Push(ctx context.Context, it push.Item) (push.Result, error) {
+	pl, ok := it.Payload.(*payload)
+	if !ok {
+		return push.Result{}, push.Permanentf("%s: item %s: payload %T was not planned by this target", t.Name(), it.Key, it.Payload)
+	}
+	if pl.missing != nil {
+		return push.Result{}, push.Permanent(pl.missing)
+	}
+	s, err := t.session(ctx)
+	if err != nil {
+		return push.Result{}, t.classify(err)
+	}
+	docChanged, err := t.pushDocument(ctx, s, it.Key, pl)
+	if err != nil {
+		return push.Result{}, err
+	}
+	fieldsChanged := false
+	if len(pl.Fields) > 0 {
+		if fieldsChanged, err = t.pushFields(ctx, s, it.Key, pl); err != nil {
+			return push.Result{}, err
+		}
+	}
+	return push.Result{NoChange: !docChanged && !fieldsChanged}, nil
+}

@@ -1,0 +1,130 @@
+package ado
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SignInError is what an answer that is a sign-in page becomes: a 203 Non-Authoritative Information or an
+// HTML body where JSON was asked for. Azure DevOps answers that way to an expired or wrong PAT when the
+// client does not suppress the redirect (DESIGN.md §10), and some proxies do so regardless. It is never
+// parsed as data.
+type SignInError struct {
+	Status int
+}
+
+func (e *SignInError) Error() string {
+	return fmt.Sprintf("got a sign-in page (HTTP %d, HTML) instead of data", e.Status)
+}
+
+// guard turns sign-in pages into a *SignInError before any JSON decoder (ours or the Go client's) sees them.
+type guard struct{ next http.RoundTripper }
+
+func (g guard) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := g.next.RoundTrip(req)
+	if err != nil || resp == nil {
+		return resp, err
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if resp.StatusCode == http.StatusNonAuthoritativeInfo || mt == "text/html" {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		return nil, &SignInError{Status: resp.StatusCode}
+	}
+	return resp, nil
+}
+
+// pacer holds back every request of one target after the service asked for a pause: Retry-After on a 429 or
+// 503, X-RateLimit-Delay, or X-RateLimit-Remaining: 0 (Azure DevOps sends these headers when it is delaying
+// or about to block a caller, https://learn.microsoft.com/en-us/azure/devops/integrate/concepts/rate-limits).
+// The pause is shared by all workers of the target, so a 429 slows the whole target, not one request.
+type pacer struct {
+	next    http.RoundTripper
+	maxWait time.Duration
+
+	mu        sync.Mutex
+	notBefore time.Time
+}
+
+// minPause is how long to hold back when the service says the budget is spent but names no delay.
+const minPause = 250 * time.Millisecond
+
+func (p *pacer) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := p.wait(req.Context()); err != nil {
+		return nil, err
+	}
+	resp, err := p.next.RoundTrip(req)
+	if resp != nil {
+		p.observe(resp)
+	}
+	return resp, err
+}
+
+// wait blocks until the pause is over or ctx ends. The retry loop calls it before each call, outside the
+// HTTP client, so a pause is not counted against the client's Timeout; RoundTrip calls it again for the
+// requests the Go client makes on its own (route discovery).
+func (p *pacer) wait(ctx context.Context) error {
+	p.mu.Lock()
+	d := time.Until(p.notBefore)
+	p.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *pacer) observe(resp *http.Response) {
+	var pause time.Duration
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		pause = retryAfter(resp.Header)
+		if pause == 0 && resp.StatusCode == http.StatusTooManyRequests {
+			pause = time.Second
+		}
+	}
+	if d, err := strconv.ParseFloat(resp.Header.Get("X-RateLimit-Delay"), 64); err == nil && d > 0 {
+		pause = max(pause, time.Duration(d*float64(time.Second)))
+	}
+	if strings.TrimSpace(resp.Header.Get("X-RateLimit-Remaining")) == "0" {
+		pause = max(pause, minPause)
+	}
+	if pause <= 0 {
+		return
+	}
+	if p.maxWait > 0 && pause > p.maxWait {
+		pause = p.maxWait
+	}
+	p.mu.Lock()
+	if nb := time.Now().Add(pause); nb.After(p.notBefore) {
+		p.notBefore = nb
+	}
+	p.mu.Unlock()
+}
+
+// retryAfter reads Retry-After as seconds or an HTTP date; 0 when absent or unreadable.
+func retryAfter(h http.Header) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return time.Until(t)
+	}
+	return 0
+}
