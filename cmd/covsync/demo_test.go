@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/xml"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,8 +14,9 @@ import (
 )
 
 // TestDemoRunsTheWholeLoopAndWritesWhatTheTargetsHold runs `covsync demo` as a user would and checks its
-// outputs: every target reports 0 failed, the linked-runs property is within Jira's 32 KB and links both
-// releases, and every story got its fields.
+// outputs: every target of the four kinds reports 0 failed, every Confluence page parses as XML once the
+// ac:/ri: namespaces are declared, the linked-runs property is within Jira's 32 KB and links both releases,
+// every story got its fields, and every work item its covsync document.
 func TestDemoRunsTheWholeLoopAndWritesWhatTheTargetsHold(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "covsync-demo")
 	began := time.Now()
@@ -37,7 +41,7 @@ func TestDemoRunsTheWholeLoopAndWritesWhatTheTargetsHold(t *testing.T) {
 			t.Errorf("target %s planned nothing", f[0])
 		}
 	}
-	if rows < 2 {
+	if rows != 4 {
 		t.Errorf("summary has %d target rows, want one per target:\n%s", rows, stdout)
 	}
 
@@ -75,6 +79,41 @@ func TestDemoRunsTheWholeLoopAndWritesWhatTheTargetsHold(t *testing.T) {
 		k := fmt.Sprintf("SHOP-%d", i)
 		if len(fields[k]) < 4 {
 			t.Errorf("%s has fields %v, want coverage, summary, status and last run", k, fields[k])
+		}
+	}
+
+	pages, _ := filepath.Glob(filepath.Join(out, "confluence", "*.xhtml"))
+	if len(pages) != 3 {
+		t.Errorf("%d Confluence pages written, want the project's and one per release (3)", len(pages))
+	}
+	for _, p := range pages {
+		body, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := `<root xmlns:ac="http://atlassian.com/content" xmlns:ri="http://atlassian.com/resource/identifier">` + string(body) + `</root>`
+		dec := xml.NewDecoder(strings.NewReader(doc))
+		dec.Entity = xml.HTMLEntity
+		for {
+			if _, err := dec.Token(); err != nil {
+				if !errors.Is(err, io.EOF) {
+					t.Errorf("%s does not parse as XML: %v", filepath.Base(p), err)
+				}
+				break
+			}
+		}
+	}
+
+	for i := 0; i < demoStories; i++ {
+		id := fmt.Sprint(demoFirstWorkItem + i)
+		b, err := os.ReadFile(filepath.Join(out, "ado", id+".json"))
+		if err != nil {
+			t.Errorf("work item %s: %v", id, err)
+			continue
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil || doc["source"] != "covsync" || doc["id"] != id || doc["coveragePercent"] == nil {
+			t.Errorf("work item %s document: %s (%v)", id, b, err)
 		}
 	}
 }
