@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/internal/daemon"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/schedule"
@@ -53,7 +54,14 @@ Under systemd (Type=notify) it reports READY, RELOADING, STOPPING and pings the 
 // newServeRunner gives the daemon's job worker the engine's cycle runner for the config, reporting to the
 // daemon's metrics. The daemon calls it again on SIGHUP, so new credentials reach the next cycles.
 func newServeRunner(_ context.Context, d daemon.RunnerDeps) (schedule.Runner, error) {
-	r := newCycleRunner(newDeps(d.Config, d.Log), d.Pool, defaultCycleEnv())
+	deps := newDeps(d.Config, d.Log)
+	deps.counters = func(client string) *httpx.Counters {
+		c := &httpx.Counters{}
+		d.Metrics.WatchRateLimits(client, c.TooManyRequests.Load)
+		return c
+	}
+	deps.jiraSites = newJiraSites(deps) // again, now that its clients have counters
+	r := newCycleRunner(deps, d.Pool, defaultCycleEnv())
 	return jobRunner(r, d.Metrics.Observer()), nil
 }
 
