@@ -371,7 +371,7 @@ func (v *validator) url(key, raw string) bool {
 	case u.User != nil:
 		v.c.add(key, "must not hold credentials: give them in auth (token_env or token_file)")
 	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && IsLoopbackHost(u.Hostname()):
 	case u.Scheme == "http":
 		v.c.add(key, "http:// is allowed only for loopback hosts (localhost, 127.0.0.1, ::1): use https://%s%s", u.Host, u.Path)
 	default:
@@ -383,17 +383,9 @@ func (v *validator) url(key, raw string) bool {
 	case u.RawQuery != "" || u.Fragment != "":
 		v.c.add(key, "%q must not have a query or fragment: give the base URL", raw)
 	default:
-		return u.User == nil && (u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname()))
+		return u.User == nil && (u.Scheme == "https" || u.Scheme == "http" && IsLoopbackHost(u.Hostname()))
 	}
 	return false
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func (v *validator) adoExtension(key string, e ADOExtension) {

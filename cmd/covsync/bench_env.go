@@ -18,6 +18,7 @@ import (
 	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/benchload"
 	"github.com/covsync/covsync/internal/pgserver"
+	"github.com/covsync/covsync/sync/schedule"
 )
 
 // benchEnv is everything `covsync bench` runs against: a throwaway PostgreSQL holding the workload, the
@@ -130,6 +131,10 @@ func migrateAll(ctx context.Context, pool *pgxpool.Pool) error {
 	defer conn.Release()
 	if _, err := postgres.Migrate(ctx, conn.Conn(), postgres.MigrateOptions{}); err != nil {
 		return withCode(exitDependency, fmt.Errorf("bench: migrate: %w", err))
+	}
+	// River's tables too, as `covsync migrate` applies them: resync runs its cycles as River jobs.
+	if _, err := schedule.Migrate(ctx, pool); err != nil {
+		return withCode(exitDependency, fmt.Errorf("bench: migrate the job queue: %w", err))
 	}
 	return nil
 }

@@ -57,6 +57,7 @@ func adoHTTPClient(d deps, c *config.ADO) (*http.Client, error) {
 	hc, err := httpx.New(httpx.Options{
 		Name: "ado:" + c.Name, RequestsPerSecond: c.RequestsPerSecond, Timeout: c.Timeout, CAFile: c.CAFile,
 		UserAgent: d.userAgent, Logger: d.log, Secrets: []string{c.Auth.Token.Reveal()},
+		Counters: d.httpCounters("ado:" + c.Name),
 	})
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("ado %s: %w", c.Name, err))

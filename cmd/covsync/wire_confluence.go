@@ -74,6 +74,7 @@ func (c *confluenceClients) get(d deps, site config.Confluence) (*http.Client, e
 	hc, err := httpx.New(httpx.Options{
 		Name: "confluence:" + site.Name, RequestsPerSecond: site.RequestsPerSecond, Timeout: site.Timeout,
 		CAFile: site.CAFile, UserAgent: d.userAgent, Logger: d.log, Secrets: []string{site.Auth.Token.Reveal()},
+		Counters: d.httpCounters("confluence:" + site.Name),
 	})
 	if err != nil {
 		return nil, err

@@ -13,7 +13,7 @@ import (
 // newJiraSites is the registry every Jira target of one deps shares: one client (one token bucket) and one
 // set of property locks per site.
 func newJiraSites(d deps) *jiraconn.Sites {
-	return jiraconn.NewSites(jiraconn.Options{Logger: d.log, UserAgent: d.userAgent, Templates: d.templates})
+	return jiraconn.NewSites(jiraconn.Options{Logger: d.log, UserAgent: d.userAgent, Templates: d.templates, Counters: d.httpCounters("jira")})
 }
 
 func (d deps) jira() *jiraconn.Sites {

@@ -6,8 +6,10 @@
 // discovery) and the work-item client, always over the *http.Client it is given (never the Go client's bare
 // one), and plain REST for extension data, which the Go client has no call for. The quirks it works around
 // are listed in DESIGN.md §10; the ones that matter here:
-//   - the Go client never retries, so this package retries 429s and 5xxs itself, bounded, and paces every
-//     request of a target after Retry-After or X-RateLimit-Remaining: 0 / X-RateLimit-Delay answers;
+//   - the Go client never retries, so every call goes through an httpx client (given, or built when none
+//     is), which retries 429s, 5xxs and transport errors; writes and the WIQL query are marked safe to
+//     replay. This package paces every request of a target after Retry-After or X-RateLimit-Remaining: 0 /
+//     X-RateLimit-Delay answers;
 //   - a 203 or an HTML answer is a sign-in page (an expired PAT): it is an auth error, never data;
 //   - errors come back as azuredevops.WrappedError by value or by pointer: both are checked.
 //

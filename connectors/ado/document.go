@@ -143,7 +143,7 @@ func (t *Target) pushDocument(ctx context.Context, s *session, key string, pl *p
 			stored, found, listed = pl.listing.stored(ctx, t, s, id)
 		}
 		if !listed {
-			err := t.retry(ctx, func() error {
+			err := t.paced(ctx, func() error {
 				stored = nil
 				return s.rest(ctx, http.MethodGet, docURL, dataAPIVersion, nil, &stored)
 			})
@@ -169,7 +169,7 @@ func (t *Target) pushDocument(ctx context.Context, s *session, key string, pl *p
 		// Replaying this write is safe (a lost answer makes the replay conflict, and the next round finds the
 		// document already right), so an HTTP client that retries only idempotent methods may retry it.
 		wctx := httpx.AllowRetry(ctx)
-		err := t.retry(ctx, func() error { return s.rest(wctx, method, s.docsURL, dataAPIVersion, next, nil) })
+		err := t.paced(ctx, func() error { return s.rest(wctx, method, s.docsURL, dataAPIVersion, next, nil) })
 		if conflict(err) {
 			t.log.WithFields(map[string]any{"target": t.Name(), "story": key, "document": id, "round": round}).
 				Debug("document changed since it was read; reading it again")

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
-	"time"
 
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7"
 
@@ -107,29 +105,13 @@ func (t *Target) classify(err error) error {
 	}
 }
 
-// retry runs fn until it succeeds, fails for good, or has failed transiently maxAttempts times. The pacer
-// already holds requests back for Retry-After; the jittered backoff here spreads out retries of 5xxs and
-// transport errors, which name no delay.
-func (t *Target) retry(ctx context.Context, fn func() error) error {
-	for attempt := 1; ; attempt++ {
-		if err := t.pacer.wait(ctx); err != nil {
-			return err
-		}
-		err := fn()
-		if !transient(err) || attempt >= t.maxAttempts {
-			return err
-		}
-		d := t.backoff << (attempt - 1)
-		if d > 5*time.Second {
-			d = 5 * time.Second
-		}
-		d = time.Duration(rand.Int64N(int64(d) + 1)) // full jitter
-		timer := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return err
-		case <-timer.C:
-		}
+// paced runs fn once the pacer's pause is over. The wait happens here, outside the HTTP client, so a pause
+// the service asked for is not counted against the client's Timeout. Retries of 429, 5xx and transport
+// errors are the HTTP client's (httpx, which also honours Retry-After); this package only re-reads and
+// re-writes on a conflict, which is semantic (see pushDocument and pushFields).
+func (t *Target) paced(ctx context.Context, fn func() error) error {
+	if err := t.pacer.wait(ctx); err != nil {
+		return err
 	}
+	return fn()
 }

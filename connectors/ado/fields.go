@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"sort"
 	"text/template"
-	"unicode/utf8"
 
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/webapi"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/workitemtracking"
@@ -60,7 +59,7 @@ func (t *Target) pushFields(ctx context.Context, s *session, key string, pl *pay
 	for round := 1; round <= t.maxConflicts; round++ {
 		if snap == nil {
 			var wi *workitemtracking.WorkItem
-			err := t.retry(ctx, func() (err error) {
+			err := t.paced(ctx, func() (err error) {
 				wi, err = s.wit.GetWorkItem(ctx, workitemtracking.GetWorkItemArgs{Id: &pl.WorkItemID, Project: &t.o.Project, Fields: &fields})
 				return err
 			})
@@ -79,7 +78,7 @@ func (t *Target) pushFields(ctx context.Context, s *session, key string, pl *pay
 		// Safe to replay: a patch already applied fails the replay's rev test (412) and the next round finds
 		// nothing left to change.
 		wctx := httpx.AllowRetry(ctx)
-		err := t.retry(ctx, func() error {
+		err := t.paced(ctx, func() error {
 			_, err := s.wit.UpdateWorkItem(wctx, workitemtracking.UpdateWorkItemArgs{Id: &pl.WorkItemID, Project: &t.o.Project, Document: &doc})
 			return err
 		})
@@ -131,7 +130,8 @@ func fieldOps(snap *snapshot, want map[string]any) []webapi.JsonPatchOperation {
 func ptr[T any](v T) *T { return &v }
 
 // summaryRenderer renders the coverage_summary field from jira/summary.tmpl (the same one-line text Jira
-// gets, through the same templates.RenderSummary), cut to the 255 characters of a single-line string field.
+// gets, through the same templates.RenderSummary), cut to the 255 characters of a single-line string field
+// (UTF-16 code units, as .NET counts them).
 type summaryRenderer struct{ tmpl *template.Template }
 
 const maxSummary = 255
@@ -153,8 +153,5 @@ func (r *summaryRenderer) render(p *report.Project, s report.Story) (string, err
 	if err != nil {
 		return "", err
 	}
-	if utf8.RuneCountInString(out) > maxSummary {
-		out = string([]rune(out)[:maxSummary-1]) + "…"
-	}
-	return out, nil
+	return templates.TruncateUTF16(out, maxSummary), nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/workitemtracking"
 
+	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/report"
 )
 
@@ -147,8 +148,10 @@ func (t *Target) queryByField(ctx context.Context, s *session, f string, values 
 		values = values[n:]
 		q := b.String()
 		var res *workitemtracking.WorkItemQueryResult
-		err := t.retry(ctx, func() (err error) {
-			res, err = s.wit.QueryByWiql(ctx, workitemtracking.QueryByWiqlArgs{Project: &t.o.Project, Wiql: &workitemtracking.Wiql{Query: &q}})
+		// A WIQL query is a read sent as POST: safe to replay, so the HTTP client may retry it.
+		qctx := httpx.AllowRetry(ctx)
+		err := t.paced(ctx, func() (err error) {
+			res, err = s.wit.QueryByWiql(qctx, workitemtracking.QueryByWiqlArgs{Project: &t.o.Project, Wiql: &workitemtracking.Wiql{Query: &q}})
 			return err
 		})
 		if err != nil {
@@ -192,7 +195,7 @@ func (t *Target) readWorkItems(ctx context.Context, s *session, ids []int) (map[
 	for start := 0; start < len(ids); start += batchSize {
 		batch := ids[start:min(start+batchSize, len(ids))]
 		var got *[]workitemtracking.WorkItem
-		err := t.retry(ctx, func() (err error) {
+		err := t.paced(ctx, func() (err error) {
 			got, err = s.wit.GetWorkItems(ctx, workitemtracking.GetWorkItemsArgs{
 				Project: &t.o.Project, Ids: &batch, Fields: &fields, ErrorPolicy: &workitemtracking.WorkItemErrorPolicyValues.Omit,
 			})

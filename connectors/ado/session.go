@@ -44,7 +44,7 @@ func (t *Target) session(ctx context.Context) (*session, error) {
 	// GetResourceAreas goes through our client (NewClientWithOptions), not the bare one GetClientByUrl would
 	// build. An empty list (Server) means every area lives on the base URL.
 	var areas *[]azuredevops.ResourceAreaInfo
-	err := t.retry(ctx, func() (err error) {
+	err := t.paced(ctx, func() (err error) {
 		areas, err = t.client(conn, conn.BaseUrl).GetResourceAreas(ctx)
 		return err
 	})

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 	"github.com/covsync/covsync/templates"
@@ -47,16 +48,18 @@ type Options struct {
 	// the work item id ("AB#123" or "123").
 	MatchField string
 
-	// HTTPClient sends every request (the Go client's calls included). Nil: a plain client with a 30 s
-	// timeout. Its Transport is wrapped, never modified: the copy adds the sign-in guard and the pacer.
-	// Writes carry httpx.AllowRetry: each is guarded by __etag or a rev test, so a replay is harmless.
+	// HTTPClient sends every request (the Go client's calls included) and retries 429s, 5xx and transport
+	// errors: the connector does not retry them itself. Nil: an httpx client with httpx's defaults. Its
+	// Transport is wrapped, never modified: the copy adds the sign-in guard and the pacer. Writes (and the
+	// WIQL query, a read sent as POST) carry httpx.AllowRetry: each write is guarded by __etag or a rev
+	// test, so a replay is harmless.
 	HTTPClient *http.Client
 	Log        logrus.FieldLogger
 	UserAgent  string
 	Templates  templates.Set // for the coverage_summary field (jira/summary.tmpl)
 
-	// MaxAttempts bounds tries of one request on 429, 5xx and transport errors (default 5; 1 when the HTTP
-	// client retries by itself).
+	// MaxAttempts is ignored: retries are the HTTP client's (see HTTPClient). It stays until cmd/covsync
+	// stops setting it.
 	MaxAttempts int
 	// MaxConflicts bounds read-merge-write rounds of one document or work item (default 5).
 	MaxConflicts int
@@ -69,9 +72,7 @@ type Target struct {
 	o            Options
 	http         *http.Client
 	log          logrus.FieldLogger
-	maxAttempts  int
 	maxConflicts int
-	backoff      time.Duration
 	summary      *summaryRenderer
 	pacer        *pacer
 
@@ -92,7 +93,7 @@ func New(o Options) (*Target, error) {
 	switch {
 	case o.OrganizationURL == "" || err != nil || u.Host == "":
 		bad("%s: organization_url %q is not a URL", where, o.OrganizationURL)
-	case u.Scheme == "http" && !loopback(u.Hostname()):
+	case u.Scheme == "http" && !config.IsLoopbackHost(u.Hostname()):
 		bad("%s: organization_url %q: http:// is allowed only for loopback hosts; use https://", where, o.OrganizationURL)
 	case u.Scheme != "http" && u.Scheme != "https":
 		bad("%s: organization_url %q: scheme must be https", where, o.OrganizationURL)
@@ -128,14 +129,11 @@ func New(o Options) (*Target, error) {
 		return nil, errors.Join(errs...)
 	}
 
-	t := &Target{o: o, log: o.Log, maxAttempts: o.MaxAttempts, maxConflicts: o.MaxConflicts, backoff: 200 * time.Millisecond}
+	t := &Target{o: o, log: o.Log, maxConflicts: o.MaxConflicts}
 	if t.log == nil {
 		l := logrus.New()
-		l.SetOutput(discard{})
+		l.SetOutput(io.Discard)
 		t.log = l
-	}
-	if t.maxAttempts <= 0 {
-		t.maxAttempts = 5
 	}
 	if t.maxConflicts <= 0 {
 		t.maxConflicts = 5
@@ -146,7 +144,9 @@ func New(o Options) (*Target, error) {
 	}
 	base := o.HTTPClient
 	if base == nil {
-		base = &http.Client{Timeout: 30 * time.Second}
+		if base, err = httpx.New(httpx.Options{Name: "ado:" + o.Name, UserAgent: o.UserAgent, Secrets: []string{o.PAT.Reveal()}}); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
 	}
 	hc := *base
 	rt := hc.Transport
@@ -162,18 +162,6 @@ func New(o Options) (*Target, error) {
 		}
 	}
 	return t, nil
-}
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Name is "ado:<config name>/<project>".

@@ -3,10 +3,14 @@ package ado_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +20,7 @@ import (
 	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
+	"github.com/covsync/covsync/templates"
 )
 
 func TestOneDocumentPerMappedWorkItemWithTheReportsNumbers(t *testing.T) {
@@ -183,6 +188,26 @@ func TestAWorkItemThatDoesNotExistFailsAlone(t *testing.T) {
 	}
 }
 
+func TestTheSummaryFieldIsCutTo255UTF16UnitsWhateverTheRunName(t *testing.T) {
+	f := newFixture(t, adosim.Options{})
+	id := f.sim.AddWorkItem("Shop", nil)
+	tg := f.target(t, func(o *ado.Options) {
+		o.Fields = map[string]string{ado.FieldCoverageSummary: "Custom.CoverageSummary"}
+	})
+	st := story(fmt.Sprint(id), 157, 200, 11, 1)
+	st.LastRun.Name = "release 🎉" + strings.Repeat("🚀", 200) // astral characters: two UTF-16 units each
+	items := plan(t, tg, project(st))
+	if _, errs := pushAll(t, tg, items); errs[fmt.Sprint(id)] != nil {
+		t.Fatal(errs[fmt.Sprint(id)])
+	}
+	_, fields, _ := f.sim.WorkItem(id)
+	s, _ := fields["Custom.CoverageSummary"].(string)
+	// Azure DevOps counts a string field's 255 characters as .NET does: UTF-16 code units.
+	if n := templates.UTF16Len(s); n > 255 || n < 254 || !strings.HasSuffix(s, "…") {
+		t.Fatalf("summary field has %d UTF-16 units: %q", n, s)
+	}
+}
+
 func TestWorkItemFieldsArePatchedWithARevTest(t *testing.T) {
 	f := newFixture(t, adosim.Options{})
 	id := f.sim.AddWorkItem("Shop", map[string]any{"Custom.TestStatus": "passed"})
@@ -230,15 +255,15 @@ func TestWorkItemFieldsArePatchedWithARevTest(t *testing.T) {
 func TestAStormOf429sEndsWithEveryItemPushed(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		client func(t *testing.T) (*http.Client, int)
+		client func(t *testing.T) *http.Client
 	}{
-		{"the connector retries on a plain client", func(t *testing.T) (*http.Client, int) { return &http.Client{}, 0 }},
-		{"httpx retries and the connector does not, as wired", func(t *testing.T) (*http.Client, int) {
+		// The connector makes one call per request; httpx retries 429s and 5xx, writes included.
+		{"httpx retries, as wired", func(t *testing.T) *http.Client {
 			c, err := httpx.New(httpx.Options{Name: "ado:test", RequestsPerSecond: 200, BackoffBase: 10 * time.Millisecond, MaxRetries: 6})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return c, 1
+			return c
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -248,9 +273,9 @@ func TestAStormOf429sEndsWithEveryItemPushed(t *testing.T) {
 				stories = append(stories, story(fmt.Sprint(f.sim.AddWorkItem("Shop", nil)), i, 10, 1, 0))
 			}
 			f.sim.FailNext(503, 500, 502) // and a few 5xx on top
-			hc, attempts := tc.client(t)
+			hc := tc.client(t)
 			tg := f.target(t, func(o *ado.Options) {
-				o.HTTPClient, o.MaxAttempts = hc, attempts
+				o.HTTPClient = hc
 				// Fields too: concurrent work-item patches go through the Go client, which must stay race-free.
 				o.Fields = map[string]string{ado.FieldCoveragePercent: "Custom.TestCoverage"}
 			})
@@ -345,6 +370,24 @@ func TestMatchFieldFindsWorkItemsByWIQL(t *testing.T) {
 	}
 }
 
+func TestTheDefaultClientRetriesAFailedWIQLQuery(t *testing.T) {
+	f := newFixture(t, adosim.Options{})
+	a := f.sim.AddWorkItem("Shop", map[string]any{"Custom.JiraKey": "SHOP-7"})
+	// No HTTPClient: ado.New builds an httpx client, which does the retrying (the connector does not).
+	tg := f.target(t, func(o *ado.Options) { o.HTTPClient, o.MatchField = nil, "Custom.JiraKey" })
+	p := project(story("SHOP-7", 1, 2, 1, 0))
+	plan(t, tg, p) // connects: the next plan's first request is the WIQL query
+	f.sim.FailNext(503)
+	items := plan(t, tg, p)
+	if len(items) != 1 || !strings.Contains(items[0].Summary, fmt.Sprint(a)) {
+		t.Fatalf("items = %+v, want SHOP-7 → work item %d", items, a)
+	}
+	// The WIQL query is a POST; it is retried because it is marked safe to replay.
+	if got := f.statuses(http.MethodPost, "/wit/wiql"); len(got) != 3 || got[1] != http.StatusServiceUnavailable || got[2] != http.StatusOK {
+		t.Fatalf("WIQL queries answered %v, want [200 503 200]", got)
+	}
+}
+
 func TestProbesReadTheProjectAndTheCollection(t *testing.T) {
 	f := newFixture(t, adosim.Options{})
 	tg := f.target(t, nil)
@@ -405,27 +448,47 @@ func jsonString(t *testing.T, v any) string {
 	return string(b)
 }
 
+// mentions reports whether err says want; "timeout" also matches any error that is a timeout.
+func mentions(err error, want string) bool {
+	if want == "timeout" {
+		var ne net.Error
+		return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+	}
+	return strings.Contains(err.Error(), want)
+}
+
 func TestTransientFailuresThatOutliveTheRetriesAreRetryable(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		fault func(*adosim.Sim)
+		fault func(*adosim.Sim, *armedTimeout)
 		want  string
 	}{
-		{"the service keeps answering 503", func(s *adosim.Sim) { s.FailNext(503, 503, 503, 503, 503, 503) }, "HTTP 503"},
-		{"the service keeps answering 429, each waited for", func(s *adosim.Sim) { s.FailNext(429, 429) }, "HTTP 429"},
-		{"the service is slower than the client's timeout", func(s *adosim.Sim) { s.SetLatency(2 * time.Second) }, "Timeout"},
+		{"the service keeps answering 503", func(s *adosim.Sim, _ *armedTimeout) { s.FailNext(503, 503, 503, 503, 503, 503) }, "HTTP 503"},
+		{"the service keeps answering 429, each waited for", func(s *adosim.Sim, _ *armedTimeout) { s.FailNext(429, 429) }, "HTTP 429"},
+		// How a timeout reads depends on where the deadline struck (awaiting headers, reading the body, in a
+		// wait before the call); all are the timeout. httpx retries a timed-out GET once, which times out too.
+		{"the service is slower than the request's timeout", func(s *adosim.Sim, a *armedTimeout) {
+			s.SetLatency(2 * time.Second)
+			a.arm(200 * time.Millisecond)
+		}, "timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, adosim.Options{})
 			id := f.sim.AddWorkItem("Shop", nil)
-			tg := f.target(t, func(o *ado.Options) {
-				o.HTTPClient = &http.Client{Timeout: 200 * time.Millisecond}
-				o.MaxAttempts = 2
-			})
+			// Plan (OPTIONS, ResourceAreas, GetWorkItems) must succeed however loaded the machine is, so the
+			// client is generous; the short timeout is armed only for the Push under test.
+			// An httpx client (as wired) with one retry, so each fault outlives the retries.
+			at := &armedTimeout{next: http.DefaultTransport}
+			hc, err := httpx.New(httpx.Options{Name: "ado:test", RequestsPerSecond: 1000, MaxRetries: 1, BackoffBase: time.Millisecond,
+				BackoffMax: 5 * time.Millisecond, Transport: at})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tg := f.target(t, func(o *ado.Options) { o.HTTPClient = hc })
 			items := plan(t, tg, project(story(fmt.Sprint(id), 1, 2, 1, 0)))
-			tc.fault(f.sim)
-			_, err := tg.Push(context.Background(), items[0])
-			if err == nil || push.KindOf(err) != push.KindRetryable || !strings.Contains(err.Error(), fmt.Sprintf("document %d", id)) || !strings.Contains(err.Error(), tc.want) {
+			tc.fault(f.sim, at)
+			_, err = tg.Push(context.Background(), items[0])
+			if err == nil || push.KindOf(err) != push.KindRetryable || !strings.Contains(err.Error(), fmt.Sprintf("document %d", id)) || !mentions(err, tc.want) {
 				t.Fatalf("err = %v (kind %v), want a retryable error naming the document and %q", err, push.KindOf(err), tc.want)
 			}
 			if n := f.sim.Documents(ext.Publisher, ext.ID, ext.Collection); n != 0 {
@@ -433,4 +496,39 @@ func TestTransientFailuresThatOutliveTheRetriesAreRetryable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// armedTimeout is a transport that, once armed, gives every request a deadline: a timeout fault applied
+// to the calls under test only.
+type armedTimeout struct {
+	next http.RoundTripper
+	d    atomic.Int64
+}
+
+func (a *armedTimeout) arm(d time.Duration) { a.d.Store(int64(d)) }
+
+func (a *armedTimeout) RoundTrip(r *http.Request) (*http.Response, error) {
+	d := time.Duration(a.d.Load())
+	if d <= 0 {
+		return a.next.RoundTrip(r)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	resp, err := a.next.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }

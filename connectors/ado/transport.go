@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/covsync/covsync/connectors/httpx"
 )
 
 // SignInError is what an answer that is a sign-in page becomes: a 203 Non-Authoritative Information or an
@@ -48,6 +50,7 @@ func (g guard) RoundTrip(req *http.Request) (*http.Response, error) {
 type pacer struct {
 	next    http.RoundTripper
 	maxWait time.Duration
+	now     func() time.Time // nil is time.Now; tests fix it to measure pauses exactly
 
 	mu        sync.Mutex
 	notBefore time.Time
@@ -67,12 +70,12 @@ func (p *pacer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// wait blocks until the pause is over or ctx ends. The retry loop calls it before each call, outside the
+// wait blocks until the pause is over or ctx ends. Target.paced calls it before each call, outside the
 // HTTP client, so a pause is not counted against the client's Timeout; RoundTrip calls it again for the
 // requests the Go client makes on its own (route discovery).
 func (p *pacer) wait(ctx context.Context) error {
 	p.mu.Lock()
-	d := time.Until(p.notBefore)
+	d := p.notBefore.Sub(p.clock())
 	p.mu.Unlock()
 	if d <= 0 {
 		return nil
@@ -87,12 +90,19 @@ func (p *pacer) wait(ctx context.Context) error {
 	}
 }
 
+func (p *pacer) clock() time.Time {
+	if p.now == nil {
+		return time.Now()
+	}
+	return p.now()
+}
+
 func (p *pacer) observe(resp *http.Response) {
 	var pause time.Duration
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		pause = retryAfter(resp.Header)
-		if pause == 0 && resp.StatusCode == http.StatusTooManyRequests {
-			pause = time.Second
+		pause, _ = httpx.ParseRetryAfter(resp.Header.Get("Retry-After"), p.clock())
+		if resp.StatusCode == http.StatusTooManyRequests {
+			pause = max(pause, httpx.MinTooManyRequestsWait) // the same floor httpx keeps
 		}
 	}
 	if d, err := strconv.ParseFloat(resp.Header.Get("X-RateLimit-Delay"), 64); err == nil && d > 0 {
@@ -108,23 +118,8 @@ func (p *pacer) observe(resp *http.Response) {
 		pause = p.maxWait
 	}
 	p.mu.Lock()
-	if nb := time.Now().Add(pause); nb.After(p.notBefore) {
+	if nb := p.clock().Add(pause); nb.After(p.notBefore) {
 		p.notBefore = nb
 	}
 	p.mu.Unlock()
-}
-
-// retryAfter reads Retry-After as seconds or an HTTP date; 0 when absent or unreadable.
-func retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
-	}
-	return 0
 }

@@ -24,6 +24,7 @@ func (f fixedResponse) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func TestThePacerHoldsTheTargetBackWhenTheServiceAsks(t *testing.T) {
+	pacerNow := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name     string
 		status   int
@@ -31,19 +32,21 @@ func TestThePacerHoldsTheTargetBackWhenTheServiceAsks(t *testing.T) {
 		min, max time.Duration
 	}{
 		{"a plain success does not pause", 200, nil, 0, 0},
-		{"a 429 waits its Retry-After", 429, http.Header{"Retry-After": {"2"}}, 1900 * time.Millisecond, 2 * time.Second},
-		{"a 429 without Retry-After waits a second", 429, nil, 900 * time.Millisecond, time.Second},
-		{"X-RateLimit-Delay slows the next requests down by as much", 200, http.Header{"X-Ratelimit-Delay": {"0.800"}}, 700 * time.Millisecond, 800 * time.Millisecond},
-		{"an exhausted X-RateLimit-Remaining pauses briefly", 200, http.Header{"X-Ratelimit-Remaining": {"0"}}, minPause - 100*time.Millisecond, minPause},
-		{"a huge Retry-After is capped", 503, http.Header{"Retry-After": {"86400"}}, 4 * time.Second, 5 * time.Second},
+		{"a 429 waits its Retry-After", 429, http.Header{"Retry-After": {"2"}}, 2 * time.Second, 2 * time.Second},
+		{"a 429 with Retry-After as an HTTP date waits until then", 429, http.Header{"Retry-After": {pacerNow.Add(3 * time.Second).Format(http.TimeFormat)}}, 3 * time.Second, 3 * time.Second},
+		{"a 429 without Retry-After waits a second", 429, nil, time.Second, time.Second},
+		{"X-RateLimit-Delay slows the next requests down by as much", 200, http.Header{"X-Ratelimit-Delay": {"0.800"}}, 800 * time.Millisecond, 800 * time.Millisecond},
+		{"an exhausted X-RateLimit-Remaining pauses briefly", 200, http.Header{"X-Ratelimit-Remaining": {"0"}}, minPause, minPause},
+		{"a huge Retry-After is capped", 503, http.Header{"Retry-After": {"86400"}}, 5 * time.Second, 5 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &pacer{next: fixedResponse{status: tc.status, header: tc.header}, maxWait: 5 * time.Second}
+			// A fixed clock: the pause is exact, whatever the machine's load between the call and the check.
+			p := &pacer{next: fixedResponse{status: tc.status, header: tc.header}, maxWait: 5 * time.Second, now: func() time.Time { return pacerNow }}
 			req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1/x", nil)
 			if _, err := p.RoundTrip(req); err != nil {
 				t.Fatal(err)
 			}
-			got := max(time.Until(p.notBefore), 0)
+			got := max(p.notBefore.Sub(pacerNow), 0)
 			if got < tc.min || got > tc.max {
 				t.Fatalf("pause %v, want between %v and %v", got, tc.min, tc.max)
 			}

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/covsync/covsync/sync/report"
+	"github.com/covsync/covsync/templates"
 )
 
 const (
@@ -30,7 +31,7 @@ const (
 	// maxText caps any one value shown on the page (a run name, a branch) so a runaway string cannot blow
 	// the body up; longer values end in "…".
 	maxText = 200
-	// maxTitle is Confluence's title limit.
+	// maxTitle is Confluence's title limit, in UTF-16 code units (Java's String.length).
 	maxTitle = 255
 )
 
@@ -136,10 +137,7 @@ func Title(tmpl string, d TitleData) (string, error) {
 	if s == "" {
 		return "", fmt.Errorf("title template %q renders an empty title", tmpl)
 	}
-	if utf8.RuneCountInString(s) > maxTitle {
-		s = string([]rune(s)[:maxTitle-1]) + "…"
-	}
-	return s, nil
+	return templates.TruncateUTF16(s, maxTitle), nil
 }
 
 var jiraKey = regexp.MustCompile(`^[A-Z][A-Z0-9]+-[0-9]+$`)

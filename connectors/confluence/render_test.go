@@ -236,6 +236,7 @@ func TestTitle(t *testing.T) {
 		{name: "a title that renders empty is an error", tmpl: "  ", wantErr: true},
 		{name: "a broken template is an error", tmpl: "{{.Project.Nope}}", wantErr: true},
 		{name: "a long title is cut to 255 characters", tmpl: strings.Repeat("é", 300), want: strings.Repeat("é", 254) + "…"},
+		{name: "an emoji title is cut to 255 UTF-16 units, as Confluence counts", tmpl: strings.Repeat("🚀", 200), want: strings.Repeat("🚀", 127) + "…"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"strings"
 
@@ -113,7 +114,7 @@ func New(o Options) (*Target, error) {
 	}
 	if o.Log == nil {
 		l := logrus.New()
-		l.SetOutput(discard{})
+		l.SetOutput(io.Discard)
 		o.Log = l
 	}
 	t := &Target{
@@ -124,10 +125,6 @@ func New(o Options) (*Target, error) {
 	t.log = o.Log.WithField("target", t.Name())
 	return t, nil
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // Name is "confluence:<site>/<SPACE>/<project id>".
 func (t *Target) Name() string {

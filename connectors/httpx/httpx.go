@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -54,6 +55,10 @@ type Options struct {
 	Counters *Counters
 	// Transport replaces the base transport (tests); nil builds one with TLS and proxy settings.
 	Transport http.RoundTripper
+
+	// jitter draws the backoff in [0, n]; nil draws uniformly (math/rand/v2). Tests fix it so that a backoff
+	// is the same every run.
+	jitter func(n int64) int64
 }
 
 // Counters are the client's running totals. The zero value is ready; read them with Load.
@@ -101,7 +106,7 @@ func New(o Options) (*http.Client, error) {
 	}
 	policy := &retryPolicy{
 		name: o.Name, log: log, redact: red, retryAfterCap: o.RetryAfterCap,
-		base: o.BackoffBase, max: o.BackoffMax,
+		base: o.BackoffBase, max: o.BackoffMax, jitter: o.jitter,
 	}
 	rc := &retryablehttp.Client{
 		HTTPClient: &http.Client{
@@ -142,6 +147,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.BackoffMax <= 0 {
 		o.BackoffMax = DefaultBackoffMax
+	}
+	if o.jitter == nil {
+		o.jitter = func(n int64) int64 { return rand.Int64N(n + 1) }
 	}
 	return o
 }

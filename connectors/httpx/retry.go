@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ type retryPolicy struct {
 	redact        *redactor
 	retryAfterCap time.Duration
 	base, max     time.Duration
+	jitter        func(n int64) int64 // draws in [0, n]
 }
 
 // check decides whether an attempt is retried. It returns a nil error for a retryable status, so that when
@@ -76,7 +76,7 @@ func (p *retryPolicy) backoff(_, _ time.Duration, attempt int, resp *http.Respon
 		if upper <= 0 || upper > p.max {
 			upper = p.max
 		}
-		wait = time.Duration(rand.Int64N(int64(upper) + 1))
+		wait = time.Duration(p.jitter(int64(upper)))
 	}
 	fields := logrus.Fields{"target": p.name, "wait_ms": wait.Milliseconds(), "retry": attempt + 1, "retry_after": fromServer}
 	if resp != nil {
@@ -99,17 +99,18 @@ func serverWait(resp *http.Response, limit time.Duration) time.Duration {
 	var wait time.Duration
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
-		wait, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		wait, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		wait = max(wait, MinTooManyRequestsWait)
 	case http.StatusServiceUnavailable:
-		wait, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		wait, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	return min(wait, limit)
 }
 
-// parseRetryAfter reads Retry-After: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). A date in the past
-// is a zero wait.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+// ParseRetryAfter reads a Retry-After value: delay-seconds or an HTTP-date (RFC 9110 §10.2.3), the date
+// measured from now. A date in the past is a zero wait; false means the value is absent or unreadable.
+// Connectors that pace themselves on Retry-After (ado's pacer) use it so that both read the header alike.
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false

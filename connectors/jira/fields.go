@@ -7,9 +7,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	gojira "github.com/andygrunwald/go-jira"
+
+	"github.com/covsync/covsync/templates"
 )
 
 // Roles: what covsync writes, named by their config key under jira[].fields.
@@ -35,10 +36,11 @@ func (k fieldKind) String() string {
 	return map[fieldKind]string{kindNumber: "number", kindText: "text", kindTextArea: "text area", kindURL: "url", kindOption: "select"}[k]
 }
 
-// MaxTextChars is Jira's limit for a single-line text field; longer values are cut on a rune boundary.
+// MaxTextChars is Jira's limit for a single-line text field, in UTF-16 code units (Jira counts Java
+// String length); longer values are cut on a rune boundary.
 const MaxTextChars = 255
 
-// maxTextAreaChars is Jira's limit for a multi-line text field.
+// maxTextAreaChars is Jira's limit for a multi-line text field, in UTF-16 code units.
 const maxTextAreaChars = 32767
 
 // field is a configured role resolved to a Jira field.
@@ -198,26 +200,16 @@ func (f field) text(s string) any {
 	case kindOption:
 		return map[string]any{"value": s}
 	case kindTextArea:
-		return Truncate(s, maxTextAreaChars)
+		return templates.TruncateUTF16(s, maxTextAreaChars)
 	case kindURL:
 		return s
 	}
-	return Truncate(s, MaxTextChars)
+	return templates.TruncateUTF16(s, MaxTextChars)
 }
 
 func absoluteURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
-}
-
-// Truncate returns s (made valid UTF-8) cut to at most n runes; a cut string ends with "…".
-func Truncate(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -14,6 +14,7 @@ import (
 	"github.com/covsync/covsync/connectors/jira/jirasim"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
+	"github.com/covsync/covsync/templates"
 )
 
 // sentFields decodes the fields of the last PUT the simulator saw for an issue.
@@ -108,6 +109,18 @@ func TestFieldValuesAreTypedByTheFieldSchema(t *testing.T) {
 				s := sent[e.summary].(string)
 				if n := len([]rune(s)); n != 255 || !strings.HasSuffix(s, "…") {
 					t.Errorf("summary has %d runes, ends %q", n, s[len(s)-6:])
+				}
+			}},
+		{name: "a release name of emoji is cut to 255 UTF-16 units, as Jira counts, and the site accepts it",
+			story: func() report.Story {
+				s := story("SHOP-1")
+				s.LastRun.Name = "release 🎉" + strings.Repeat("🚀", 200)
+				return s
+			}(),
+			check: func(t *testing.T, e *env, sent map[string]any) {
+				s := sent[e.summary].(string)
+				if n := templates.UTF16Len(s); n > 255 || n < 254 || !strings.HasSuffix(s, "…") {
+					t.Errorf("summary has %d UTF-16 units, ends %q", n, s[len(s)-6:])
 				}
 			}},
 	}

@@ -73,10 +73,12 @@ func TestSummaryGolden(t *testing.T) {
 }
 
 // FuzzSummaryFitsATextField: whatever the data, the value sent to a single-line text field is valid UTF-8,
-// one line, and at most 255 characters.
+// one line, and at most 255 characters as Jira counts them (UTF-16 code units).
 func FuzzSummaryFitsATextField(f *testing.F) {
 	f.Add("build 482", 157, 200, 11, 1, 0)
 	f.Add(strings.Repeat("é", 300), 0, 0, 0, 0, 0)
+	f.Add(strings.Repeat("🚀", 200), 0, 0, 0, 0, 0) // astral: two UTF-16 units each, as Jira counts
+	f.Add("release 🎉 "+strings.Repeat("x", 250), 1, 2, 3, 4, 5)
 	f.Add("a\nb\tc\xff\xfe", -5, 3, 1<<30, -1, 7)
 	render := defaultSummary(f)
 	text := field{Role: roleCoverageSummary, Kind: kindText}
@@ -88,29 +90,10 @@ func FuzzSummaryFitsATextField(f *testing.F) {
 		}
 		v := text.shape(values{summary: render(st)})
 		s, _ := v.(string)
-		if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxTextChars || strings.ContainsAny(s, "\n\r\t") {
-			t.Fatalf("bad value for a text field (%d runes): %q", utf8.RuneCountInString(s), s)
+		if !utf8.ValidString(s) || templates.UTF16Len(s) > MaxTextChars || strings.ContainsAny(s, "\n\r\t") {
+			t.Fatalf("bad value for a text field (%d UTF-16 units): %q", templates.UTF16Len(s), s)
 		}
 	})
-}
-
-func TestTruncate(t *testing.T) {
-	tests := []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"short", 255, "short"},
-		{strings.Repeat("a", 255), 255, strings.Repeat("a", 255)},
-		{strings.Repeat("a", 256), 255, strings.Repeat("a", 254) + "…"},
-		{"日本語テキスト", 4, "日本語…"},
-		{"bad\xffbyte", 20, "bad\uFFFDbyte"},
-	}
-	for _, tt := range tests {
-		if got := Truncate(tt.in, tt.n); got != tt.want {
-			t.Errorf("Truncate(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
-		}
-	}
 }
 
 func TestASummaryTemplateInTheTemplatesDirOverridesTheDefault(t *testing.T) {

@@ -58,15 +58,25 @@ func (s Summary) Counts() ledger.Counts {
 		Skipped: s.Skipped, Pruned: s.Pruned}
 }
 
-// MarshalJSON writes Duration as seconds and an empty error list as [].
+// MarshalJSON writes Duration as seconds, an empty error list as [] and, in a dry run, an empty would-push
+// list as [].
 func (s Summary) MarshalJSON() ([]byte, error) {
 	type plain Summary
 	out := struct {
 		plain
-		DurationSeconds float64 `json:"durationSeconds"`
+		// Shadows plain's field: a pointer to an empty list is not omitted.
+		WouldPush       *[]Change `json:"wouldPush,omitempty"`
+		DurationSeconds float64   `json:"durationSeconds"`
 	}{plain: plain(s), DurationSeconds: s.Duration.Seconds()}
 	if out.Errors == nil {
 		out.Errors = []ItemError{}
+	}
+	if s.DryRun || len(s.WouldPush) > 0 {
+		w := s.WouldPush
+		if w == nil {
+			w = []Change{} // a dry run that finds nothing to do says so
+		}
+		out.WouldPush = &w
 	}
 	return json.Marshal(out)
 }

@@ -31,7 +31,10 @@ func TestSummaryJSONHasDesignFieldsAndRoundTrips(t *testing.T) {
 	if !reflect.DeepEqual(back, s) {
 		t.Errorf("round trip = %+v, want %+v", back, s)
 	}
-	if b, _ := json.Marshal(engine.Summary{}); !strings.Contains(string(b), `"errors":[]`) {
-		t.Errorf("no errors encodes as %s, want []", b)
+	if b, _ := json.Marshal(engine.Summary{}); !strings.Contains(string(b), `"errors":[]`) || strings.Contains(string(b), "wouldPush") {
+		t.Errorf("a cycle without errors encodes as %s, want errors [] and no wouldPush", b)
+	}
+	if b, _ := json.Marshal(engine.Summary{DryRun: true}); !strings.Contains(string(b), `"wouldPush":[]`) {
+		t.Errorf("a dry run with nothing to push encodes as %s, want wouldPush []", b)
 	}
 }

@@ -265,7 +265,9 @@ func TestConcurrentWriterChangesADocumentBetweenReadAndWrite(t *testing.T) {
 }
 
 func TestTokenBucketAnswers429WithRetryAfterAndRateLimitHeaders(t *testing.T) {
-	srv := start(t, adosim.Options{RatePerSecond: 0.5, RateBurst: 2})
+	// One token per 100 s after a burst of 2: the third request meets an empty bucket however slowly the
+	// machine runs.
+	srv := start(t, adosim.Options{RatePerSecond: 0.01, RateBurst: 2})
 	var codes []int
 	var last http.Header
 	for i := 0; i < 3; i++ {

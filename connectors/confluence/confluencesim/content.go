@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 )
 
 func (s *Server) routes() {
@@ -297,7 +298,8 @@ func (s *Server) createContent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "Title is required.")
 		return
 	}
-	if len([]rune(in.Title)) > 255 {
+	// Confluence is Java: the 255 characters are String.length(), UTF-16 code units (an emoji counts two).
+	if len(utf16.Encode([]rune(in.Title))) > 255 {
 		writeError(w, http.StatusBadRequest, "Title cannot be longer than 255 characters.")
 		return
 	}

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"unicode/utf8"
+	"unicode/utf16"
 )
 
 // MaxPropertyBytes is Jira's cap on an entity property value: "The maximum length is 32768 characters"
@@ -214,10 +214,12 @@ func validate(f *Field, raw json.RawMessage) (any, string) {
 		if !ok {
 			return nil, "Operation value must be a string"
 		}
-		if f.kind == KindTextField && utf8.RuneCountInString(str) > MaxTextFieldChars {
+		// Jira measures the limits with Java's String.length(): UTF-16 code units, so a character outside
+		// the Basic Multilingual Plane (an emoji) counts twice.
+		if f.kind == KindTextField && utf16Len(str) > MaxTextFieldChars {
 			return nil, "The entered text is too long. It exceeds the allowed limit of 255 characters."
 		}
-		if f.kind == KindTextArea && utf8.RuneCountInString(str) > 32767 {
+		if f.kind == KindTextArea && utf16Len(str) > 32767 {
 			return nil, "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
 		}
 		if f.kind == KindURL && str != "" {
@@ -325,3 +327,6 @@ func (s *Sim) deleteProperty(w http.ResponseWriter, r *http.Request) {
 	delete(p.properties, key)
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// utf16Len is len(s) as Java's String.length() reports it: UTF-16 code units.
+func utf16Len(s string) int { return len(utf16.Encode([]rune(s))) }
