@@ -253,6 +253,27 @@ func TestResyncExitCodes(t *testing.T) {
 			code: exitDependency, out: "jira:acme/WEB: cycle failed: jira:acme/WEB: jira: 401 Unauthorized",
 		},
 		{
+			name: "a target whose configuration does not fit exits 2",
+			before: func(t *testing.T, w *world) {
+				w.target("jira:acme/WEB").Before = func(context.Context, push.Item) *enginetest.Verdict {
+					return &enginetest.Verdict{Err: push.Configf("jira acme: fields.coverage_percent: no field named %q on the site", "Test Coverage")}
+				}
+			},
+			code: exitUsage, out: `jira:acme/WEB: cycle failed: jira:acme/WEB: jira acme: fields.coverage_percent: no field named "Test Coverage"`,
+		},
+		{
+			name: "a configuration error beside an unusable target exits 3",
+			before: func(t *testing.T, w *world) {
+				w.target("jira:acme/WEB").Before = func(context.Context, push.Item) *enginetest.Verdict {
+					return &enginetest.Verdict{Err: push.Configf("jira acme: no such field")}
+				}
+				w.target("jira:acme/SHOP").Before = func(context.Context, push.Item) *enginetest.Verdict {
+					return &enginetest.Verdict{Err: push.Fatalf("jira: 401 Unauthorized")}
+				}
+			},
+			code: exitDependency,
+		},
+		{
 			name: "an unreachable database exits 3",
 			before: func(t *testing.T, w *world) {
 				t.Setenv("COVSYNC_TEST_RESYNC_DB", "postgres://covsync@127.0.0.1:1/none?connect_timeout=2")

@@ -166,7 +166,7 @@ func (t *Target) Plan(ctx context.Context, p *report.Project) ([]push.Item, erro
 	titles := map[string]string{}
 	for _, pg := range pages {
 		if other, dup := titles[pg.Title]; dup {
-			return nil, fmt.Errorf("confluence: pages %s and %s of project %q both render the title %q: make the title templates tell them apart", other, pg.Key, p.ID, pg.Title)
+			return nil, push.Configf("confluence: pages %s and %s of project %q both render the title %q: make the title templates tell them apart", other, pg.Key, p.ID, pg.Title)
 		}
 		titles[pg.Title] = pg.Key
 		sum := sha256.Sum256(pg.Body)
@@ -194,7 +194,7 @@ func (t *Target) Pages(p *report.Project) ([]RenderedPage, error) {
 	in := PageInput{Project: p, ReleasePages: t.o.ReleasePages, JiraBaseURL: t.o.JiraBaseURL, MaxRows: t.o.MaxRows}
 	title, err := Title(t.o.Title, TitleData{Project: p})
 	if err != nil {
-		return nil, fmt.Errorf("confluence: project %q: %w", p.ID, err)
+		return nil, push.Configf("confluence: project %q: %w", p.ID, err)
 	}
 	body, err := Render(t.tmpl, in)
 	if err != nil {
@@ -208,7 +208,7 @@ func (t *Target) Pages(p *report.Project) ([]RenderedPage, error) {
 		rel := &p.Releases[i]
 		title, err := Title(t.o.ReleaseTitle, TitleData{Project: p, Release: rel})
 		if err != nil {
-			return nil, fmt.Errorf("confluence: project %q release %q: %w", p.ID, rel.Name, err)
+			return nil, push.Configf("confluence: project %q release %q: %w", p.ID, rel.Name, err)
 		}
 		in.Release = rel
 		body, err := Render(t.tmpl, in)

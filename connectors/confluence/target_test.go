@@ -613,3 +613,28 @@ func markProject(t *testing.T, p confluencesim.Page) string {
 	}
 	return v.Project
 }
+
+func TestTitlesThatCannotTellPagesApartAreAConfigError(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*confluence.Options)
+		want   string
+	}{
+		{name: "two release pages rendering one title", want: "both render the title",
+			mutate: func(o *confluence.Options) { o.ReleasePages, o.ReleaseTitle = true, "Coverage per release" }},
+		{name: "a title naming a key the project lacks", want: "title template",
+			mutate: func(o *confluence.Options) { o.Title = "{{.Project.Nope}}" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, confluencesim.Options{})
+			_, err := e.target(t, tc.mutate).Plan(context.Background(), shopProject())
+			if err == nil || push.KindOf(err) != push.KindConfig || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v (%v), want a configuration error saying %q", err, push.KindOf(err), tc.want)
+			}
+			if len(e.sim.Requests()) != 0 {
+				t.Errorf("planning called Confluence:\n%s", describe(e.sim.Requests()))
+			}
+		})
+	}
+}

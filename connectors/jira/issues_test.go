@@ -130,7 +130,7 @@ func TestFieldValuesAreTypedByTheFieldSchema(t *testing.T) {
 	}
 }
 
-func TestFieldResolutionErrorsNameTheField(t *testing.T) {
+func TestFieldResolutionErrorsNameTheFieldAndAreConfigErrors(t *testing.T) {
 	tests := []struct {
 		name  string
 		setup func(e *env)
@@ -157,6 +157,9 @@ func TestFieldResolutionErrorsNameTheField(t *testing.T) {
 			_, err := e.site(t).IssueTarget("SHOP").Plan(context.Background(), project(story("SHOP-1")))
 			if err == nil {
 				t.Fatal("want an error")
+			}
+			if push.KindOf(err) != push.KindConfig {
+				t.Errorf("error %q is %v, want a configuration error (exit 2, not an outage)", err, push.KindOf(err))
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {

@@ -335,9 +335,10 @@ func (c *cycle) one(ctx, pushCtx context.Context, lim *rate.Limiter, tk task) {
 		log.WithField("outcome", "cancelled").Infof("push of %s to %s cancelled: %v", it.Key, name, err)
 		return
 
-	case push.KindOf(err) == push.KindFatal:
-		// The target as a whole is unusable: not this item's failure, so its row is left alone.
-		ev.Outcome, ev.ErrorKind = OutcomeFailed, push.KindFatal.String()
+	case push.IsFatal(err):
+		// The target as a whole is unusable (or misconfigured): not this item's failure, so its row is left
+		// alone.
+		ev.Outcome, ev.ErrorKind = OutcomeFailed, push.KindOf(err).String()
 		c.count(func(s *Summary) { s.Remaining++ })
 		log.WithFields(logrus.Fields{"outcome": "fatal", "error": err.Error()}).Errorf("%s unusable, stopping its cycle: %v", name, err)
 		c.fail(fmt.Errorf("%s: %w", name, err))
