@@ -44,8 +44,7 @@ func newLoggerTo(w io.Writer, c *config.Config) *logrus.Logger {
 func newDeps(c *config.Config, l *logrus.Logger) deps {
 	v, _ := buildInfo()
 	d := deps{cfg: c, log: l, templates: templates.Set{Dir: c.Templates.Dir}, userAgent: "covsync/" + v}
-	d.jiraSites = newJiraSites(d)
-	d.confluenceClients = &confluenceClients{}
+	d.clients = newClients()
 	return d
 }
 

@@ -62,6 +62,9 @@ type Options struct {
 	MaxConflicts int
 	// MaxPause caps how long one Retry-After or X-RateLimit-Delay holds the target back (default 60 s).
 	MaxPause time.Duration
+	// Pause is the service-asked pause shared with the other targets of the organization; nil: this target's
+	// own.
+	Pause *Pause
 }
 
 // Target is the ADO target. It implements the engine's Target interface.
@@ -153,7 +156,11 @@ func New(o Options) (*Target, error) {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	t.pacer = &pacer{next: rt, maxWait: maxPause}
+	pause := o.Pause
+	if pause == nil {
+		pause = NewPause()
+	}
+	t.pacer = &pacer{next: rt, maxWait: maxPause, Pause: pause}
 	hc.Transport = guard{next: t.pacer}
 	t.http = &hc
 	if _, ok := o.Fields[FieldCoverageSummary]; ok {

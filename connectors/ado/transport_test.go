@@ -38,7 +38,7 @@ func TestThePacerHoldsTheTargetBackWhenTheServiceAsks(t *testing.T) {
 		{"a huge Retry-After is capped", 503, http.Header{"Retry-After": {"86400"}}, 4 * time.Second, 5 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &pacer{next: fixedResponse{status: tc.status, header: tc.header}, maxWait: 5 * time.Second}
+			p := &pacer{next: fixedResponse{status: tc.status, header: tc.header}, maxWait: 5 * time.Second, Pause: NewPause()}
 			req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1/x", nil)
 			if _, err := p.RoundTrip(req); err != nil {
 				t.Fatal(err)

@@ -37,38 +37,9 @@ type Options struct {
 	HTTP httpx.Options
 }
 
-// Sites builds each configured Jira site once, so every target of a site shares its HTTP client (one token
-// bucket per site) and its per-project property locks. A new Sites (after SIGHUP) re-reads credentials.
-type Sites struct {
-	opts  Options
-	mu    sync.Mutex
-	sites map[string]*Site
-}
-
-// NewSites returns an empty registry.
-func NewSites(o Options) *Sites {
-	if o.Logger == nil {
-		o.Logger = logrus.New()
-	}
-	return &Sites{opts: o, sites: map[string]*Site{}}
-}
-
-// Get returns the site of cfg, building it on first use.
-func (s *Sites) Get(cfg config.Jira) (*Site, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if site := s.sites[cfg.Name]; site != nil {
-		return site, nil
-	}
-	site, err := NewSite(cfg, s.opts)
-	if err != nil {
-		return nil, err
-	}
-	s.sites[cfg.Name] = site
-	return site, nil
-}
-
-// Site is one configured Jira site.
+// Site is one configured Jira site. Build one per site and share it (cmd/covsync keeps one per site in its
+// client registry): every target of a site then shares its HTTP client (one token bucket) and its
+// per-project property locks.
 type Site struct {
 	cfg     config.Jira
 	client  *gojira.Client
