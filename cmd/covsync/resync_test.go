@@ -387,3 +387,38 @@ func TestResyncOfAProjectWithoutDataIsAUsageError(t *testing.T) {
 		t.Errorf("exit %d, want 2 naming the missing data:\n%s", code, out)
 	}
 }
+
+func TestAnEchoedTokenNeverReachesResyncOutputOrTheLedger(t *testing.T) {
+	const tok = "t0ken-echoed-by-a-proxy"
+	for _, output := range []string{"text", "json"} {
+		t.Run(output, func(t *testing.T) {
+			w := newWorld(t)
+			t.Setenv("COVSYNC_TEST_JIRA_TOKEN", tok)
+			// A proxy in front of the site echoes the request, credentials and all, into its error page.
+			w.target("jira:acme/SHOP").Before = enginetest.On(map[string]*enginetest.Verdict{
+				"SHOP-2": {Err: push.Permanentf("jira: issue SHOP-2: 400: <html><pre>GET /x\nCookie: sso=%s</pre></html>", tok)},
+			})
+			w.target("jira:acme/WEB").Before = func(context.Context, push.Item) *enginetest.Verdict {
+				return &enginetest.Verdict{Err: push.Fatalf("jira: 401: <html>token %s refused</html>", tok)}
+			}
+			out, code := w.run(t, "resync", "--output", output)
+			if code != exitDependency || !strings.Contains(out, "SHOP-2") || !strings.Contains(out, "refused") {
+				t.Fatalf("exit %d, want 3 with both failures listed:\n%s", code, out)
+			}
+			if strings.Contains(out, tok) {
+				t.Errorf("resync printed the token:\n%s", out)
+			}
+			var stored string
+			if err := w.pool.QueryRow(context.Background(), `SELECT coalesce(string_agg(last_error, ' '), '') ||
+				(SELECT coalesce(string_agg(error, ' '), '') FROM covsync.cycles) FROM covsync.ledger`).Scan(&stored); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(stored, "SHOP-2") || !strings.Contains(stored, "refused") {
+				t.Fatalf("the ledger lacks the failures: %q", stored)
+			}
+			if strings.Contains(stored, tok) {
+				t.Errorf("the ledger stores the token: %q", stored)
+			}
+		})
+	}
+}

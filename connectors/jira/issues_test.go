@@ -380,3 +380,16 @@ func TestConnectionsAreReusedAcrossPushes(t *testing.T) {
 		t.Errorf("%d connections for 10 sequential property pushes, want 1 reused", n)
 	}
 }
+
+func TestAnHTMLErrorPageIsCutToAKilobyteInTheError(t *testing.T) {
+	e := newEnv(t, 1)
+	page := "<html><head><title>Sign in</title></head><body>\n" + strings.Repeat("<div class=\"sso\">Please sign in to continue.</div>\n", 400) + "</body></html>"
+	e.sim.FailNextWith(1, http.StatusBadRequest, "text/html; charset=utf-8", page)
+	_, err := e.site(t).IssueTarget("SHOP").Plan(context.Background(), project(story("SHOP-1")))
+	if err == nil || !strings.Contains(err.Error(), "Sign in") {
+		t.Fatalf("err = %v, want the start of the page", err)
+	}
+	if n := len(err.Error()); n > 1300 || !strings.Contains(err.Error(), "more bytes)") {
+		t.Errorf("the error is %d bytes (the page is %d), want about 1 KB saying it was cut:\n%s", n, len(page), err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"text/template"
 	"time"
+	"unicode/utf8"
 
 	gojira "github.com/andygrunwald/go-jira"
 	"github.com/sirupsen/logrus"
@@ -198,9 +199,30 @@ func unreachable(err error) bool {
 	return strings.Contains(err.Error(), "certificate")
 }
 
+// maxMessage bounds the text of a Jira answer quoted in an error: go-jira pastes a non-JSON body whole (a
+// proxy's HTML sign-in page runs to tens of KB), and the error goes to the log, the ledger and the terminal.
+const maxMessage = 1024
+
 // jiraMessage reads Jira's error collection ({"errorMessages":[…],"errors":{field: msg}}) into one line,
-// fields sorted so the message is stable.
+// fields sorted so the message is stable, of at most maxMessage bytes.
 func jiraMessage(resp *gojira.Response, err error) string {
+	return capText(jiraMessageText(resp, err), maxMessage)
+}
+
+// capText cuts s to at most n bytes on a rune boundary, saying how much was left out.
+func capText(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ") // an HTML page's line breaks and indentation say nothing
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes)", s[:cut], len(s)-cut)
+}
+
+func jiraMessageText(resp *gojira.Response, err error) string {
 	jerr := gojira.NewJiraError(resp, err)
 	var je *gojira.Error
 	if !errors.As(jerr, &je) {
