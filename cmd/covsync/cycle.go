@@ -103,7 +103,9 @@ func (r *cycleRunner) RunProject(ctx context.Context, projectID string, kinds []
 	if len(targets) == 0 {
 		return nil, nil
 	}
-	p, err := r.reader.ReadProject(ctx, projectID)
+	rctx, cancel := context.WithTimeout(ctx, dbReadTimeout)
+	p, err := r.reader.ReadProject(rctx, projectID)
+	cancel()
 	switch {
 	case errors.Is(err, postgres.ErrUnknownProject):
 		// Mapped in the config but nothing ingested yet: nothing to plan from, and pushing an empty report

@@ -48,6 +48,8 @@ type world struct {
 	// realReader makes the commands read reports from the source schema (postgres.Reader) instead of
 	// inventing them.
 	realReader bool
+	// reader, when set, reads the reports instead of w.
+	reader reportReader
 
 	mu      sync.Mutex
 	targets map[string]*enginetest.Target
@@ -94,6 +96,9 @@ func (w *world) env() cycleEnv {
 	}
 	if w.realReader {
 		env.reader = defaultCycleEnv().reader
+	}
+	if w.reader != nil {
+		env.reader = func(*pgxpool.Pool, string) reportReader { return w.reader }
 	}
 	return env
 }

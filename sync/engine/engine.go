@@ -35,6 +35,10 @@ const DefaultWorkers = 4
 // cycle still records the pushes that completed.
 const recordTimeout = 30 * time.Second
 
+// loadTimeout bounds the reads a cycle starts with (the cycle row, the target's ledger): a database that
+// stops answering must fail the cycle, not hang it.
+const loadTimeout = 2 * time.Minute
+
 // Options tune one cycle.
 type Options struct {
 	// Workers bounds concurrent pushes (DefaultWorkers when <= 0).
@@ -122,7 +126,9 @@ func (e *Engine) Run(ctx context.Context, t Target, p *report.Project, opts Opti
 
 	cycleID := int64(-1)
 	if !opts.DryRun {
-		id, err := e.ledger.StartCycle(ctx, s.Target, s.Kind, s.Project, opts.Trigger)
+		sctx, cancel := context.WithTimeout(ctx, loadTimeout)
+		id, err := e.ledger.StartCycle(sctx, s.Target, s.Kind, s.Project, opts.Trigger)
+		cancel()
 		if err != nil {
 			return e.finish(ctx, log, obs, &s, cycleID, start, err)
 		}
@@ -145,7 +151,9 @@ func (e *Engine) plan(ctx context.Context, log logrus.FieldLogger, t Target, p *
 		return nil, fmt.Errorf("%s: plan: %w", s.Target, err)
 	}
 	s.Planned = len(items)
-	states, err := e.ledger.Load(ctx, s.Target)
+	lctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	states, err := e.ledger.Load(lctx, s.Target)
+	cancel()
 	if err != nil {
 		return nil, err
 	}

@@ -549,3 +549,40 @@ func TestItemsThePlanDroppedAreCountedStaleAndLeftAlone(t *testing.T) {
 		t.Errorf("observer saw plans %+v and %d cycles, want %+v and 1", obs.plans, obs.cycles, want)
 	}
 }
+
+// deadlineLedger records how far off the deadlines of the cycle's first reads were.
+type deadlineLedger struct {
+	engine.Ledger
+	start, load time.Duration
+}
+
+func deadlineOf(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl)
+	}
+	return 0
+}
+
+func (d *deadlineLedger) StartCycle(ctx context.Context, target, kind, project, trigger string) (int64, error) {
+	d.start = deadlineOf(ctx)
+	return d.Ledger.StartCycle(ctx, target, kind, project, trigger)
+}
+
+func (d *deadlineLedger) Load(ctx context.Context, target string) (map[string]ledger.State, error) {
+	d.load = deadlineOf(ctx)
+	return d.Ledger.Load(ctx, target)
+}
+
+func TestTheLedgerReadsOfACycleHaveADeadline(t *testing.T) {
+	f := newFixture(t)
+	dl := &deadlineLedger{Ledger: f.l}
+	// The cycle's own context has no deadline: a database that stops answering must still not hang it.
+	if _, err := engine.New(dl, nil).Run(context.Background(), f.t, enginetest.Project(3), engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for what, d := range map[string]time.Duration{"StartCycle": dl.start, "Load": dl.load} {
+		if d <= 0 || d > 2*time.Minute {
+			t.Errorf("%s ran with deadline %v from now, want one within 2 minutes", what, d)
+		}
+	}
+}
