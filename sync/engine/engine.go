@@ -371,11 +371,13 @@ func (c *cycle) one(ctx, pushCtx context.Context, lim *rate.Limiter, tk task) {
 
 	case push.IsFatal(err):
 		// The target as a whole is unusable (or misconfigured): not this item's failure, so its row is left
-		// alone.
-		ev.Outcome, ev.ErrorKind = OutcomeFailed, push.KindOf(err).String()
+		// alone and the item is left for the next cycle. Like the other items left over (cancelled,
+		// unrecorded) it is counted in Remaining only, not reported as done: an observer adding up ItemDone
+		// events and Remaining (the progress bar) would count it twice.
 		c.count(func(s *Summary) { s.Remaining++ })
 		log.WithFields(logrus.Fields{"outcome": "fatal", "error": err.Error()}).Errorf("%s unusable, stopping its cycle: %v", name, err)
 		c.fail(fmt.Errorf("%s: %w", name, err))
+		return
 
 	default:
 		k := push.KindOf(err)
