@@ -67,6 +67,14 @@ type Templates struct {
 type Workers struct {
 	// PerTarget is the number of concurrent pushes within one target cycle (default 4).
 	PerTarget int `yaml:"per_target"`
+	// Queues is how many cycles of each target kind (jira, linked-runs, ado, confluence) one replica runs at
+	// once (default 1 per kind). Each kind is a River queue of its own, so a slow Confluence cannot hold up
+	// Jira cycles.
+	Queues map[string]int `yaml:"queues"`
+	// CycleTimeout cancels a (project, target) cycle that runs longer (default 30m).
+	CycleTimeout time.Duration `yaml:"cycle_timeout"`
+	// ShutdownTimeout is how long SIGTERM lets running cycles finish before cancelling them (default 30s).
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
 
 // Auth is how covsync authenticates to one target. The secret comes from TokenEnv or TokenFile, never from

@@ -89,6 +89,7 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(),
 		newDemoCmd(),
 		newRenderCmd(),
+		newHealthcheckCmd(),
 	)
 	return root
 }

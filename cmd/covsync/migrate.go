@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/sync/schedule"
 )
 
 func newMigrateCmd() *cobra.Command {
@@ -63,7 +64,16 @@ func runMigrate(cmd *cobra.Command, _ []string) error {
 	if opts.SkipSource {
 		fmt.Fprintf(out, "source (%s): left alone (database.migrate_source: false)\n", c.Database.SourceSchema)
 	}
-	// River's own migrations (the daemon's job queue) belong here, printed with printMigration.
+	// River's own migrations: the daemon's job queue, in covsync's schema.
+	riverBefore, riverAvail, err := schedule.MigrationStatus(ctx, pool)
+	if err != nil {
+		return withCode(exitDependency, err)
+	}
+	riverNow, err := schedule.Migrate(ctx, pool)
+	if err != nil {
+		return withCode(exitDependency, err)
+	}
+	printMigration(out, "job queue (River)", schedule.Schema, int32(riverBefore), int32(riverNow), int32(riverAvail))
 	return nil
 }
 

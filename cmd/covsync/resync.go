@@ -97,7 +97,16 @@ func runResync(cmd *cobra.Command, env cycleEnv, f resyncFlags) error {
 		prog = newProgress(cmd.ErrOrStderr(), log, progressEvery)
 		opts.Observer = prog
 	}
-	res, code := resyncAll(ctx, runner, projects, f.kinds, opts)
+	var (
+		res  resyncResult
+		code int
+	)
+	if f.dryRun {
+		// A dry run writes nothing anywhere, not even a job row: it runs the cycles here.
+		res, code = resyncAll(ctx, runner, projects, f.kinds, opts)
+	} else {
+		res, code = resyncJobs(ctx, pool, runner, cfg, projects, f.kinds, opts)
+	}
 	if prog != nil {
 		prog.close()
 	}

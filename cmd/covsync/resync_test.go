@@ -22,6 +22,7 @@ import (
 	"github.com/covsync/covsync/sync/ledger/ledgertest"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
+	"github.com/covsync/covsync/sync/schedule"
 )
 
 const testConfig = `database:
@@ -64,6 +65,10 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Cleanup(pool.Close)
 	ledgertest.Migrate(t, pool, true)
+	// resync runs its cycles as the daemon's River jobs.
+	if _, err := schedule.Migrate(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("COVSYNC_TEST_RESYNC_DB", url)
 	t.Setenv("COVSYNC_TEST_JIRA_TOKEN", "t0ken-not-used")
 	p := filepath.Join(t.TempDir(), "covsync.yaml")

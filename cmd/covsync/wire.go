@@ -6,6 +6,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/templates"
 )
@@ -19,6 +20,16 @@ type deps struct {
 	// clients holds one client per configured Jira site, ADO organization and Confluence site, shared by
 	// every target of every project mapped to it (clients.go).
 	clients *clients
+	// counters, when set (serve), gives each HTTP client the counter its 429s go to on /metrics.
+	counters func(client string) *httpx.Counters
+}
+
+// httpCounters returns the counters of the HTTP client named client ("ado:acme"), or nil outside serve.
+func (d deps) httpCounters(client string) *httpx.Counters {
+	if d.counters == nil {
+		return nil
+	}
+	return d.counters(client)
 }
 
 // Target kinds, as --target and the schedules name them.

@@ -59,6 +59,7 @@ func adoOrg(d deps, c *config.ADO) (*adoClient, error) {
 		hc, err := httpx.New(httpx.Options{
 			Name: "ado:" + c.Name, RequestsPerSecond: c.RequestsPerSecond, Timeout: c.Timeout, CAFile: c.CAFile,
 			UserAgent: d.userAgent, Logger: d.log, Secrets: []string{c.Auth.Token.Reveal()},
+			Counters: d.httpCounters("ado:" + c.Name),
 		})
 		if err != nil {
 			return nil, err

@@ -60,6 +60,7 @@ func confluenceHTTPClient(d deps, site config.Confluence) (*http.Client, error) 
 		return httpx.New(httpx.Options{
 			Name: "confluence:" + site.Name, RequestsPerSecond: site.RequestsPerSecond, Timeout: site.Timeout,
 			CAFile: site.CAFile, UserAgent: d.userAgent, Logger: d.log, Secrets: []string{site.Auth.Token.Reveal()},
+			Counters: d.httpCounters("confluence:" + site.Name),
 		})
 	})
 }

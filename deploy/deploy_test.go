@@ -1,0 +1,173 @@
+package deploy
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/covsync/covsync/config"
+)
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// docs decodes every YAML document of a file.
+func docs(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	dec := yaml.NewDecoder(strings.NewReader(read(t, path)))
+	var out []map[string]any
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out
+			}
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, m)
+	}
+}
+
+// dig walks nested maps and lists ("spec", "template", 0, …).
+func dig(t *testing.T, v any, path ...any) any {
+	t.Helper()
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				t.Fatalf("at %v: not a map", path)
+			}
+			v = m[k]
+		case int:
+			l, ok := v.([]any)
+			if !ok || k >= len(l) {
+				t.Fatalf("at %v: not a list of %d", path, k+1)
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+func TestTheSystemdUnitKeepsItsHardening(t *testing.T) {
+	unit := read(t, "systemd/covsync.service")
+	for _, want := range []string{
+		"Type=notify", "WatchdogSec=", "DynamicUser=yes", "LoadCredential=config.yaml:",
+		"ExecStart=/usr/local/bin/covsync serve --config ${CREDENTIALS_DIRECTORY}/config.yaml",
+		"ExecReload=/bin/kill -HUP $MAINPID",
+		"NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes",
+		"\nCapabilityBoundingSet=\n", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+		"SystemCallFilter=@system-service", "MemoryDenyWriteExecute=yes",
+	} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("covsync.service lacks %q", want)
+		}
+	}
+}
+
+func TestTheDockerfileBuildsAStaticNonRootImageThatChecksItself(t *testing.T) {
+	df := read(t, "Dockerfile")
+	for _, want := range []string{
+		"AS build", "CGO_ENABLED=0", "FROM gcr.io/distroless/static", "USER 65532:65532",
+		`HEALTHCHECK`, `"/usr/local/bin/covsync", "healthcheck"`, `ENTRYPOINT ["/usr/local/bin/covsync"]`,
+	} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+}
+
+// setTokens sets every environment variable the shipped configs name.
+func setTokens(t *testing.T) {
+	t.Setenv("COVSYNC_DATABASE_URL", "postgres://covsync_daemon@db:5432/covsync")
+	for _, v := range []string{"JIRA_TOKEN", "ADO_PAT", "CONFLUENCE_TOKEN"} {
+		t.Setenv(v, "token-of-"+v)
+	}
+}
+
+func TestTheKubernetesDeploymentRunsTwoProbedLimitedReplicasOnTheSecret(t *testing.T) {
+	setTokens(t)
+	var deploy, cm, secret map[string]any
+	for _, f := range []string{"k8s/deployment.yaml", "k8s/configmap.yaml", "k8s/secret.example.yaml"} {
+		for _, d := range docs(t, f) {
+			switch d["kind"] {
+			case "Deployment":
+				deploy = d
+			case "ConfigMap":
+				cm = d
+			case "Secret":
+				secret = d
+			}
+		}
+	}
+	if n := dig(t, deploy, "spec", "replicas"); n != 2 {
+		t.Errorf("replicas = %v, want 2", n)
+	}
+	c := dig(t, deploy, "spec", "template", "spec", "containers", 0)
+	if p := dig(t, c, "livenessProbe", "httpGet", "path"); p != "/healthz" {
+		t.Errorf("liveness probe on %v", p)
+	}
+	if p := dig(t, c, "readinessProbe", "httpGet", "path"); p != "/readyz" {
+		t.Errorf("readiness probe on %v", p)
+	}
+	if dig(t, c, "resources", "limits", "memory") == nil {
+		t.Error("no memory limit")
+	}
+	// Every secret the pod reads exists in the example Secret.
+	keys := dig(t, secret, "stringData").(map[string]any)
+	for _, e := range dig(t, c, "env").([]any) {
+		ref := dig(t, e, "valueFrom", "secretKeyRef")
+		if ref == nil {
+			continue
+		}
+		if k := dig(t, ref, "key").(string); keys[k] == nil {
+			t.Errorf("env %v reads secret key %q, which secret.example.yaml lacks", dig(t, e, "name"), k)
+		}
+	}
+	// The ConfigMap's config loads, and listens where the probes and the Service look.
+	cfg, err := config.LoadBytes("configmap.yaml", []byte(dig(t, cm, "data", "config.yaml").(string)))
+	if err != nil {
+		t.Fatalf("the ConfigMap's config does not load: %v", err)
+	}
+	if cfg.HTTP.Listen != "0.0.0.0:9464" || dig(t, c, "ports", 0, "containerPort") != 9464 {
+		t.Errorf("listen %s, container port %v", cfg.HTTP.Listen, dig(t, c, "ports", 0, "containerPort"))
+	}
+	if cfg.Database.AutoMigrate {
+		t.Error("the daemon's role cannot migrate (grants.sql); auto_migrate must be off")
+	}
+}
+
+func TestTheComposeConfigLoadsWithItsSecrets(t *testing.T) {
+	setTokens(t)
+	// Compose mounts the secrets under /run/secrets; stand them up in a temp dir with the mode covsync wants.
+	dir := t.TempDir()
+	for _, s := range []string{"jira_token", "confluence_token"} {
+		if err := os.WriteFile(filepath.Join(dir, s), []byte("token"), 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := strings.ReplaceAll(read(t, "compose/covsync.yaml"), "/run/secrets/", dir+"/")
+	if _, err := config.LoadBytes("compose/covsync.yaml", []byte(text)); err != nil {
+		t.Fatalf("compose config: %v", err)
+	}
+	compose := docs(t, "compose.yaml")[0]
+	svc := dig(t, compose, "services", "covsync")
+	if ports := dig(t, svc, "ports", 0).(string); !strings.HasPrefix(ports, "127.0.0.1:") {
+		t.Errorf("compose publishes the endpoint on %s, want the host's loopback only", ports)
+	}
+	if !strings.Contains(dig(t, svc, "environment", "COVSYNC_DATABASE_URL").(string), "covsync_daemon") {
+		t.Error("the compose daemon does not connect as the least-privilege role")
+	}
+}

@@ -1,0 +1,161 @@
+package daemon
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/internal/pgtest"
+	"github.com/covsync/covsync/sync/schedule"
+)
+
+// asRole returns dbURL with the user replaced.
+func asRole(t *testing.T, dbURL, role string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	return u.String()
+}
+
+func exec(t *testing.T, dbURL, sql string) {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(context.Background(), sql); err != nil {
+		t.Fatalf("%s: %v", strings.SplitN(sql, "\n", 2)[0], err)
+	}
+}
+
+// TestTheDaemonRunsWithOnlyTheGrantsOfGrantsSQL migrates as the owner, applies deploy/sql/grants.sql, then runs
+// the daemon as covsync_daemon: River's leader election, periodic and unique jobs, the readiness checks and a
+// cycle that reads the source and writes the ledger must all work with those grants and nothing more.
+func TestTheDaemonRunsWithOnlyTheGrantsOfGrantsSQL(t *testing.T) {
+	admin := pgtest.URL(t)
+	dbName := strings.TrimPrefix(mustParse(t, admin).Path, "/")
+	// Roles are cluster-wide: create them once, whoever runs first.
+	exec(t, admin, `DO $$ BEGIN
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_owner') THEN CREATE ROLE covsync_owner LOGIN; END IF;
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_daemon') THEN CREATE ROLE covsync_daemon LOGIN; END IF;
+	END $$`)
+	exec(t, admin, "GRANT CREATE ON DATABASE "+pgx.Identifier{dbName}.Sanitize()+" TO covsync_owner")
+	exec(t, admin, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+
+	owner := asRole(t, admin, "covsync_owner")
+	ownerPool, err := pgxpool.New(context.Background(), owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ownerPool.Close()
+	off := false
+	if err := Migrate(context.Background(), ownerPool, &config.Config{Database: config.Database{MigrateSource: &off}}); err != nil {
+		t.Fatalf("migrate as owner: %v", err)
+	}
+	// The source schema as ingest leaves it (its migrations are the ingest's; a table stands in here).
+	exec(t, owner, `CREATE SCHEMA covsync_source;
+		CREATE TABLE covsync_source.projects (id text PRIMARY KEY, name text NOT NULL);
+		INSERT INTO covsync_source.projects VALUES ('shop', 'Shop')`)
+	grants, err := os.ReadFile(filepath.Join("..", "..", "deploy", "sql", "grants.sql")) // tests run in their package dir
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, owner, string(grants))
+	exec(t, owner, string(grants)) // running it twice is harmless
+
+	daemonURL := asRole(t, admin, "covsync_daemon")
+	cfg := filepath.Join(t.TempDir(), "covsync.yaml")
+	writeConfig(t, cfg, daemonURL, "  jira: \"@every 1s\"", "")
+	// auto_migrate stays on in writeConfig; the daemon role cannot create, so turn it off as grants.sql says.
+	b, _ := os.ReadFile(cfg)
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), "auto_migrate: true", "auto_migrate: false", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	cycles := make(chan string, 16)
+	ledgerWriter := func(_ context.Context, d RunnerDeps) (schedule.Runner, error) {
+		pool := d.Pool
+		return schedule.RunnerFunc(func(ctx context.Context, c schedule.Cycle) (any, error) {
+			var name string
+			if err := pool.QueryRow(ctx, "SELECT name FROM covsync_source.projects WHERE id = $1", c.Project).Scan(&name); err != nil {
+				return nil, err
+			}
+			var id int64
+			if err := pool.QueryRow(ctx, `INSERT INTO covsync.cycles (target, kind, project, started_at) VALUES ($1, $2, $3, now()) RETURNING id`,
+				"jira:acme/SHOP", c.Kind, c.Project).Scan(&id); err != nil {
+				return nil, err
+			}
+			if _, err := pool.Exec(ctx, `INSERT INTO covsync.ledger (target, item_key, hash, pushed_at) VALUES ('jira:acme/SHOP', 'SHOP-1', '\x00', now())
+				ON CONFLICT (target, item_key) DO UPDATE SET pushed_at = now()`); err != nil {
+				return nil, err
+			}
+			if _, err := pool.Exec(ctx, "UPDATE covsync.cycles SET finished_at = now(), pushed = 1 WHERE id = $1", id); err != nil {
+				return nil, err
+			}
+			cycles <- name
+			return nil, nil
+		}), nil
+	}
+	s := serve(t, cfg, ledgerWriter)
+	for i := 0; i < 2; i++ {
+		select {
+		case name := <-cycles:
+			if name != "Shop" {
+				t.Fatalf("cycle read project name %q", name)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("cycle %d did not run as covsync_daemon; log: %v", i+1, lastErrors(s))
+		}
+	}
+	waitFor(t, 10*time.Second, "readyz as covsync_daemon", func() bool { c, _ := get(t, s, "/readyz"); return c == 200 })
+	s.stop(t, 20*time.Second)
+
+	// And nothing more: no writes to the source, no DDL in covsync's schema.
+	c, err := pgx.Connect(context.Background(), daemonURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	for _, sql := range []string{
+		"INSERT INTO covsync_source.projects VALUES ('evil', 'Evil')",
+		"CREATE TABLE covsync.extra (x int)",
+		"DROP TABLE covsync.ledger",
+		"CREATE TABLE public.extra (x int)",
+	} {
+		if _, err := c.Exec(context.Background(), sql); err == nil || !strings.Contains(err.Error(), "permission denied") && !strings.Contains(err.Error(), "must be owner") {
+			t.Errorf("%s as covsync_daemon: %v, want permission denied", sql, err)
+		}
+	}
+}
+
+func mustParse(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func lastErrors(s *serving) []string {
+	var out []string
+	for _, e := range s.logs.AllEntries() {
+		if e.Level <= 3 { // warn and worse
+			line, _ := e.String()
+			out = append(out, line)
+		}
+	}
+	return out
+}

@@ -1,0 +1,85 @@
+package metrics
+
+import (
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/covsync/covsync/sync/engine"
+)
+
+func TestMetricsAreExposedPerTarget(t *testing.T) {
+	m := New()
+	m.ItemDone("jira:acme/SHOP", OutcomePushed, 120*time.Millisecond)
+	m.ItemDone("jira:acme/SHOP", OutcomePushed, 80*time.Millisecond)
+	m.ItemDone("jira:acme/SHOP", OutcomeUnchanged, 0)
+	m.ItemDone("jira:acme/SHOP", OutcomeFailed, time.Second)
+	m.RateLimited("jira:acme/SHOP")
+	m.CycleDone("jira:acme/SHOP", "jira", 3*time.Second, 1, nil)
+	m.CycleDone("ado:acme/Shop", "ado", time.Second, 0, errors.New("database down"))
+
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	for _, want := range []string{
+		`covsync_items_total{outcome="pushed",target="jira:acme/SHOP"} 2`,
+		`covsync_items_total{outcome="unchanged",target="jira:acme/SHOP"} 1`,
+		`covsync_items_total{outcome="failed",target="jira:acme/SHOP"} 1`,
+		`covsync_push_duration_seconds_count{target="jira:acme/SHOP"} 3`,
+		`covsync_rate_limited_total{target="jira:acme/SHOP"} 1`,
+		`covsync_cycle_duration_seconds_count{kind="jira",target="jira:acme/SHOP"} 1`,
+		`covsync_cycles_total{kind="ado",result="error",target="ado:acme/Shop"} 1`,
+		`covsync_items_failing{target="jira:acme/SHOP"} 1`,
+		`covsync_last_successful_cycle_timestamp_seconds{target="jira:acme/SHOP"}`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// A cycle that could not run is no success.
+	if strings.Contains(string(body), `covsync_last_successful_cycle_timestamp_seconds{target="ado:acme/Shop"}`) {
+		t.Error("a failed cycle set the last success time")
+	}
+}
+
+func TestWatchedRateLimitCountersSurviveAReload(t *testing.T) {
+	m := New()
+	var first, second int64 = 3, 0
+	m.WatchRateLimits("ado:acme/Shop", func() int64 { return first })
+	m.RateLimited("ado:acme/Shop")
+	// SIGHUP: a new client, a new counter from 0.
+	m.WatchRateLimits("ado:acme/Shop", func() int64 { return second })
+	second = 2
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if want := `covsync_rate_limited_total{target="ado:acme/Shop"} 6`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("/metrics lacks %s:\n%s", want, rec.Body.String())
+	}
+}
+
+func TestTheEngineObserverFeedsTheMetrics(t *testing.T) {
+	m := New()
+	o := m.Observer()
+	o.ItemDone(engine.ItemEvent{Target: "confluence:wiki/QA/shop", Outcome: engine.OutcomePushed, Duration: time.Second})
+	o.ItemDone(engine.ItemEvent{Target: "confluence:wiki/QA/shop", Outcome: engine.OutcomeFailed, ErrorKind: "permanent"})
+	o.CycleDone(engine.Summary{Target: "confluence:wiki/QA/shop", Kind: "confluence", Planned: 5, Pushed: 1, Unchanged: 3, Failed: 1, Duration: 2 * time.Second})
+	o.CycleDone(engine.Summary{Target: "ado:acme/Shop", Kind: "ado", CycleError: "ledger unreachable"})
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`covsync_items_total{outcome="pushed",target="confluence:wiki/QA/shop"} 1`,
+		`covsync_items_total{outcome="failed",target="confluence:wiki/QA/shop"} 1`,
+		`covsync_items_total{outcome="unchanged",target="confluence:wiki/QA/shop"} 3`,
+		`covsync_items_failing{target="confluence:wiki/QA/shop"} 1`,
+		`covsync_cycles_total{kind="ado",result="error",target="ado:acme/Shop"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

@@ -1,0 +1,377 @@
+package schedule
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Schema is where River's tables live: covsync's own schema (postgres.OwnSchema), so a deployment grants one
+// schema to the daemon's role and River never touches `public`.
+const Schema = "covsync"
+
+// Options configure a Scheduler. Zero values take the defaults noted.
+type Options struct {
+	// Entries are the periodic cycles. Only a client that works jobs (Queues not nil) schedules them.
+	Entries []Entry
+	// Queues maps a target kind to the number of cycles of that kind this replica runs at once (default 1
+	// for every kind). Nil with Work false gives an insert-only client.
+	Queues map[string]int
+	// Work false makes a client that only inserts and waits (never works jobs).
+	Work bool
+	// LeaderElectionDisabled keeps a short-lived client (`covsync resync`) from winning the election and
+	// leaving the daemons without a periodic enqueuer while it runs. It must have no Entries.
+	LeaderElectionDisabled bool
+	// MaxAttempts caps the attempts of a scheduled cycle (default 3; a resync gets 1).
+	MaxAttempts int
+	// RetryBackoff is the first retry's delay (default 30s), growing 4× per attempt up to RetryBackoffMax
+	// (default 10m).
+	RetryBackoff, RetryBackoffMax time.Duration
+	// CycleTimeout cancels a cycle that runs longer (default 30m).
+	CycleTimeout time.Duration
+	// StopTimeout is how long Stop lets running cycles finish before cancelling them (default 30s).
+	StopTimeout time.Duration
+	// PollOnly avoids LISTEN/NOTIFY (River's poll-only mode); jobs are found by polling every
+	// FetchPollInterval (default 1s).
+	PollOnly          bool
+	FetchPollInterval time.Duration
+	// Logger receives River's own log lines (default: discarded below warn).
+	Logger *slog.Logger
+	// ID names this client among the replicas (default: River's random id).
+	ID string
+	// TestOnly turns off River's start-up jitter (tests only).
+	TestOnly bool
+}
+
+func (o *Options) defaults() {
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 3
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = 30 * time.Second
+	}
+	if o.RetryBackoffMax <= 0 {
+		o.RetryBackoffMax = 10 * time.Minute
+	}
+	if o.CycleTimeout <= 0 {
+		o.CycleTimeout = 30 * time.Minute
+	}
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = 30 * time.Second
+	}
+	if o.FetchPollInterval <= 0 {
+		o.FetchPollInterval = time.Second
+	}
+}
+
+// Scheduler is covsync's River client: it schedules, inserts and works cycle jobs.
+type Scheduler struct {
+	opts   Options
+	client *river.Client[pgx.Tx]
+	run    atomic.Pointer[Runner]
+
+	mu      sync.Mutex
+	entries map[string]Entry // by ID, as registered with River
+}
+
+// New builds the River client. Start makes it work.
+func New(pool *pgxpool.Pool, r Runner, opts Options) (*Scheduler, error) {
+	opts.defaults()
+	s := &Scheduler{opts: opts, entries: map[string]Entry{}}
+	s.SetRunner(r)
+
+	cfg := &river.Config{
+		Schema:                 Schema,
+		MaxAttempts:            opts.MaxAttempts,
+		RetryPolicy:            retryPolicy{base: opts.RetryBackoff, max: opts.RetryBackoffMax, jitter: rand.Float64},
+		JobTimeout:             opts.CycleTimeout,
+		RescueStuckJobsAfter:   opts.CycleTimeout + 5*time.Minute,
+		SoftStopTimeout:        opts.StopTimeout,
+		PollOnly:               opts.PollOnly,
+		FetchPollInterval:      opts.FetchPollInterval,
+		FetchCooldown:          min(100*time.Millisecond, opts.FetchPollInterval),
+		LeaderElectionDisabled: opts.LeaderElectionDisabled,
+		Logger:                 opts.Logger,
+		ID:                     opts.ID,
+		TestOnly:               opts.TestOnly,
+		// REINDEX needs ownership of the indexes; the daemon's least-privilege role (deploy/sql/grants.sql)
+		// does not own River's tables, so the reindexer would only log permission errors. `covsync migrate`
+		// runs as the owner.
+		ReindexerIndexNames: []string{},
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Work {
+		workers := river.NewWorkers()
+		if err := river.AddWorkerSafely(workers, &cycleWorker{s: s}); err != nil {
+			return nil, fmt.Errorf("schedule: %w", err)
+		}
+		cfg.Workers = workers
+		cfg.Queues = map[string]river.QueueConfig{}
+		for _, k := range Kinds() {
+			n := opts.Queues[k]
+			if n <= 0 {
+				n = 1
+			}
+			cfg.Queues[k] = river.QueueConfig{MaxWorkers: n}
+		}
+	} else if len(opts.Entries) > 0 {
+		return nil, errors.New("schedule: a client that does not work jobs cannot schedule them")
+	}
+	if opts.LeaderElectionDisabled && len(opts.Entries) > 0 {
+		return nil, errors.New("schedule: periodic cycles need a client that takes part in leader election")
+	}
+	if !opts.Work {
+		// An insert-only client validates kinds against Workers unless told not to.
+		cfg.SkipUnknownJobCheck = true
+	}
+	c, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("schedule: river client: %w", err)
+	}
+	s.client = c
+	if err := s.SetEntries(opts.Entries); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// StopTimeout is how long Stop lets running cycles finish before cancelling them.
+func (s *Scheduler) StopTimeout() time.Duration { return s.opts.StopTimeout }
+
+// SetRunner swaps the Runner (SIGHUP: new config and credentials). Running cycles keep the one they started
+// with; the next cycle uses r.
+func (s *Scheduler) SetRunner(r Runner) { s.run.Store(&r) }
+
+func (s *Scheduler) runner() Runner { return *s.run.Load() }
+
+// SetEntries makes entries the periodic cycles: removed or changed specs are dropped, new ones added. A
+// (project, kind) that is new runs once right away (RunOnStart) so a restart or a reload never skips a long
+// interval; one whose spec merely changed waits for its next tick.
+func (s *Scheduler) SetEntries(entries []Entry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(entries) == 0 && len(s.entries) == 0 {
+		// Nothing to change; and a client outside leader election has no periodic jobs to ask about.
+		return nil
+	}
+	next := map[string]Entry{}
+	for _, e := range entries {
+		if _, dup := next[e.ID()]; dup {
+			return fmt.Errorf("schedule: cycle %s listed twice", e.ID())
+		}
+		next[e.ID()] = e
+	}
+	var remove []string
+	for id, old := range s.entries {
+		if e, ok := next[id]; !ok || e.Spec != old.Spec {
+			remove = append(remove, id)
+		}
+	}
+	s.client.PeriodicJobs().RemoveManyByID(remove)
+	for _, id := range remove {
+		delete(s.entries, id)
+	}
+	for id, e := range next {
+		if _, ok := s.entries[id]; ok {
+			continue
+		}
+		changed := slices.Contains(remove, id)
+		args := CycleArgs{Project: e.Project, Target: e.Kind, Trigger: TriggerSchedule}
+		pj := river.NewPeriodicJob(e.sched, func() (river.JobArgs, *river.InsertOpts) {
+			return args, s.insertOpts(args)
+		}, &river.PeriodicJobOpts{ID: id, RunOnStart: !changed})
+		if _, err := s.client.PeriodicJobs().AddSafely(pj); err != nil {
+			return fmt.Errorf("schedule: cycle %s: %w", id, err)
+		}
+		s.entries[id] = e
+	}
+	return nil
+}
+
+// Start starts working (and, on the elected leader, scheduling) cycles. It returns once started; cancelling
+// ctx stops the client as Stop would.
+func (s *Scheduler) Start(ctx context.Context) error {
+	if err := s.client.Start(ctx); err != nil {
+		return fmt.Errorf("schedule: start: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching cycles and lets the running ones finish for up to Options.StopTimeout, then cancels
+// them (their jobs are retried later; the ledger keeps every item they finished). It returns when the client
+// has stopped or ctx is done.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	if err := s.client.Stop(ctx); err != nil {
+		return fmt.Errorf("schedule: stop: %w", err)
+	}
+	return nil
+}
+
+// Request asks for one (project, kind) cycle outside its schedule.
+type Request struct {
+	Project string `json:"project"`
+	Kind    string `json:"target"`
+	Force   bool   `json:"force,omitempty"`
+	Trigger string `json:"-"` // TriggerResync or TriggerAPI (default TriggerResync)
+}
+
+// Enqueued is a job Enqueue inserted or found.
+type Enqueued struct {
+	JobID   int64  `json:"id"`
+	Project string `json:"project"`
+	Kind    string `json:"target"`
+	// Duplicate: that (project, kind) already had a pending or running cycle, which is JobID; nothing new was
+	// inserted.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+// Enqueue inserts one unique cycle job per request. A (project, kind) that already has a cycle pending or
+// running gets no second one: its Enqueued is that job, marked Duplicate.
+func (s *Scheduler) Enqueue(ctx context.Context, reqs []Request) ([]Enqueued, error) {
+	out := make([]Enqueued, 0, len(reqs))
+	for _, r := range reqs {
+		e, err := s.enqueue(ctx, r)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (s *Scheduler) enqueue(ctx context.Context, r Request) (Enqueued, error) {
+	trig := r.Trigger
+	if trig == "" {
+		trig = TriggerResync
+	}
+	args := CycleArgs{Project: r.Project, Target: r.Kind, Trigger: trig, Force: r.Force}
+	res, err := s.client.Insert(ctx, args, s.insertOpts(args))
+	if err != nil {
+		return Enqueued{}, fmt.Errorf("schedule: enqueue cycle %s/%s: %w", r.Project, r.Kind, err)
+	}
+	return Enqueued{JobID: res.Job.ID, Project: r.Project, Kind: r.Kind, Duplicate: res.UniqueSkippedAsDuplicate}, nil
+}
+
+// Outcome is how a cycle job ended.
+type Outcome struct {
+	JobID   int64  `json:"id"`
+	Project string `json:"project"`
+	Kind    string `json:"target"`
+	// State is River's: completed, discarded, cancelled, or retryable (failed, a retry is due).
+	State string `json:"state"`
+	// Output is what the Runner returned (JSON), if anything.
+	Output []byte `json:"output,omitempty"`
+	// Error is the last attempt's error, empty when State is completed.
+	Error string `json:"error,omitempty"`
+}
+
+// OK reports whether the cycle ran to the end.
+func (o Outcome) OK() bool { return o.State == string(rivertype.JobStateCompleted) }
+
+// waitPoll is how often Wait looks at the jobs; polling (not River's events) sees jobs other replicas work.
+const waitPoll = 200 * time.Millisecond
+
+// Wait returns once every job has finished (completed, discarded, cancelled) or failed an attempt
+// (retryable), in the order of ids.
+func (s *Scheduler) Wait(ctx context.Context, ids []int64) ([]Outcome, error) {
+	out := make([]Outcome, len(ids))
+	done := make([]bool, len(ids))
+	left := len(ids)
+	t := time.NewTicker(waitPoll)
+	defer t.Stop()
+	for {
+		for i, id := range ids {
+			if done[i] {
+				continue
+			}
+			j, err := s.client.JobGet(ctx, id)
+			if err != nil {
+				return out, fmt.Errorf("schedule: job %d: %w", id, err)
+			}
+			if o, ok := outcomeOf(j); ok {
+				out[i], done[i] = o, true
+				left--
+			}
+		}
+		if left == 0 {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return out, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func outcomeOf(j *rivertype.JobRow) (Outcome, bool) {
+	switch j.State {
+	case rivertype.JobStateCompleted, rivertype.JobStateDiscarded, rivertype.JobStateCancelled, rivertype.JobStateRetryable:
+	default:
+		return Outcome{}, false
+	}
+	o := Outcome{JobID: j.ID, State: string(j.State), Output: j.Output()}
+	var a CycleArgs
+	if err := json.Unmarshal(j.EncodedArgs, &a); err == nil {
+		o.Project, o.Kind = a.Project, a.Target
+	}
+	if o.State != string(rivertype.JobStateCompleted) && len(j.Errors) > 0 {
+		o.Error = j.Errors[len(j.Errors)-1].Error
+	}
+	return o, true
+}
+
+// Resync runs each request's cycle through the unique jobs and waits for them. When a (project, kind) is
+// already pending or running (a scheduled tick, another resync), Resync waits for that job to end and then
+// inserts its own, so its Force is honoured and the two never run at once.
+func (s *Scheduler) Resync(ctx context.Context, reqs []Request) ([]Outcome, error) {
+	out := make([]Outcome, len(reqs))
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs = make([]error, len(reqs))
+	)
+	for i, r := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o, err := s.resyncOne(ctx, r)
+			mu.Lock()
+			out[i], errs[i] = o, err
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+func (s *Scheduler) resyncOne(ctx context.Context, r Request) (Outcome, error) {
+	for {
+		e, err := s.enqueue(ctx, r)
+		if err != nil {
+			return Outcome{}, err
+		}
+		os, err := s.Wait(ctx, []int64{e.JobID})
+		if err != nil {
+			return Outcome{}, err
+		}
+		if !e.Duplicate {
+			return os[0], nil
+		}
+	}
+}
