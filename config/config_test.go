@@ -324,6 +324,26 @@ projects:
 			want: []string{`11: projects[1].id: duplicate project id "shop"`},
 		},
 		{
+			name: "two projects mapped to one jira project are refused, naming both",
+			yaml: jiraSection + "projects:\n  - id: shop\n    jira: {target: acme, project_key: SHOP}\n  - id: shop-eu\n    jira: {target: acme, project_key: SHOP}\n",
+			want: []string{`12: projects[1].jira.project_key: jira target "acme" project SHOP is also mapped by projects[0] (id "shop", line 10) to project "shop-eu"`},
+		},
+		{
+			name: "two projects mapped to one ado project are refused whatever its case",
+			yaml: minimal + adoSection("pat") + "projects:\n  - id: shop\n    ado: {target: acme-ado, project: Shop}\n  - id: shop-eu\n    ado: {target: acme-ado, project: shop}\n",
+			want: []string{`12: projects[1].ado.project: ado target "acme-ado" project "shop" is also mapped by projects[0] (id "shop", line 10) to project "shop-eu"`},
+		},
+		{
+			name: "two projects with one static confluence title in one space are refused",
+			yaml: minimal + confluenceSection + "projects:\n  - id: shop\n    confluence: {target: wiki, space: QA, title: Coverage}\n  - id: shop-eu\n    confluence: {target: wiki, space: QA, title: Coverage}\n",
+			want: []string{`11: projects[1].confluence.title: confluence target "wiki" space QA title "Coverage" is also mapped by projects[0] (id "shop", line 9) to project "shop-eu"`},
+		},
+		{
+			name:  "projects sharing a site but not a destination are fine",
+			yaml:  jiraSection + confluenceSection + "projects:\n  - id: shop\n    jira: {target: acme, project_key: SHOP}\n    confluence: {target: wiki, space: QA}\n  - id: shop-eu\n    jira: {target: acme, project_key: SHOPEU}\n    confluence: {target: wiki, space: QA}\n",
+			check: func(t *testing.T, c *Config) { eq(t, "projects", len(c.Projects), 2) },
+		},
+		{
 			name: "a target without a name is refused",
 			yaml: strings.Replace(jiraSection, "name: acme", "name: \"\"", 1),
 			want: []string{"4: jira[0].name: missing: every jira entry needs a name"},
@@ -568,6 +588,13 @@ func globMatch(g, w string) bool {
 	}
 	return true
 }
+
+// confluenceSection is a Confluence site named wiki on 3 lines.
+const confluenceSection = `confluence:
+  - name: wiki
+    url: https://acme.atlassian.net/wiki
+    auth: {type: bearer, token_env: JIRA_TOKEN}
+`
 
 func adoSection(authType string) string {
 	typ := ""

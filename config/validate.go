@@ -398,6 +398,18 @@ func (v *validator) adoExtension(key string, e ADOExtension) {
 
 func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 	ids := map[string]bool{}
+	// Two projects writing the same Jira project, ADO project or Confluence page would overwrite each
+	// other every cycle (they share ledger names, and the Jira property keeps one project's runs), so a
+	// destination may be mapped once.
+	owners := map[string]mappingOwner{}
+	claim := func(key, dest, what string, i int) {
+		if prev, ok := owners[dest]; ok {
+			v.c.add(key, "%s is also mapped by projects[%d] (id %q, line %d) to project %q: each destination may be mapped by one project only",
+				what, prev.index, prev.id, v.c.lineOf(prev.key), v.cfg.Projects[i].ID)
+			return
+		}
+		owners[dest] = mappingOwner{index: i, id: v.cfg.Projects[i].ID, key: key}
+	}
 	for i := range v.cfg.Projects {
 		p := &v.cfg.Projects[i]
 		key := fmt.Sprintf("projects[%d]", i)
@@ -426,12 +438,20 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 			case t && *m.Fields && !m.LinkedRuns && jira[m.Target].Fields == (JiraFields{}):
 				v.c.add(k, "maps nothing: jira target %q names no fields and linked_runs is false", m.Target)
 			}
+			if t && m.ProjectKey != "" {
+				claim(k+".project_key", "jira\x00"+m.Target+"\x00"+m.ProjectKey,
+					fmt.Sprintf("jira target %q project %s", m.Target, m.ProjectKey), i)
+			}
 		}
 		if m := p.ADO; m != nil {
 			k := key + ".ado"
-			v.target(k, "ado", m.Target, ado[m.Target], slices.Sorted(maps.Keys(ado)))
+			t := v.target(k, "ado", m.Target, ado[m.Target], slices.Sorted(maps.Keys(ado)))
 			if m.Project == "" {
 				v.c.add(k+".project", "missing: the Azure DevOps project name")
+			} else if t {
+				// Azure DevOps project names are case-insensitive: "Shop" and "shop" are one project.
+				claim(k+".project", "ado\x00"+m.Target+"\x00"+strings.ToLower(m.Project),
+					fmt.Sprintf("ado target %q project %q", m.Target, m.Project), i)
 			}
 			if m.MatchField != "" && !refNameRE.MatchString(m.MatchField) {
 				v.c.add(k+".match_field", "%q is not a work-item field reference name (such as Custom.JiraKey)", m.MatchField)
@@ -439,7 +459,7 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 		}
 		if m := p.Confluence; m != nil {
 			k := key + ".confluence"
-			v.target(k, "confluence", m.Target, conf[m.Target], slices.Sorted(maps.Keys(conf)))
+			t := v.target(k, "confluence", m.Target, conf[m.Target], slices.Sorted(maps.Keys(conf)))
 			if m.Space == "" || strings.ContainsAny(m.Space, " \t") {
 				v.c.add(k+".space", "%q is not a space key (such as QA)", m.Space)
 			}
@@ -450,12 +470,30 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 				m.Title = DefaultPageTitle
 			}
 			v.title(k+".title", m.Title)
+			if t && m.Space != "" && !strings.Contains(m.Title, "{{") {
+				// A static title is the same page for every project that uses it in that space. A
+				// templated one (the default names {{.Project.Name}}) differs by project as a rule: two
+				// that render alike are caught when pushing, by the page's covsync.sync mark.
+				tk := k + ".title"
+				if !v.c.present(tk) {
+					tk = k + ".space"
+				}
+				claim(tk, "confluence\x00"+m.Target+"\x00"+m.Space+"\x00"+m.Title,
+					fmt.Sprintf("confluence target %q space %s title %q", m.Target, m.Space, m.Title), i)
+			}
 			if m.ReleaseTitle == "" {
 				m.ReleaseTitle = DefaultReleaseTitle
 			}
 			v.title(k+".release_title", m.ReleaseTitle)
 		}
 	}
+}
+
+// mappingOwner is the project that first mapped a destination (projects[index], at key).
+type mappingOwner struct {
+	index int
+	id    string
+	key   string
 }
 
 // target checks that a mapping names a defined target of its kind.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sirupsen/logrus"
@@ -44,20 +45,24 @@ func newLoggerTo(w io.Writer, c *config.Config) *logrus.Logger {
 func newDeps(c *config.Config, l *logrus.Logger) deps {
 	v, _ := buildInfo()
 	d := deps{cfg: c, log: l, templates: templates.Set{Dir: c.Templates.Dir}, userAgent: "covsync/" + v}
-	d.jiraSites = newJiraSites(d)
-	d.confluenceClients = &confluenceClients{}
+	d.clients = newClients()
 	return d
 }
 
+// Database deadlines. Without them a database that stops answering (a dropped route, a firewall that
+// black-holes packets) hangs a command or a cycle for as long as TCP keeps trying.
+const (
+	// defaultConnectTimeout bounds each connection attempt when the URL sets no connect_timeout.
+	defaultConnectTimeout = 10 * time.Second
+	// dbReadTimeout bounds one report read (every query of it); the largest projects read in seconds.
+	dbReadTimeout = 2 * time.Minute
+)
+
 // openPool connects to the configured database. An unreachable database is exit 3.
 func openPool(ctx context.Context, c *config.Config) (*pgxpool.Pool, error) {
-	pc, err := pgxpool.ParseConfig(c.Database.URL.Reveal())
+	pc, err := poolConfig(c)
 	if err != nil {
-		// pgx's parse errors can echo the connection string: never pass them through.
-		return nil, withCode(exitUsage, fmt.Errorf("database.url: not a valid PostgreSQL connection string"))
-	}
-	if c.Database.MaxConns > 0 {
-		pc.MaxConns = c.Database.MaxConns
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
@@ -68,4 +73,22 @@ func openPool(ctx context.Context, c *config.Config) (*pgxpool.Pool, error) {
 		return nil, withCode(exitDependency, fmt.Errorf("database %s:%d unreachable: %w", pc.ConnConfig.Host, pc.ConnConfig.Port, err))
 	}
 	return pool, nil
+}
+
+// poolConfig is the pool configuration of the configured database: the URL's, with at most
+// database.max_conns connections and a connect timeout of defaultConnectTimeout unless the URL (or
+// PGCONNECT_TIMEOUT) sets one.
+func poolConfig(c *config.Config) (*pgxpool.Config, error) {
+	pc, err := pgxpool.ParseConfig(c.Database.URL.Reveal())
+	if err != nil {
+		// pgx's parse errors can echo the connection string: never pass them through.
+		return nil, withCode(exitUsage, fmt.Errorf("database.url: not a valid PostgreSQL connection string"))
+	}
+	if c.Database.MaxConns > 0 {
+		pc.MaxConns = c.Database.MaxConns
+	}
+	if pc.ConnConfig.ConnectTimeout == 0 {
+		pc.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	return pc, nil
 }

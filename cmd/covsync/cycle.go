@@ -13,6 +13,7 @@ import (
 	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/ledger"
+	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 )
 
@@ -76,7 +77,8 @@ func (r *cycleRunner) Run(ctx context.Context, projectID, kind string, opts engi
 // one), and each cycle bounds its own pushes.
 //
 // Summaries come back in target order. The error joins every cycle-level failure and carries an exit code
-// (main.go): 2 for a project the config does not map, 3 when the database or a target was unreachable.
+// (main.go): 2 for a project the config does not map or a target's configuration that does not fit it, 3
+// when the database or a target was unreachable.
 // Items that failed on their own are in the summaries only.
 func (r *cycleRunner) RunProject(ctx context.Context, projectID string, kinds []string, opts engine.Options) ([]engine.Summary, error) {
 	pc, ok := projectByID(r.d.cfg, projectID)
@@ -101,7 +103,9 @@ func (r *cycleRunner) RunProject(ctx context.Context, projectID string, kinds []
 	if len(targets) == 0 {
 		return nil, nil
 	}
-	p, err := r.reader.ReadProject(ctx, projectID)
+	rctx, cancel := context.WithTimeout(ctx, dbReadTimeout)
+	p, err := r.reader.ReadProject(rctx, projectID)
+	cancel()
 	switch {
 	case errors.Is(err, postgres.ErrUnknownProject):
 		// Mapped in the config but nothing ingested yet: nothing to plan from, and pushing an empty report
@@ -125,9 +129,26 @@ func (r *cycleRunner) RunProject(ctx context.Context, projectID string, kinds []
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return out, withCode(exitDependency, err)
+		return out, withCode(cycleExitCode(errs), err)
 	}
 	return out, nil
+}
+
+// cycleExitCode is the exit code of failed cycles: 2 (configuration) when every failure is a target's
+// configuration error (push.KindConfig: a field name matching nothing), else 3 (a database or target was
+// unreachable), which outranks it as resyncAll ranks codes.
+func cycleExitCode(errs []error) int {
+	code := exitOK
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case push.KindOf(err) == push.KindConfig:
+			code = max(code, exitUsage)
+		default:
+			code = exitDependency
+		}
+	}
+	return code
 }
 
 // projectByID finds a project mapping of the config.

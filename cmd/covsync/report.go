@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,7 +40,9 @@ func newReportCmd() *cobra.Command {
 			}
 			defer pool.Close()
 			rd := postgres.NewReader(pool, c.Database.SourceSchema)
-			p, err := rd.ReadProject(ctx, project)
+			rctx, cancel := context.WithTimeout(ctx, dbReadTimeout)
+			defer cancel()
+			p, err := rd.ReadProject(rctx, project)
 			switch {
 			case errors.Is(err, postgres.ErrUnknownProject):
 				return withCode(exitUsage, fmt.Errorf("report: %w%s", err, knownProjects(cmd, rd)))

@@ -122,3 +122,27 @@ func TestResyncJiraAndLinkedRunsAgainstTheSimulator(t *testing.T) {
 		}
 	}
 }
+
+func TestResyncWithAJiraFieldNameMatchingNoFieldExits2(t *testing.T) {
+	w := newJiraWorld(t)
+	b, err := os.ReadFile(w.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.cfg, []byte(strings.Replace(string(b), "test_status: Test Status", "test_status: Tset Status", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.sim.ResetRequests()
+	res, code, errOut := w.resync(t, "--target", "jira")
+	if code != exitUsage {
+		t.Fatalf("exit %d, want 2 (a configuration error, not an outage): %+v\n%s", code, res, errOut)
+	}
+	if !strings.Contains(errOut, "fields.test_status: no field named") || !strings.Contains(errOut, "Tset Status") {
+		t.Errorf("the log does not name the field:\n%s", errOut)
+	}
+	for _, r := range w.sim.Requests() {
+		if r.Method != "GET" {
+			t.Errorf("a misconfigured target wrote: %s %s", r.Method, r.Path)
+		}
+	}
+}

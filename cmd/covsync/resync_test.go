@@ -49,6 +49,8 @@ type world struct {
 	// realReader makes the commands read reports from the source schema (postgres.Reader) instead of
 	// inventing them.
 	realReader bool
+	// reader, when set, reads the reports instead of w.
+	reader reportReader
 
 	mu      sync.Mutex
 	targets map[string]*enginetest.Target
@@ -99,6 +101,9 @@ func (w *world) env() cycleEnv {
 	}
 	if w.realReader {
 		env.reader = defaultCycleEnv().reader
+	}
+	if w.reader != nil {
+		env.reader = func(*pgxpool.Pool, string) reportReader { return w.reader }
 	}
 	return env
 }
@@ -258,6 +263,27 @@ func TestResyncExitCodes(t *testing.T) {
 			code: exitDependency, out: "jira:acme/WEB: cycle failed: jira:acme/WEB: jira: 401 Unauthorized",
 		},
 		{
+			name: "a target whose configuration does not fit exits 2",
+			before: func(t *testing.T, w *world) {
+				w.target("jira:acme/WEB").Before = func(context.Context, push.Item) *enginetest.Verdict {
+					return &enginetest.Verdict{Err: push.Configf("jira acme: fields.coverage_percent: no field named %q on the site", "Test Coverage")}
+				}
+			},
+			code: exitUsage, out: `jira:acme/WEB: cycle failed: jira:acme/WEB: jira acme: fields.coverage_percent: no field named "Test Coverage"`,
+		},
+		{
+			name: "a configuration error beside an unusable target exits 3",
+			before: func(t *testing.T, w *world) {
+				w.target("jira:acme/WEB").Before = func(context.Context, push.Item) *enginetest.Verdict {
+					return &enginetest.Verdict{Err: push.Configf("jira acme: no such field")}
+				}
+				w.target("jira:acme/SHOP").Before = func(context.Context, push.Item) *enginetest.Verdict {
+					return &enginetest.Verdict{Err: push.Fatalf("jira: 401 Unauthorized")}
+				}
+			},
+			code: exitDependency,
+		},
+		{
 			name: "an unreachable database exits 3",
 			before: func(t *testing.T, w *world) {
 				t.Setenv("COVSYNC_TEST_RESYNC_DB", "postgres://covsync@127.0.0.1:1/none?connect_timeout=2")
@@ -369,5 +395,40 @@ func TestResyncOfAProjectWithoutDataIsAUsageError(t *testing.T) {
 	out, code := w.run(t, "resync", "--project", "web", "--output", "json")
 	if code != exitUsage || !strings.Contains(out, "the source schema has no such project") {
 		t.Errorf("exit %d, want 2 naming the missing data:\n%s", code, out)
+	}
+}
+
+func TestAnEchoedTokenNeverReachesResyncOutputOrTheLedger(t *testing.T) {
+	const tok = "t0ken-echoed-by-a-proxy"
+	for _, output := range []string{"text", "json"} {
+		t.Run(output, func(t *testing.T) {
+			w := newWorld(t)
+			t.Setenv("COVSYNC_TEST_JIRA_TOKEN", tok)
+			// A proxy in front of the site echoes the request, credentials and all, into its error page.
+			w.target("jira:acme/SHOP").Before = enginetest.On(map[string]*enginetest.Verdict{
+				"SHOP-2": {Err: push.Permanentf("jira: issue SHOP-2: 400: <html><pre>GET /x\nCookie: sso=%s</pre></html>", tok)},
+			})
+			w.target("jira:acme/WEB").Before = func(context.Context, push.Item) *enginetest.Verdict {
+				return &enginetest.Verdict{Err: push.Fatalf("jira: 401: <html>token %s refused</html>", tok)}
+			}
+			out, code := w.run(t, "resync", "--output", output)
+			if code != exitDependency || !strings.Contains(out, "SHOP-2") || !strings.Contains(out, "refused") {
+				t.Fatalf("exit %d, want 3 with both failures listed:\n%s", code, out)
+			}
+			if strings.Contains(out, tok) {
+				t.Errorf("resync printed the token:\n%s", out)
+			}
+			var stored string
+			if err := w.pool.QueryRow(context.Background(), `SELECT coalesce(string_agg(last_error, ' '), '') ||
+				(SELECT coalesce(string_agg(error, ' '), '') FROM covsync.cycles) FROM covsync.ledger`).Scan(&stored); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(stored, "SHOP-2") || !strings.Contains(stored, "refused") {
+				t.Fatalf("the ledger lacks the failures: %q", stored)
+			}
+			if strings.Contains(stored, tok) {
+				t.Errorf("the ledger stores the token: %q", stored)
+			}
+		})
 	}
 }

@@ -60,7 +60,7 @@ func newServeRunner(_ context.Context, d daemon.RunnerDeps) (schedule.Runner, er
 		d.Metrics.WatchRateLimits(client, c.TooManyRequests.Load)
 		return c
 	}
-	deps.jiraSites = newJiraSites(deps) // again, now that its clients have counters
+	// deps' client registry builds each client on first use, so every one of them has its counters.
 	r := newCycleRunner(deps, d.Pool, defaultCycleEnv())
 	return jobRunner(r, d.Metrics.Observer()), nil
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/httpx"
-	jiraconn "github.com/covsync/covsync/connectors/jira"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/templates"
 )
@@ -18,10 +17,9 @@ type deps struct {
 	log       *logrus.Logger
 	templates templates.Set
 	userAgent string // "covsync/<version>"
-	// jiraSites shares one client and one set of property locks per Jira site across all targets.
-	jiraSites *jiraconn.Sites
-	// confluenceClients shares one HTTP client per Confluence site across all targets.
-	confluenceClients *confluenceClients
+	// clients holds one client per configured Jira site, ADO organization and Confluence site, shared by
+	// every target of every project mapped to it (clients.go).
+	clients *clients
 	// counters, when set (serve), gives each HTTP client the counter its 429s go to on /metrics.
 	counters func(client string) *httpx.Counters
 }

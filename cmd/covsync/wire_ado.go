@@ -34,14 +34,14 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 	if conn == nil {
 		return nil, usageErr("projects[%s].ado.target: no ado entry is named %q", p.ID, p.ADO.Target)
 	}
-	hc, err := adoHTTPClient(d, conn)
+	org, err := adoOrg(d, conn)
 	if err != nil {
 		return nil, err
 	}
 	t, err := ado.New(ado.Options{
 		Name: conn.Name, OrganizationURL: conn.OrganizationURL, PAT: conn.Auth.Token,
 		Project: p.ADO.Project, Extension: conn.Extension, Fields: conn.Fields, MatchField: p.ADO.MatchField,
-		HTTPClient: hc, MaxAttempts: 1, Log: d.log, UserAgent: d.userAgent, Templates: d.templates,
+		HTTPClient: org.http, Pause: org.pause, Log: d.log, UserAgent: d.userAgent, Templates: d.templates,
 	})
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("projects[%s].ado: %w", p.ID, err))
@@ -49,20 +49,34 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 	return t, nil
 }
 
-// adoHTTPClient is the httpx client of one ado entry: retries (writes included, which the connector marks
-// safe), Retry-After, the per-target token bucket, TLS ca_file, the proxy and redacted logs. The connector
-// itself then makes one attempt per call (MaxAttempts 1) so retries do not multiply, and keeps only what
-// httpx does not do: the sign-in page guard and the pause on X-RateLimit-Remaining / X-RateLimit-Delay.
-func adoHTTPClient(d deps, c *config.ADO) (*http.Client, error) {
-	hc, err := httpx.New(httpx.Options{
-		Name: "ado:" + c.Name, RequestsPerSecond: c.RequestsPerSecond, Timeout: c.Timeout, CAFile: c.CAFile,
-		UserAgent: d.userAgent, Logger: d.log, Secrets: []string{c.Auth.Token.Reveal()},
-		Counters: d.httpCounters("ado:" + c.Name),
+// adoOrg returns what the targets of one ado entry share, one per organization in the deps' registry, so
+// requests_per_second and the 429 slow-down hold for the organization, not per project. Its httpx client
+// does the retries (writes included, which the connector marks safe), Retry-After, the token bucket, TLS
+// ca_file, the proxy and redacted logs; the connector keeps only what httpx does not do: the sign-in page
+// guard and the pause on X-RateLimit-Remaining / X-RateLimit-Delay.
+func adoOrg(d deps, c *config.ADO) (*adoClient, error) {
+	org, err := clientFor(d.clients, kindADO, c.Name, func() (*adoClient, error) {
+		hc, err := httpx.New(httpx.Options{
+			Name: "ado:" + c.Name, RequestsPerSecond: c.RequestsPerSecond, Timeout: c.Timeout, CAFile: c.CAFile,
+			UserAgent: d.userAgent, Logger: d.log, Secrets: []string{c.Auth.Token.Reveal()},
+			Counters: d.httpCounters("ado:" + c.Name),
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &adoClient{http: hc, pause: ado.NewPause()}, nil
 	})
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("ado %s: %w", c.Name, err))
 	}
-	return hc, nil
+	return org, nil
+}
+
+// adoClient is what the targets of one organization share: the paced HTTP client and the pause the service
+// asked for (Retry-After, X-RateLimit-Delay), which holds for the organization.
+type adoClient struct {
+	http  *http.Client
+	pause *ado.Pause
 }
 
 // adoProbes lists read-only checks of the configured ADO targets: per project mapping, the project and the

@@ -74,3 +74,30 @@ func TestADOProbesReadTheProjectAndCollection(t *testing.T) {
 		t.Fatal("the PAT is in the probe error")
 	}
 }
+
+func TestProjectsOnOneADOOrganizationShareOneClientAndPause(t *testing.T) {
+	d := adoDeps("https://dev.azure.com/acme")
+	d.clients = newClients()
+	d.cfg.ADO = append(d.cfg.ADO, d.cfg.ADO[0])
+	d.cfg.ADO[1].Name, d.cfg.ADO[1].OrganizationURL = "other-ado", "https://dev.azure.com/other"
+	d.cfg.Projects = append(d.cfg.Projects,
+		config.Project{ID: "web", ADO: &config.ProjectADO{Target: "acme-ado", Project: "Web"}},
+		config.Project{ID: "ops", ADO: &config.ProjectADO{Target: "other-ado", Project: "Ops"}})
+	for _, p := range d.cfg.Projects {
+		if _, err := adoTargets(context.Background(), d, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := d.clients.count(kindADO); n != 2 {
+		t.Errorf("%d ADO clients for 2 organizations and 3 projects, want 2", n)
+	}
+	a, _ := adoOrg(d, &d.cfg.ADO[0])
+	b, _ := adoOrg(d, &d.cfg.ADO[0])
+	o, _ := adoOrg(d, &d.cfg.ADO[1])
+	if a != b || a.http != b.http || a.pause != b.pause {
+		t.Error("two projects on one organization got different clients: requests_per_second would hold per project")
+	}
+	if a.http == o.http || a.pause == o.pause {
+		t.Error("two organizations share a client")
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/confluence"
@@ -32,7 +31,7 @@ func confluenceTarget(d deps, p config.Project) (*confluence.Target, error) {
 	if !ok {
 		return nil, withCode(exitUsage, fmt.Errorf("projects[%s].confluence.target: no confluence entry named %q", p.ID, m.Target))
 	}
-	hc, err := d.confluenceClients.get(d, site)
+	hc, err := confluenceHTTPClient(d, site)
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("confluence %s: %w", site.Name, err))
 	}
@@ -54,38 +53,16 @@ func confluenceTarget(d deps, p config.Project) (*confluence.Target, error) {
 	return t, nil
 }
 
-// confluenceClients shares one HTTP client per Confluence site across the targets of every project mapped to
-// it, so the site's requests_per_second (one token bucket, slowed down on 429) holds for the site as a whole.
-type confluenceClients struct {
-	mu sync.Mutex
-	m  map[string]*http.Client
-}
-
-// get returns the client of site, making it on first use. A nil registry (deps built by hand in a test)
-// makes a client per call.
-func (c *confluenceClients) get(d deps, site config.Confluence) (*http.Client, error) {
-	if c != nil {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if hc, ok := c.m[site.Name]; ok {
-			return hc, nil
-		}
-	}
-	hc, err := httpx.New(httpx.Options{
-		Name: "confluence:" + site.Name, RequestsPerSecond: site.RequestsPerSecond, Timeout: site.Timeout,
-		CAFile: site.CAFile, UserAgent: d.userAgent, Logger: d.log, Secrets: []string{site.Auth.Token.Reveal()},
-		Counters: d.httpCounters("confluence:" + site.Name),
+// confluenceHTTPClient is the httpx client of a Confluence site, one per site in the deps' registry, so the
+// site's requests_per_second (one token bucket, slowed down on 429) holds for the site as a whole.
+func confluenceHTTPClient(d deps, site config.Confluence) (*http.Client, error) {
+	return clientFor(d.clients, kindConfluence, site.Name, func() (*http.Client, error) {
+		return httpx.New(httpx.Options{
+			Name: "confluence:" + site.Name, RequestsPerSecond: site.RequestsPerSecond, Timeout: site.Timeout,
+			CAFile: site.CAFile, UserAgent: d.userAgent, Logger: d.log, Secrets: []string{site.Auth.Token.Reveal()},
+			Counters: d.httpCounters("confluence:" + site.Name),
+		})
 	})
-	if err != nil {
-		return nil, err
-	}
-	if c != nil {
-		if c.m == nil {
-			c.m = map[string]*http.Client{}
-		}
-		c.m[site.Name] = hc
-	}
-	return hc, nil
 }
 
 func confluenceSite(c *config.Config, name string) (config.Confluence, bool) {

@@ -82,7 +82,7 @@ func jiraLinkedProject() *report.Project {
 
 func TestProjectsOnOneConfluenceSiteShareOneClient(t *testing.T) {
 	d := confluenceDeps(t, "http://127.0.0.1:9/wiki", "98765")
-	d.confluenceClients = &confluenceClients{}
+	d.clients = newClients()
 	d.cfg.Projects = append(d.cfg.Projects, config.Project{ID: "web",
 		Confluence: &config.ProjectConfluence{Target: "acme-wiki", Space: "WEB"}})
 	for _, p := range []config.Project{d.cfg.Projects[0], d.cfg.Projects[3]} {
@@ -90,9 +90,9 @@ func TestProjectsOnOneConfluenceSiteShareOneClient(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a, _ := d.confluenceClients.get(d, d.cfg.Confluence[0])
-	b, _ := d.confluenceClients.get(d, d.cfg.Confluence[0])
-	if len(d.confluenceClients.m) != 1 || a != b {
-		t.Errorf("%d clients for one site, want 1 shared", len(d.confluenceClients.m))
+	a, _ := confluenceHTTPClient(d, d.cfg.Confluence[0])
+	b, _ := confluenceHTTPClient(d, d.cfg.Confluence[0])
+	if n := d.clients.count(kindConfluence); n != 1 || a != b {
+		t.Errorf("%d clients for one site, want 1 shared", n)
 	}
 }

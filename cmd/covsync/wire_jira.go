@@ -10,20 +10,15 @@ import (
 	"github.com/covsync/covsync/sync/engine"
 )
 
-// newJiraSites is the registry every Jira target of one deps shares: one client (one token bucket) and one
-// set of property locks per site.
-func newJiraSites(d deps) *jiraconn.Sites {
-	return jiraconn.NewSites(jiraconn.Options{Logger: d.log, UserAgent: d.userAgent, Templates: d.templates, Counters: d.httpCounters("jira")})
+// jiraSite returns the Jira site of cfg from the deps' client registry: every target of a site shares one
+// client (one token bucket) and one set of property locks.
+func (d deps) jiraSite(cfg config.Jira) (*jiraconn.Site, error) {
+	return clientFor(d.clients, kindJira, cfg.Name, func() (*jiraconn.Site, error) {
+		return jiraconn.NewSite(cfg, jiraconn.Options{Logger: d.log, UserAgent: d.userAgent, Templates: d.templates, Counters: d.httpCounters("jira")})
+	})
 }
 
-func (d deps) jira() *jiraconn.Sites {
-	if d.jiraSites != nil {
-		return d.jiraSites
-	}
-	return newJiraSites(d)
-}
-
-func jiraSite(cfg *config.Config, name string) (config.Jira, bool) {
+func jiraConfig(cfg *config.Config, name string) (config.Jira, bool) {
 	for _, j := range cfg.Jira {
 		if j.Name == name {
 			return j, true
@@ -39,11 +34,11 @@ func jiraTargets(ctx context.Context, d deps, p config.Project) ([]engine.Target
 	if m == nil {
 		return nil, nil
 	}
-	cfg, ok := jiraSite(d.cfg, m.Target)
+	cfg, ok := jiraConfig(d.cfg, m.Target)
 	if !ok {
 		return nil, usageErr("projects[%s].jira.target: no jira entry named %q", p.ID, m.Target)
 	}
-	site, err := d.jira().Get(cfg)
+	site, err := d.jiraSite(cfg)
 	if err != nil {
 		return nil, withCode(exitUsage, err)
 	}
@@ -62,7 +57,6 @@ func jiraTargets(ctx context.Context, d deps, p config.Project) ([]engine.Target
 // jiraProbes lists read-only checks of the configured Jira targets: the credential (myself), the configured
 // fields, and each mapped project.
 func jiraProbes(d deps) []probe {
-	sites := d.jira()
 	var out []probe
 	for _, cfg := range d.cfg.Jira {
 		var keys []string
@@ -76,7 +70,7 @@ func jiraProbes(d deps) []probe {
 			what += ", project " + strings.Join(keys, ", ")
 		}
 		out = append(out, probe{name: "jira:" + cfg.Name, what: what, run: func(ctx context.Context) error {
-			site, err := sites.Get(cfg)
+			site, err := d.jiraSite(cfg)
 			if err != nil {
 				return fmt.Errorf("jira %s: %w", cfg.Name, err)
 			}

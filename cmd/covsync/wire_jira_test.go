@@ -34,7 +34,7 @@ func jiraTestDeps(t *testing.T, token string) (deps, *jirasim.Sim) {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	d := deps{cfg: cfg, log: log, templates: templates.Set{}, userAgent: "covsync/test"}
-	d.jiraSites = newJiraSites(d)
+	d.clients = newClients()
 	return d, sim
 }
 

@@ -3,6 +3,7 @@ package ado
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"regexp"
 	"sort"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/workitemtracking"
 
 	"github.com/covsync/covsync/connectors/httpx"
+	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 )
 
@@ -154,6 +156,10 @@ func (t *Target) queryByField(ctx context.Context, s *session, f string, values 
 			res, err = s.wit.QueryByWiql(qctx, workitemtracking.QueryByWiqlArgs{Project: &t.o.Project, Wiql: &workitemtracking.Wiql{Query: &q}})
 			return err
 		})
+		if st, _ := statusOf(err); st == http.StatusBadRequest && strings.Contains(err.Error(), "TF51005") {
+			// The organization has no such field: the mapping is wrong, not the service.
+			return nil, push.Configf("%s: match_field %s: the organization has no such work-item field (check projects[].ado.match_field): %w", t.Name(), f, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: WIQL query on %s: %w", t.Name(), f, err)
 		}

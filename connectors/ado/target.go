@@ -58,13 +58,13 @@ type Options struct {
 	UserAgent  string
 	Templates  templates.Set // for the coverage_summary field (jira/summary.tmpl)
 
-	// MaxAttempts is ignored: retries are the HTTP client's (see HTTPClient). It stays until cmd/covsync
-	// stops setting it.
-	MaxAttempts int
 	// MaxConflicts bounds read-merge-write rounds of one document or work item (default 5).
 	MaxConflicts int
 	// MaxPause caps how long one Retry-After or X-RateLimit-Delay holds the target back (default 60 s).
 	MaxPause time.Duration
+	// Pause is the service-asked pause shared with the other targets of the organization; nil: this target's
+	// own.
+	Pause *Pause
 }
 
 // Target is the ADO target. It implements the engine's Target interface.
@@ -153,7 +153,11 @@ func New(o Options) (*Target, error) {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	t.pacer = &pacer{next: rt, maxWait: maxPause}
+	pause := o.Pause
+	if pause == nil {
+		pause = NewPause()
+	}
+	t.pacer = &pacer{next: rt, maxWait: maxPause, Pause: pause}
 	hc.Transport = guard{next: t.pacer}
 	t.http = &hc
 	if _, ok := o.Fields[FieldCoverageSummary]; ok {

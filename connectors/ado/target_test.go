@@ -388,6 +388,19 @@ func TestTheDefaultClientRetriesAFailedWIQLQuery(t *testing.T) {
 	}
 }
 
+func TestAMatchFieldTheOrganizationLacksIsAConfigError(t *testing.T) {
+	f := newFixture(t, adosim.Options{})
+	f.sim.AddWorkItem("Shop", map[string]any{"Custom.JiraKey": "SHOP-7"})
+	tg := f.target(t, func(o *ado.Options) { o.MatchField = "Custom.JiraKee" })
+	_, err := tg.Plan(context.Background(), project(story("SHOP-7", 1, 2, 1, 0)))
+	if push.KindOf(err) != push.KindConfig || !strings.Contains(err.Error(), "match_field Custom.JiraKee") {
+		t.Fatalf("err = %v (kind %v), want a configuration error naming match_field", err, push.KindOf(err))
+	}
+	if docs, _ := f.writes(); docs != 0 {
+		t.Fatal("a misconfigured target wrote")
+	}
+}
+
 func TestProbesReadTheProjectAndTheCollection(t *testing.T) {
 	f := newFixture(t, adosim.Options{})
 	tg := f.target(t, nil)

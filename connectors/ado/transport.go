@@ -46,15 +46,24 @@ func (g guard) RoundTrip(req *http.Request) (*http.Response, error) {
 // pacer holds back every request of one target after the service asked for a pause: Retry-After on a 429 or
 // 503, X-RateLimit-Delay, or X-RateLimit-Remaining: 0 (Azure DevOps sends these headers when it is delaying
 // or about to block a caller, https://learn.microsoft.com/en-us/azure/devops/integrate/concepts/rate-limits).
-// The pause is shared by all workers of the target, so a 429 slows the whole target, not one request.
+// The pause is shared by all workers of the target, so a 429 slows the whole target, not one request, and by
+// every target given the same *Pause (Options.Pause), so it slows the whole organization.
 type pacer struct {
 	next    http.RoundTripper
 	maxWait time.Duration
 	now     func() time.Time // nil is time.Now; tests fix it to measure pauses exactly
+	*Pause
+}
 
+// Pause is the pause the service asked an organization's callers for. The service limits a caller across
+// the organization, not per project, so every target of one organization should share one (Options.Pause).
+type Pause struct {
 	mu        sync.Mutex
 	notBefore time.Time
 }
+
+// NewPause returns a pause not in force.
+func NewPause() *Pause { return &Pause{} }
 
 // minPause is how long to hold back when the service says the budget is spent but names no delay.
 const minPause = 250 * time.Millisecond

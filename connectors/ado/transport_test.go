@@ -41,7 +41,7 @@ func TestThePacerHoldsTheTargetBackWhenTheServiceAsks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// A fixed clock: the pause is exact, whatever the machine's load between the call and the check.
-			p := &pacer{next: fixedResponse{status: tc.status, header: tc.header}, maxWait: 5 * time.Second, now: func() time.Time { return pacerNow }}
+			p := &pacer{next: fixedResponse{status: tc.status, header: tc.header}, maxWait: 5 * time.Second, now: func() time.Time { return pacerNow }, Pause: NewPause()}
 			req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1/x", nil)
 			if _, err := p.RoundTrip(req); err != nil {
 				t.Fatal(err)

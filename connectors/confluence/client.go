@@ -217,6 +217,9 @@ func (c *client) findPage(ctx context.Context, space, title string) (*content, e
 type syncMark struct {
 	Hash    string `json:"hash"`
 	Version int    `json:"version"`
+	// Project is the project id that owns the page. Marks written before it existed have none; they are
+	// read as the reading project's (there was no way to tell), and its next write records it.
+	Project string `json:"project,omitempty"`
 }
 
 type markProperty struct {
@@ -261,12 +264,12 @@ func labelsIn(names []string) []map[string]string {
 // createPage creates the page under parentID with its labels and covsync's property in one request
 // ("Content properties can also be added when creating a new piece of content by including them in the
 // metadata.properties of the request"), so a page covsync created is never without its mark.
-func (c *client) createPage(ctx context.Context, space, parentID, title string, body []byte, labels []string, hash string) (*content, error) {
+func (c *client) createPage(ctx context.Context, space, parentID, title string, body []byte, labels []string, mark syncMark) (*content, error) {
 	in := map[string]any{
 		"type": "page", "title": title, "space": map[string]any{"key": space}, "body": storage(body),
 		"metadata": map[string]any{
 			"labels":     labelsIn(labels),
-			"properties": map[string]any{PropertyKey: map[string]any{"key": PropertyKey, "value": syncMark{Hash: hash, Version: 1}}},
+			"properties": map[string]any{PropertyKey: map[string]any{"key": PropertyKey, "value": mark}},
 		},
 	}
 	if parentID != "" {

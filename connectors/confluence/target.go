@@ -19,7 +19,7 @@ import (
 const (
 	// Kind is the target kind, as --target and the schedules name it.
 	Kind = "confluence"
-	// PropertyKey is the content property that marks covsync's pages: {"hash", "version"}.
+	// PropertyKey is the content property that marks covsync's pages: {"hash", "version", "project"}.
 	PropertyKey = "covsync.sync"
 	// Label is put on every page covsync creates, with the project id.
 	Label = "covsync"
@@ -163,7 +163,7 @@ func (t *Target) Plan(ctx context.Context, p *report.Project) ([]push.Item, erro
 	titles := map[string]string{}
 	for _, pg := range pages {
 		if other, dup := titles[pg.Title]; dup {
-			return nil, fmt.Errorf("confluence: pages %s and %s of project %q both render the title %q: make the title templates tell them apart", other, pg.Key, p.ID, pg.Title)
+			return nil, push.Configf("confluence: pages %s and %s of project %q both render the title %q: make the title templates tell them apart", other, pg.Key, p.ID, pg.Title)
 		}
 		titles[pg.Title] = pg.Key
 		sum := sha256.Sum256(pg.Body)
@@ -191,7 +191,7 @@ func (t *Target) Pages(p *report.Project) ([]RenderedPage, error) {
 	in := PageInput{Project: p, ReleasePages: t.o.ReleasePages, JiraBaseURL: t.o.JiraBaseURL, MaxRows: t.o.MaxRows}
 	title, err := Title(t.o.Title, TitleData{Project: p})
 	if err != nil {
-		return nil, fmt.Errorf("confluence: project %q: %w", p.ID, err)
+		return nil, push.Configf("confluence: project %q: %w", p.ID, err)
 	}
 	body, err := Render(t.tmpl, in)
 	if err != nil {
@@ -205,7 +205,7 @@ func (t *Target) Pages(p *report.Project) ([]RenderedPage, error) {
 		rel := &p.Releases[i]
 		title, err := Title(t.o.ReleaseTitle, TitleData{Project: p, Release: rel})
 		if err != nil {
-			return nil, fmt.Errorf("confluence: project %q release %q: %w", p.ID, rel.Name, err)
+			return nil, push.Configf("confluence: project %q release %q: %w", p.ID, rel.Name, err)
 		}
 		in.Release = rel
 		body, err := Render(t.tmpl, in)
@@ -273,13 +273,19 @@ func (t *Target) syncPage(ctx context.Context, pl *pagePayload) (push.Result, er
 			"covsync never takes over a page; rename or move that page, or give this project another title in projects[].confluence.title",
 			pl.Title, pg.ID, t.o.Space, PropertyKey)
 	}
+	if owner := mark.Value.Project; owner != "" && owner != t.o.ProjectID {
+		// Two projects whose titles render alike would otherwise overwrite each other's page every cycle.
+		return push.Result{}, push.Permanentf("confluence: page %q (id %s) in space %s belongs to project %q (its %s property says so), not to project %q: "+
+			"covsync never writes another project's page; give one of them another title in projects[].confluence.title",
+			pl.Title, pg.ID, t.o.Space, owner, PropertyKey, t.o.ProjectID)
+	}
 	note := ""
 	if pg.Version.Number > mark.Value.Version {
 		last, mine := strings.CutPrefix(pg.Version.Message, versionMarker)
 		switch {
 		case mine && last == pl.BodyHash:
 			// covsync wrote this version but its property update was lost: mend the mark, write nothing else.
-			if err := t.c.putMark(ctx, pg.ID, syncMark{Hash: pl.BodyHash, Version: pg.Version.Number}, mark.Version.Number+1); err != nil {
+			if err := t.c.putMark(ctx, pg.ID, t.mark(pl.BodyHash, pg.Version.Number), mark.Version.Number+1); err != nil {
 				return push.Result{}, t.pageErr(pl.Title, err)
 			}
 			return push.Result{NoChange: true, Note: fmt.Sprintf("page %q already current at version %d; %s mended", pl.Title, pg.Version.Number, PropertyKey)}, nil
@@ -307,7 +313,7 @@ func (t *Target) syncPage(ctx context.Context, pl *pagePayload) (push.Result, er
 	if err != nil {
 		return push.Result{}, t.pageErr(pl.Title, err)
 	}
-	if err := t.writeMark(ctx, up.ID, syncMark{Hash: pl.BodyHash, Version: up.Version.Number}, mark.Version.Number); err != nil {
+	if err := t.writeMark(ctx, up.ID, t.mark(pl.BodyHash, up.Version.Number), mark.Version.Number); err != nil {
 		return push.Result{}, t.pageErr(pl.Title, err)
 	}
 	if err := t.ensureLabels(ctx, pg, pl); err != nil {
@@ -315,6 +321,11 @@ func (t *Target) syncPage(ctx context.Context, pl *pagePayload) (push.Result, er
 	}
 	t.log.WithFields(logrus.Fields{"page": pl.Title, "id": pg.ID, "version": up.Version.Number}).Info("confluence: page updated")
 	return push.Result{Note: note}, nil
+}
+
+// mark is covsync's property value for a page at version of this project's body with hash.
+func (t *Target) mark(hash string, version int) syncMark {
+	return syncMark{Hash: hash, Version: version, Project: t.o.ProjectID}
 }
 
 // writeMark updates covsync's property after a page write. The page write succeeded, so covsync's value is
@@ -352,7 +363,7 @@ func (t *Target) ensureLabels(ctx context.Context, pg *content, pl *pagePayload)
 }
 
 func (t *Target) create(ctx context.Context, pl *pagePayload) (push.Result, error) {
-	pg, err := t.c.createPage(ctx, t.o.Space, t.o.ParentPageID, pl.Title, pl.Body, pl.Labels, pl.BodyHash)
+	pg, err := t.c.createPage(ctx, t.o.Space, t.o.ParentPageID, pl.Title, pl.Body, pl.Labels, t.mark(pl.BodyHash, 1))
 	if statusOf(err) == http.StatusBadRequest && strings.Contains(err.Error(), "already exists") {
 		// The title is taken although the lookup did not see it: another writer won a race (then it holds
 		// covsync's mark and the next attempt updates it), or the page is one covsync may not see (restricted,

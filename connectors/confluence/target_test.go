@@ -540,3 +540,101 @@ func TestCheckReadsTheSpaceAndTheParent(t *testing.T) {
 		t.Errorf("check wrote:\n%s", describe(w))
 	}
 }
+
+func TestAPageOwnedByAnotherProjectIsNeverUpdated(t *testing.T) {
+	// Two projects whose titles render alike ("Test coverage: Shop" for two projects named Shop).
+	e, _ := published(t)
+	id := e.page(t, title).ID
+	before, _ := e.sim.Page(id)
+	e.sim.ResetRequests()
+
+	other := e.target(t, func(o *confluence.Options) { o.ProjectID = "shop-eu" })
+	p := shopProject()
+	*p.Stories[0].CoveragePercent = 81.0
+	_, errs := syncOnce(t, other, p)
+	err := errs[0]
+	if err == nil || push.KindOf(err) != push.KindPermanent {
+		t.Fatalf("err = %v, want a permanent error", err)
+	}
+	for _, s := range []string{title, "id " + id, `project "shop"`, `project "shop-eu"`} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not mention %s", err, s)
+		}
+	}
+	if w := e.sim.Writes(); len(w) != 0 {
+		t.Errorf("another project's page was written:\n%s", describe(w))
+	}
+	if after, _ := e.sim.Page(id); after.Version != before.Version || after.Body != before.Body {
+		t.Errorf("page changed from version %d to %d", before.Version, after.Version)
+	}
+}
+
+func TestAMarkWithoutAProjectIsReadAsThisProjectsAndGetsOneOnTheNextWrite(t *testing.T) {
+	e, _ := published(t)
+	pg := e.page(t, title)
+	hash, ver, propVer := mark(t, pg)
+	if owner := markProject(t, pg); owner != "shop" {
+		t.Fatalf("a new page's mark names project %q, want shop", owner)
+	}
+	// Rewrite the mark as covsync wrote it before it recorded the project.
+	old, _ := json.Marshal(map[string]any{"key": confluence.PropertyKey, "value": map[string]any{"hash": hash, "version": ver},
+		"version": map[string]any{"number": propVer + 1}})
+	req, _ := http.NewRequest(http.MethodPut, e.srv.URL+"/wiki/rest/api/content/"+pg.ID+"/property/"+confluence.PropertyKey, bytes.NewReader(old))
+	req.SetBasicAuth(email, token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("rewriting the mark: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if owner := markProject(t, e.page(t, title)); owner != "" {
+		t.Fatalf("the old-style mark still names project %q", owner)
+	}
+
+	p := shopProject()
+	*p.Stories[0].CoveragePercent = 81.0
+	mustSync(t, e.target(t), p)
+	pg = e.page(t, title)
+	if !strings.Contains(pg.Body, "81.0%") {
+		t.Errorf("the page under an old mark was not updated: %q", pg.Body)
+	}
+	if owner := markProject(t, pg); owner != "shop" {
+		t.Errorf("after the write the mark names project %q, want shop", owner)
+	}
+}
+
+func markProject(t *testing.T, p confluencesim.Page) string {
+	t.Helper()
+	var v struct {
+		Project string `json:"project"`
+	}
+	if err := json.Unmarshal(p.Properties[confluence.PropertyKey].Value, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v.Project
+}
+
+func TestTitlesThatCannotTellPagesApartAreAConfigError(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*confluence.Options)
+		want   string
+	}{
+		{name: "two release pages rendering one title", want: "both render the title",
+			mutate: func(o *confluence.Options) { o.ReleasePages, o.ReleaseTitle = true, "Coverage per release" }},
+		{name: "a title naming a key the project lacks", want: "title template",
+			mutate: func(o *confluence.Options) { o.Title = "{{.Project.Nope}}" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, confluencesim.Options{})
+			_, err := e.target(t, tc.mutate).Plan(context.Background(), shopProject())
+			if err == nil || push.KindOf(err) != push.KindConfig || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v (%v), want a configuration error saying %q", err, push.KindOf(err), tc.want)
+			}
+			if len(e.sim.Requests()) != 0 {
+				t.Errorf("planning called Confluence:\n%s", describe(e.sim.Requests()))
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	gojira "github.com/andygrunwald/go-jira"
 
+	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/templates"
 )
 
@@ -80,18 +81,18 @@ func (s *Site) resolveFields(ctx context.Context) ([]field, error) {
 		}
 		f, err := pickField(all, w.ref)
 		if err != nil {
-			return nil, fmt.Errorf("jira %s: fields.%s: %w", s.cfg.Name, w.role, err)
+			return nil, push.Configf("jira %s: fields.%s: %w", s.cfg.Name, w.role, err)
 		}
 		kind, err := kindOf(f.Schema)
 		if err != nil {
-			return nil, fmt.Errorf("jira %s: fields.%s: field %q (%s): %w", s.cfg.Name, w.role, f.Name, f.ID, err)
+			return nil, push.Configf("jira %s: fields.%s: field %q (%s): %w", s.cfg.Name, w.role, f.Name, f.ID, err)
 		}
 		ok := false
 		for _, k := range accepts[w.role] {
 			ok = ok || k == kind
 		}
 		if !ok {
-			return nil, fmt.Errorf("jira %s: fields.%s: field %q (%s) is a %s field; covsync writes %s only to a field of kind %v",
+			return nil, push.Configf("jira %s: fields.%s: field %q (%s) is a %s field; covsync writes %s only to a field of kind %v",
 				s.cfg.Name, w.role, f.Name, f.ID, kind, w.role, accepts[w.role])
 		}
 		out = append(out, field{Role: w.role, ID: f.ID, Name: f.Name, Kind: kind})

@@ -143,7 +143,7 @@ func TestFieldValuesAreTypedByTheFieldSchema(t *testing.T) {
 	}
 }
 
-func TestFieldResolutionErrorsNameTheField(t *testing.T) {
+func TestFieldResolutionErrorsNameTheFieldAndAreConfigErrors(t *testing.T) {
 	tests := []struct {
 		name  string
 		setup func(e *env)
@@ -170,6 +170,9 @@ func TestFieldResolutionErrorsNameTheField(t *testing.T) {
 			_, err := e.site(t).IssueTarget("SHOP").Plan(context.Background(), project(story("SHOP-1")))
 			if err == nil {
 				t.Fatal("want an error")
+			}
+			if push.KindOf(err) != push.KindConfig {
+				t.Errorf("error %q is %v, want a configuration error (exit 2, not an outage)", err, push.KindOf(err))
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
@@ -388,5 +391,18 @@ func TestConnectionsAreReusedAcrossPushes(t *testing.T) {
 	}
 	if n := conns.Load(); n > 2 {
 		t.Errorf("%d connections for 10 sequential property pushes, want 1 reused", n)
+	}
+}
+
+func TestAnHTMLErrorPageIsCutToAKilobyteInTheError(t *testing.T) {
+	e := newEnv(t, 1)
+	page := "<html><head><title>Sign in</title></head><body>\n" + strings.Repeat("<div class=\"sso\">Please sign in to continue.</div>\n", 400) + "</body></html>"
+	e.sim.FailNextWith(1, http.StatusBadRequest, "text/html; charset=utf-8", page)
+	_, err := e.site(t).IssueTarget("SHOP").Plan(context.Background(), project(story("SHOP-1")))
+	if err == nil || !strings.Contains(err.Error(), "Sign in") {
+		t.Fatalf("err = %v, want the start of the page", err)
+	}
+	if n := len(err.Error()); n > 1300 || !strings.Contains(err.Error(), "more bytes)") {
+		t.Errorf("the error is %d bytes (the page is %d), want about 1 KB saying it was cut:\n%s", n, len(page), err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"text/template"
 	"time"
+	"unicode/utf8"
 
 	gojira "github.com/andygrunwald/go-jira"
 	"github.com/sirupsen/logrus"
@@ -37,38 +38,9 @@ type Options struct {
 	HTTP httpx.Options
 }
 
-// Sites builds each configured Jira site once, so every target of a site shares its HTTP client (one token
-// bucket per site) and its per-project property locks. A new Sites (after SIGHUP) re-reads credentials.
-type Sites struct {
-	opts  Options
-	mu    sync.Mutex
-	sites map[string]*Site
-}
-
-// NewSites returns an empty registry.
-func NewSites(o Options) *Sites {
-	if o.Logger == nil {
-		o.Logger = logrus.New()
-	}
-	return &Sites{opts: o, sites: map[string]*Site{}}
-}
-
-// Get returns the site of cfg, building it on first use.
-func (s *Sites) Get(cfg config.Jira) (*Site, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if site := s.sites[cfg.Name]; site != nil {
-		return site, nil
-	}
-	site, err := NewSite(cfg, s.opts)
-	if err != nil {
-		return nil, err
-	}
-	s.sites[cfg.Name] = site
-	return site, nil
-}
-
-// Site is one configured Jira site.
+// Site is one configured Jira site. Build one per site and share it (cmd/covsync keeps one per site in its
+// client registry): every target of a site then shares its HTTP client (one token bucket) and its
+// per-project property locks.
 type Site struct {
 	cfg     config.Jira
 	client  *gojira.Client
@@ -227,9 +199,30 @@ func unreachable(err error) bool {
 	return strings.Contains(err.Error(), "certificate")
 }
 
+// maxMessage bounds the text of a Jira answer quoted in an error: go-jira pastes a non-JSON body whole (a
+// proxy's HTML sign-in page runs to tens of KB), and the error goes to the log, the ledger and the terminal.
+const maxMessage = 1024
+
 // jiraMessage reads Jira's error collection ({"errorMessages":[…],"errors":{field: msg}}) into one line,
-// fields sorted so the message is stable.
+// fields sorted so the message is stable, of at most maxMessage bytes.
 func jiraMessage(resp *gojira.Response, err error) string {
+	return capText(jiraMessageText(resp, err), maxMessage)
+}
+
+// capText cuts s to at most n bytes on a rune boundary, saying how much was left out.
+func capText(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ") // an HTML page's line breaks and indentation say nothing
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes)", s[:cut], len(s)-cut)
+}
+
+func jiraMessageText(resp *gojira.Response, err error) string {
 	jerr := gojira.NewJiraError(resp, err)
 	var je *gojira.Error
 	if !errors.As(jerr, &je) {

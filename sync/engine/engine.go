@@ -11,6 +11,8 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/time/rate"
 
+	"github.com/covsync/covsync/internal/logging"
+	"github.com/covsync/covsync/internal/redact"
 	"github.com/covsync/covsync/sync/ledger"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
@@ -32,6 +34,10 @@ const DefaultWorkers = 4
 // recordTimeout bounds each ledger write. Writes use a context detached from the cycle's, so a cancelled
 // cycle still records the pushes that completed.
 const recordTimeout = 30 * time.Second
+
+// loadTimeout bounds the reads a cycle starts with (the cycle row, the target's ledger): a database that
+// stops answering must fail the cycle, not hang it.
+const loadTimeout = 2 * time.Minute
 
 // Options tune one cycle.
 type Options struct {
@@ -58,17 +64,41 @@ type Options struct {
 type Engine struct {
 	ledger Ledger
 	log    logrus.FieldLogger
+	redact *redact.Redactor
 }
 
-// New returns an engine recording to l and logging to log.
+// New returns an engine recording to l and logging to log. Error text the engine stores in the ledger or
+// puts in a Summary passes log's redactor (internal/logging) when log is a *logrus.Logger made by
+// logging.New, and is masked by shape only otherwise.
 func New(l Ledger, log logrus.FieldLogger) *Engine {
+	red := redact.New()
+	if ll, ok := log.(*logrus.Logger); ok {
+		red = logging.RedactorOf(ll)
+	}
 	if log == nil {
 		nl := logrus.New()
 		nl.SetLevel(logrus.PanicLevel)
 		log = nl
 	}
-	return &Engine{ledger: l, log: log}
+	return &Engine{ledger: l, log: log, redact: red}
 }
+
+// errText is err's text as the engine stores and reports it: with the configured secrets and anything
+// shaped like a credential masked. A target's error may quote what the service answered, and a service (or
+// a proxy in front of it) may echo a request's credentials. It is done here, once, because the ledger, the
+// cycle history and every command's output (resync, status, the daemon) all take their text from the
+// engine; the log has its own redaction hook.
+func (e *Engine) errText(err error) string { return e.redact.Redact(err.Error()) }
+
+// redactedError is an error whose text was redacted; it unwraps to the original, so its kind and its
+// causes still answer errors.Is/As.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (r *redactedError) Error() string { return r.msg }
+func (r *redactedError) Unwrap() error { return r.err }
 
 // task is an item due for pushing and why.
 type task struct {
@@ -96,7 +126,9 @@ func (e *Engine) Run(ctx context.Context, t Target, p *report.Project, opts Opti
 
 	cycleID := int64(-1)
 	if !opts.DryRun {
-		id, err := e.ledger.StartCycle(ctx, s.Target, s.Kind, s.Project, opts.Trigger)
+		sctx, cancel := context.WithTimeout(ctx, loadTimeout)
+		id, err := e.ledger.StartCycle(sctx, s.Target, s.Kind, s.Project, opts.Trigger)
+		cancel()
 		if err != nil {
 			return e.finish(ctx, log, obs, &s, cycleID, start, err)
 		}
@@ -119,7 +151,9 @@ func (e *Engine) plan(ctx context.Context, log logrus.FieldLogger, t Target, p *
 		return nil, fmt.Errorf("%s: plan: %w", s.Target, err)
 	}
 	s.Planned = len(items)
-	states, err := e.ledger.Load(ctx, s.Target)
+	lctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	states, err := e.ledger.Load(lctx, s.Target)
+	cancel()
 	if err != nil {
 		return nil, err
 	}
@@ -335,17 +369,21 @@ func (c *cycle) one(ctx, pushCtx context.Context, lim *rate.Limiter, tk task) {
 		log.WithField("outcome", "cancelled").Infof("push of %s to %s cancelled: %v", it.Key, name, err)
 		return
 
-	case push.KindOf(err) == push.KindFatal:
-		// The target as a whole is unusable: not this item's failure, so its row is left alone.
-		ev.Outcome, ev.ErrorKind = OutcomeFailed, push.KindFatal.String()
+	case push.IsFatal(err):
+		// The target as a whole is unusable (or misconfigured): not this item's failure, so its row is left
+		// alone and the item is left for the next cycle. Like the other items left over (cancelled,
+		// unrecorded) it is counted in Remaining only, not reported as done: an observer adding up ItemDone
+		// events and Remaining (the progress bar) would count it twice.
 		c.count(func(s *Summary) { s.Remaining++ })
 		log.WithFields(logrus.Fields{"outcome": "fatal", "error": err.Error()}).Errorf("%s unusable, stopping its cycle: %v", name, err)
 		c.fail(fmt.Errorf("%s: %w", name, err))
+		return
 
 	default:
 		k := push.KindOf(err)
 		ev.Outcome, ev.ErrorKind = OutcomeFailed, k.String()
-		if rerr := c.e.ledger.RecordFailed(rctx, name, it.Key, err.Error()); rerr != nil {
+		text := c.e.errText(err)
+		if rerr := c.e.ledger.RecordFailed(rctx, name, it.Key, text); rerr != nil {
 			c.fail(rerr)
 			c.count(func(s *Summary) { s.Remaining++ })
 			log.WithError(rerr).Errorf("push of %s to %s failed (%v) and the failure could not be recorded", it.Key, name, err)
@@ -353,7 +391,7 @@ func (c *cycle) one(ctx, pushCtx context.Context, lim *rate.Limiter, tk task) {
 		}
 		c.count(func(s *Summary) {
 			s.Failed++
-			s.Errors = append(s.Errors, ItemError{Item: it.Key, Error: err.Error(), Kind: k.String()})
+			s.Errors = append(s.Errors, ItemError{Item: it.Key, Error: text, Kind: k.String()})
 		})
 		log.WithFields(logrus.Fields{"outcome": ev.Outcome, "error_kind": k.String(), "error": err.Error()}).
 			Warnf("push of %s to %s failed (%s, retried next cycle): %v", it.Key, name, k, err)
@@ -374,7 +412,8 @@ func (c *cycle) unrecorded(log logrus.FieldLogger, it push.Item, err error) {
 func (e *Engine) finish(ctx context.Context, log logrus.FieldLogger, obs Observer, s *Summary, cycleID int64, start time.Time, err error) (Summary, error) {
 	s.Duration = time.Since(start)
 	if err != nil {
-		s.CycleError = err.Error()
+		s.CycleError = e.errText(err)
+		err = &redactedError{msg: s.CycleError, err: err}
 	}
 	if cycleID >= 0 {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
@@ -383,8 +422,8 @@ func (e *Engine) finish(ctx context.Context, log logrus.FieldLogger, obs Observe
 		if ferr != nil {
 			log.WithError(ferr).Error("could not record the end of the cycle")
 			if err == nil {
-				err = ferr
-				s.CycleError = ferr.Error()
+				s.CycleError = e.errText(ferr)
+				err = &redactedError{msg: s.CycleError, err: ferr}
 			}
 		}
 	}

@@ -500,10 +500,11 @@ func TestALedgerThatFailsMidCycleStopsTheCycle(t *testing.T) {
 
 // recorder is an Observer that keeps what it is told.
 type recorder struct {
-	mu     sync.Mutex
-	items  []engine.ItemEvent
-	plans  []engine.PlanEvent
-	cycles int
+	mu        sync.Mutex
+	items     []engine.ItemEvent
+	plans     []engine.PlanEvent
+	cycles    int
+	remaining int // the cycles' Summary.Remaining, summed
 }
 
 func (r *recorder) CyclePlanned(e engine.PlanEvent) {
@@ -516,7 +517,12 @@ func (r *recorder) ItemDone(e engine.ItemEvent) {
 	r.items = append(r.items, e)
 	r.mu.Unlock()
 }
-func (r *recorder) CycleDone(engine.Summary) { r.mu.Lock(); r.cycles++; r.mu.Unlock() }
+func (r *recorder) CycleDone(s engine.Summary) {
+	r.mu.Lock()
+	r.cycles++
+	r.remaining += s.Remaining
+	r.mu.Unlock()
+}
 
 func (r *recorder) outcomes() map[engine.Outcome]int {
 	r.mu.Lock()
@@ -547,5 +553,60 @@ func TestItemsThePlanDroppedAreCountedStaleAndLeftAlone(t *testing.T) {
 	want := []engine.PlanEvent{{Target: tname, Kind: "jira", Project: "shop", Planned: 3, ToPush: 0}}
 	if !reflect.DeepEqual(obs.plans, want) || obs.cycles != 1 {
 		t.Errorf("observer saw plans %+v and %d cycles, want %+v and 1", obs.plans, obs.cycles, want)
+	}
+}
+
+// deadlineLedger records how far off the deadlines of the cycle's first reads were.
+type deadlineLedger struct {
+	engine.Ledger
+	start, load time.Duration
+}
+
+func deadlineOf(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl)
+	}
+	return 0
+}
+
+func (d *deadlineLedger) StartCycle(ctx context.Context, target, kind, project, trigger string) (int64, error) {
+	d.start = deadlineOf(ctx)
+	return d.Ledger.StartCycle(ctx, target, kind, project, trigger)
+}
+
+func (d *deadlineLedger) Load(ctx context.Context, target string) (map[string]ledger.State, error) {
+	d.load = deadlineOf(ctx)
+	return d.Ledger.Load(ctx, target)
+}
+
+func TestTheLedgerReadsOfACycleHaveADeadline(t *testing.T) {
+	f := newFixture(t)
+	dl := &deadlineLedger{Ledger: f.l}
+	// The cycle's own context has no deadline: a database that stops answering must still not hang it.
+	if _, err := engine.New(dl, nil).Run(context.Background(), f.t, enginetest.Project(3), engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for what, d := range map[string]time.Duration{"StartCycle": dl.start, "Load": dl.load} {
+		if d <= 0 || d > 2*time.Minute {
+			t.Errorf("%s ran with deadline %v from now, want one within 2 minutes", what, d)
+		}
+	}
+}
+
+func TestAnItemStoppedByAFatalErrorIsCountedOnceByTheObserver(t *testing.T) {
+	f := newFixture(t)
+	// Every push fails fatally, so the in-flight pushes of all workers hit it at once.
+	f.t.Before = func(context.Context, push.Item) *enginetest.Verdict {
+		return &enginetest.Verdict{Err: push.Fatalf("jira: 401 Unauthorized")}
+	}
+	var obs recorder
+	s, err := f.e.Run(context.Background(), f.t, enginetest.Project(10), engine.Options{Workers: 3, Observer: &obs})
+	if push.KindOf(err) != push.KindFatal {
+		t.Fatalf("err = %v, want the fatal error", err)
+	}
+	// A progress bar adds ItemDone events and takes Remaining off the total: an item in both counts twice.
+	if len(obs.items)+obs.remaining != obs.plans[0].ToPush || s.Remaining != 10 {
+		t.Errorf("observer saw %d items done and %d remaining (summary: %d remaining), want them to add up to the %d to push",
+			len(obs.items), obs.remaining, s.Remaining, obs.plans[0].ToPush)
 	}
 }

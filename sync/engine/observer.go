@@ -8,8 +8,9 @@ import "time"
 type Observer interface {
 	// CyclePlanned is called once the plan is diffed, before the first push.
 	CyclePlanned(e PlanEvent)
-	// ItemDone is called for every push attempted, when its outcome is known. Unchanged items are not
-	// pushed and not reported here; the cycle's Summary counts them.
+	// ItemDone is called for every push attempted whose outcome was recorded. Unchanged items are not
+	// pushed and not reported here, nor are items left for the next cycle (cancelled, stopped by a fatal
+	// error, not recorded); the cycle's Summary counts them (Unchanged, Remaining).
 	ItemDone(e ItemEvent)
 	// CycleDone is called at the end of every cycle that was not a dry run, failed or not.
 	CycleDone(s Summary)
@@ -39,7 +40,7 @@ type ItemEvent struct {
 	Outcome               Outcome
 	// NoChange is set on a push the target found already in place (nothing written).
 	NoChange bool
-	// ErrorKind is "permanent", "retryable" or "fatal" for OutcomeFailed.
+	// ErrorKind is "permanent" or "retryable" for OutcomeFailed (a fatal error leaves the item Remaining).
 	ErrorKind string
 	// Duration is the time Push took.
 	Duration time.Duration

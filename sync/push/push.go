@@ -60,6 +60,11 @@ const (
 	// KindFatal: the target as a whole cannot be used (401, 403, unreachable): the cycle for this target
 	// stops; items not attempted are left untouched in the ledger.
 	KindFatal
+	// KindConfig: the target cannot be used because its configuration does not fit what the target holds
+	// (a Jira field name matching no field, an unmapped ADO match_field, two pages rendering one title). The
+	// engine treats it as KindFatal; commands report it as a configuration error (exit 2), not an outage,
+	// because retrying will not help until someone changes the config.
+	KindConfig
 )
 
 func (k Kind) String() string {
@@ -68,6 +73,8 @@ func (k Kind) String() string {
 		return "retryable"
 	case KindFatal:
 		return "fatal"
+	case KindConfig:
+		return "config"
 	default:
 		return "permanent"
 	}
@@ -91,6 +98,12 @@ func Retryable(err error) error { return wrap(KindRetryable, err) }
 // Fatal marks err as disabling the whole target for this cycle.
 func Fatal(err error) error { return wrap(KindFatal, err) }
 
+// Config marks err as a configuration error: fatal for the target, and the config must change.
+func Config(err error) error { return wrap(KindConfig, err) }
+
+// Configf is fmt.Errorf followed by Config.
+func Configf(format string, args ...any) error { return Config(fmt.Errorf(format, args...)) }
+
 // Fatalf is fmt.Errorf followed by Fatal.
 func Fatalf(format string, args ...any) error { return Fatal(fmt.Errorf(format, args...)) }
 
@@ -110,10 +123,18 @@ func wrap(k Kind, err error) error {
 
 // KindOf returns the kind of err: the outermost *Error's kind, or KindRetryable for an unclassified error
 // (an unexpected failure is assumed transient, so it is retried next cycle rather than forgotten).
+//
+// An error joined from several (errors.Join) has the kind of the first classified one.
 func KindOf(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
 	}
 	return KindRetryable
+}
+
+// IsFatal reports whether err stops the whole target: KindFatal or KindConfig.
+func IsFatal(err error) bool {
+	k := KindOf(err)
+	return k == KindFatal || k == KindConfig
 }

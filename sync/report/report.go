@@ -48,7 +48,7 @@ type Run struct {
 	Pending     int       `json:"pending"`
 	Other       int       `json:"other"`
 	StartedAt   time.Time `json:"startedAt"`
-	URL         string    `json:"url,omitempty"`
+	URL         string    `json:"url"` // always present, "" when the run has none (DESIGN.md §9)
 	Build       string    `json:"build,omitempty"`
 	Branch      string    `json:"branch,omitempty"`
 	Commit      string    `json:"commit,omitempty"`

@@ -48,6 +48,17 @@ func (s *Sim) serveWiql(w http.ResponseWriter, r *http.Request, proj *project, b
 		return
 	}
 	s.mu.Lock()
+	for _, c := range conds {
+		if !s.fieldExists(c.ref) {
+			s.mu.Unlock()
+			// The service refuses a query naming a field the organization's process does not define, with
+			// TF51005 (https://learn.microsoft.com/en-us/azure/devops/boards/queries/wiql-syntax). The
+			// simulator's fields are the System ones and those some work item holds.
+			writeError(w, http.StatusBadRequest, "WorkItemTrackingQueryInvalidSyntaxException",
+				"TF51005: The query references a field that does not exist. The error is caused by «"+c.ref+"».")
+			return
+		}
+	}
 	var ids []int
 	for id, wi := range s.workItems {
 		if proj != nil && !strings.EqualFold(wi.Project, proj.Name) {
@@ -181,6 +192,22 @@ func literal(s string, proj *project) (string, error) {
 		return "", fmt.Errorf("expected one value, got %q", s)
 	}
 	return vals[0], nil
+}
+
+// fieldExists reports whether ref is a field of the organization: a System field, or one a work item holds.
+// The caller holds s.mu.
+func (s *Sim) fieldExists(ref string) bool {
+	if len(ref) > len("System.") && strings.EqualFold(ref[:len("System.")], "System.") {
+		return true
+	}
+	for _, wi := range s.workItems {
+		for k := range wi.Fields {
+			if strings.EqualFold(k, ref) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func matches(wi *workItem, conds []cond) bool {

@@ -17,6 +17,8 @@ type faults struct {
 	latency       time.Duration
 	failNext      int // answer this many requests with failStatus
 	failStatus    int
+	failType      string // with failBody: the answer of a failed request instead of Jira's error collection
+	failBody      string
 	dropNext      int                                                         // close this many connections without answering
 	onPropertyGet func(projectKey, propertyKey string, current []byte) []byte // concurrent writer, fires once
 }
@@ -33,6 +35,16 @@ func (s *Sim) FailNext(n, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults.failNext, s.faults.failStatus = n, status
+	s.faults.failType, s.faults.failBody = "", ""
+}
+
+// FailNextWith answers the next n requests with status and body of contentType, before authentication: what
+// a proxy or single sign-on gateway in front of Jira answers (an HTML page, not Jira's JSON).
+func (s *Sim) FailNextWith(n, status int, contentType, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.failNext, s.faults.failStatus = n, status
+	s.faults.failType, s.faults.failBody = contentType, body
 }
 
 // DropNext closes the connection of the next n requests without an answer.
@@ -67,9 +79,11 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.faults.dropNext--
 	}
 	fail := 0
+	failType, failBody := "", ""
 	if !drop && s.faults.failNext > 0 {
 		s.faults.failNext--
 		fail = s.faults.failStatus
+		failType, failBody = s.faults.failType, s.faults.failBody
 	}
 	var retryAfter time.Duration
 	if !drop && fail == 0 && s.limiter != nil {
@@ -99,6 +113,11 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		panic(http.ErrAbortHandler)
+	case fail != 0 && failType != "":
+		rec.Header().Set("Content-Type", failType)
+		rec.WriteHeader(fail)
+		_, _ = io.WriteString(rec, failBody)
+		return
 	case fail != 0:
 		writeError(rec, fail, []string{"Internal server error"}, nil)
 		return
