@@ -250,6 +250,20 @@ func TestTwoReplicasRunEachCycleOncePerTickNeverTwiceAtOnce(t *testing.T) {
 	start(t, pool, rec.runner("b"), testOptions(mustEntries(t, "@every 1s", keys...)))
 	began := time.Now()
 	time.Sleep(7 * time.Second)
+	// A loaded 2-core CI machine may elect the leader or fetch late: wait for two runs of every cycle rather
+	// than assume 7 s bring them. The bound below grows with the wait, so it stays exact.
+	waitFor(t, time.Minute, func() bool {
+		n := map[string]int{}
+		for _, s := range rec.snapshot() {
+			n[s.key]++
+		}
+		for _, k := range keys {
+			if n[k] < 2 {
+				return false
+			}
+		}
+		return true
+	})
 	elapsed := time.Since(began)
 
 	spans := rec.snapshot()
