@@ -42,11 +42,7 @@ func resyncJobs(ctx context.Context, pool *pgxpool.Pool, r *cycleRunner, cfg *co
 		res.Errors = append(res.Errors, err.Error()+" (has covsync migrate run?)")
 		return res, exitDependency
 	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		_ = sched.Stop(stopCtx)
-	}()
+	defer func() { _ = sched.Shutdown(ctx) }()
 
 	outs, err := sched.Resync(ctx, reqs)
 	if err != nil {

@@ -161,10 +161,8 @@ func Run(ctx context.Context, opts Options) error {
 	d.mu.Lock()
 	sched := d.sched
 	d.mu.Unlock()
-	// River cancels what still runs after StopTimeout; the margin lets those cycles return and record.
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sched.StopTimeout()+10*time.Second)
-	defer cancel()
-	if err := sched.Stop(stopCtx); err != nil {
+	// River cancels what still runs after StopTimeout; Shutdown's margin lets those cycles return and record.
+	if err := sched.Shutdown(ctx); err != nil {
 		d.log.WithError(err).Warn("scheduler did not stop in time")
 	}
 	d.log.Info("stopped")
