@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -169,5 +170,28 @@ func TestTheComposeConfigLoadsWithItsSecrets(t *testing.T) {
 	}
 	if !strings.Contains(dig(t, svc, "environment", "COVSYNC_DATABASE_URL").(string), "covsync_daemon") {
 		t.Error("the compose daemon does not connect as the least-privilege role")
+	}
+}
+
+// TestTheSystemdUnitShowsCredentialPathsTheConfigCanRead: the unit's comments tell users what to write in the
+// config for each LoadCredential=. covsync reads token_file and url_file literally (no variable expansion),
+// so "${CREDENTIALS_DIRECTORY}/jira_token" there is a file that does not exist; the directory systemd gives a
+// service's credentials is /run/credentials/<unit>.
+func TestTheSystemdUnitShowsCredentialPathsTheConfigCanRead(t *testing.T) {
+	unit := read(t, "systemd/covsync.service")
+	re := regexp.MustCompile(`(?:token_file|url_file|password_file):\s*([^\s}]+)`)
+	refs := re.FindAllStringSubmatch(unit, -1)
+	if len(refs) == 0 {
+		t.Fatal("covsync.service shows no credential path for the config")
+	}
+	creds := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^LoadCredential=([^:]+):`).FindAllStringSubmatch(unit, -1) {
+		creds[m[1]] = true
+	}
+	for _, m := range refs {
+		name, ok := strings.CutPrefix(m[1], "/run/credentials/covsync.service/")
+		if !ok || !creds[name] {
+			t.Errorf("the unit tells the config to read %s: not a literal path to one of its LoadCredential= files", m[1])
+		}
 	}
 }
