@@ -27,6 +27,11 @@ import (
 // DefaultListen is the endpoint's address when http.listen is empty: loopback only (DESIGN.md §7).
 const DefaultListen = "127.0.0.1:9464"
 
+// HTTPShutdownTimeout bounds the endpoint's shutdown after the scheduler's. A stop therefore takes up to
+// workers.shutdown_timeout + schedule.StopMargin + HTTPShutdownTimeout; supervisors (systemd TimeoutStopSec,
+// Kubernetes terminationGracePeriodSeconds, compose stop_grace_period) must allow more.
+const HTTPShutdownTimeout = 5 * time.Second
+
 // ConfigError is a config the daemon cannot start with (exit 2).
 type ConfigError struct{ Err error }
 
@@ -122,7 +127,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), HTTPShutdownTimeout)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()

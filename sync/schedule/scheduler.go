@@ -222,17 +222,17 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	return nil
 }
 
-// stopMargin is how long Shutdown waits, past StopTimeout, for the cycles River cancelled at StopTimeout to
-// return and have their jobs recorded.
-const stopMargin = 10 * time.Second
+// StopMargin is how long Shutdown waits, past StopTimeout, for the cycles River cancelled at StopTimeout to
+// return and have their jobs recorded. A supervisor's stop timeout must cover both.
+const StopMargin = 10 * time.Second
 
-// Shutdown is Stop with the deadline every caller needs: StopTimeout for running cycles, then stopMargin for
+// Shutdown is Stop with the deadline every caller needs: StopTimeout for running cycles, then StopMargin for
 // the cancelled ones to be recorded. A caller whose own deadline equalled StopTimeout gave up at the very
 // moment River cancelled the cycles, and a process that then exited left their jobs "running": the
 // (project, kind) got no new cycle until River's rescuer, CycleTimeout + 5 minutes later. ctx's cancellation
 // is ignored (a Ctrl-C is what usually brings a caller here); only its values are kept.
 func (s *Scheduler) Shutdown(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.StopTimeout+stopMargin)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.StopTimeout+StopMargin)
 	defer cancel()
 	return s.Stop(ctx)
 }
