@@ -1,16 +1,22 @@
 package deploy
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/internal/daemon"
+	"github.com/covsync/covsync/internal/httpapi"
+	"github.com/covsync/covsync/sync/schedule"
 )
 
 func read(t *testing.T, path string) string {
@@ -169,5 +175,91 @@ func TestTheComposeConfigLoadsWithItsSecrets(t *testing.T) {
 	}
 	if !strings.Contains(dig(t, svc, "environment", "COVSYNC_DATABASE_URL").(string), "covsync_daemon") {
 		t.Error("the compose daemon does not connect as the least-privilege role")
+	}
+}
+
+// TestTheSystemdUnitShowsCredentialPathsTheConfigCanRead: the unit's comments tell users what to write in the
+// config for each LoadCredential=. covsync reads token_file and url_file literally (no variable expansion),
+// so "${CREDENTIALS_DIRECTORY}/jira_token" there is a file that does not exist; the directory systemd gives a
+// service's credentials is /run/credentials/<unit>.
+func TestTheSystemdUnitShowsCredentialPathsTheConfigCanRead(t *testing.T) {
+	unit := read(t, "systemd/covsync.service")
+	re := regexp.MustCompile(`(?:token_file|url_file|password_file):\s*([^\s}]+)`)
+	refs := re.FindAllStringSubmatch(unit, -1)
+	if len(refs) == 0 {
+		t.Fatal("covsync.service shows no credential path for the config")
+	}
+	creds := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^LoadCredential=([^:]+):`).FindAllStringSubmatch(unit, -1) {
+		creds[m[1]] = true
+	}
+	for _, m := range refs {
+		name, ok := strings.CutPrefix(m[1], "/run/credentials/covsync.service/")
+		if !ok || !creds[name] {
+			t.Errorf("the unit tells the config to read %s: not a literal path to one of its LoadCredential= files", m[1])
+		}
+	}
+}
+
+// TestSupervisorsWaitForTheDaemonsWholeStop: after SIGTERM the daemon may take workers.shutdown_timeout for
+// running cycles, schedule.StopMargin for the cancelled ones to be recorded, then the endpoint's shutdown. A
+// supervisor that kills it sooner leaves cycle jobs "running" (blocking their (project, target) until River's
+// rescuer); a readiness probe that gives up before /readyz's own deadline marks a slow-but-up daemon unready.
+func TestSupervisorsWaitForTheDaemonsWholeStop(t *testing.T) {
+	setTokens(t)
+	stop := func(cfg *config.Config) time.Duration {
+		return cmp.Or(cfg.Workers.ShutdownTimeout, 30*time.Second) + schedule.StopMargin + daemon.HTTPShutdownTimeout
+	}
+
+	var deploy, cm map[string]any
+	for _, f := range []string{"k8s/deployment.yaml", "k8s/configmap.yaml"} {
+		for _, d := range docs(t, f) {
+			switch d["kind"] {
+			case "Deployment":
+				deploy = d
+			case "ConfigMap":
+				cm = d
+			}
+		}
+	}
+	k8sCfg, err := config.LoadBytes("configmap.yaml", []byte(dig(t, cm, "data", "config.yaml").(string)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grace, _ := dig(t, deploy, "spec", "template", "spec", "terminationGracePeriodSeconds").(int)
+	if got, need := time.Duration(grace)*time.Second, stop(k8sCfg); got <= need {
+		t.Errorf("terminationGracePeriodSeconds %v; the daemon may take %v to stop", got, need)
+	}
+	probe, _ := dig(t, deploy, "spec", "template", "spec", "containers", 0, "readinessProbe", "timeoutSeconds").(int)
+	if got := time.Duration(probe) * time.Second; got <= httpapi.ReadyTimeout {
+		t.Errorf("readinessProbe.timeoutSeconds %v (Kubernetes' default is 1 s); /readyz answers within %v", got, httpapi.ReadyTimeout)
+	}
+
+	compose := docs(t, "compose.yaml")[0]
+	graceStr, _ := dig(t, compose, "services", "covsync", "stop_grace_period").(string)
+	composeGrace, err := time.ParseDuration(graceStr)
+	if err != nil {
+		t.Fatalf("compose stop_grace_period %q: %v", graceStr, err)
+	}
+	// Its config's shutdown_timeout, read without its secrets (TestTheComposeConfigLoadsWithItsSecrets loads it).
+	var composeCfg config.Config
+	if err := yaml.Unmarshal([]byte(read(t, "compose/covsync.yaml")), &composeCfg); err != nil {
+		t.Fatal(err)
+	}
+	if need := stop(&composeCfg); composeGrace <= need {
+		t.Errorf("compose stop_grace_period %v; the daemon may take %v to stop", composeGrace, need)
+	}
+
+	unit := read(t, "systemd/covsync.service")
+	m := regexp.MustCompile(`(?m)^TimeoutStopSec=(\S+)`).FindStringSubmatch(unit)
+	if m == nil {
+		t.Fatal("covsync.service sets no TimeoutStopSec (systemd's default is 90 s, but say it)")
+	}
+	unitStop, err := time.ParseDuration(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if need := 30*time.Second + schedule.StopMargin + daemon.HTTPShutdownTimeout; unitStop <= need {
+		t.Errorf("TimeoutStopSec %v; the daemon may take %v to stop with the default shutdown_timeout", unitStop, need)
 	}
 }

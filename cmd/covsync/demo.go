@@ -170,8 +170,10 @@ func runDemo(ctx context.Context, w io.Writer, o demoOptions) error {
 
 	// One cycle of every target, through the daemon's job queue: the path `covsync resync` takes.
 	runner := newCycleRunner(newDeps(cfg, log), pool, defaultCycleEnv())
+	// A short StopTimeout: Ctrl-C during the cycles must not keep the demo (and its servers) up for River's
+	// 30 s default.
 	sched, err := schedule.New(pool, jobRunner(runner, nil), schedule.Options{Work: true, LeaderElectionDisabled: true,
-		FetchPollInterval: 100 * time.Millisecond})
+		FetchPollInterval: 100 * time.Millisecond, StopTimeout: 3 * time.Second})
 	if err != nil {
 		return err
 	}
@@ -183,9 +185,7 @@ func runDemo(ctx context.Context, w io.Writer, o demoOptions) error {
 		return err
 	}
 	outs, err := sched.Resync(ctx, reqs)
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	_ = sched.Stop(stopCtx)
-	cancel()
+	_ = sched.Shutdown(ctx)
 	if err != nil {
 		return withCode(exitDependency, err)
 	}

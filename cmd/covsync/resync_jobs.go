@@ -32,8 +32,12 @@ func resyncJobs(ctx context.Context, pool *pgxpool.Pool, r *cycleRunner, cfg *co
 		res.Errors = append(res.Errors, err.Error())
 		return res, exitUsage
 	}
+	// The config's cycle_timeout, as the daemons use: the leader rescues (and lets the next tick re-run) a
+	// job still running cycle_timeout + 5 min after it started, so a resync cycle allowed River's default
+	// 30 min could be pushing while the daemon pushed the same items.
 	sched, err := schedule.New(pool, jobRunner(r, opts.Observer), schedule.Options{
 		Work: true, LeaderElectionDisabled: true, FetchPollInterval: 250 * time.Millisecond,
+		CycleTimeout: cfg.Workers.CycleTimeout, StopTimeout: cfg.Workers.ShutdownTimeout,
 	})
 	if err == nil {
 		err = sched.Start(ctx)
@@ -42,11 +46,7 @@ func resyncJobs(ctx context.Context, pool *pgxpool.Pool, r *cycleRunner, cfg *co
 		res.Errors = append(res.Errors, err.Error()+" (has covsync migrate run?)")
 		return res, exitDependency
 	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		_ = sched.Stop(stopCtx)
-	}()
+	defer func() { _ = sched.Shutdown(ctx) }()
 
 	outs, err := sched.Resync(ctx, reqs)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
@@ -430,5 +431,43 @@ func TestAnEchoedTokenNeverReachesResyncOutputOrTheLedger(t *testing.T) {
 				t.Errorf("the ledger stores the token: %q", stored)
 			}
 		})
+	}
+}
+
+// cycleDeadlineReader records the deadline of the context each report read gets.
+type cycleDeadlineReader struct {
+	w         *world
+	mu        sync.Mutex
+	deadlines []time.Time
+}
+
+func (r *cycleDeadlineReader) ReadProject(ctx context.Context, id string) (*report.Project, error) {
+	d, _ := ctx.Deadline()
+	r.mu.Lock()
+	r.deadlines = append(r.deadlines, d)
+	r.mu.Unlock()
+	return r.w.ReadProject(ctx, id)
+}
+
+func TestResyncCyclesHaveTheConfiguredCycleTimeout(t *testing.T) {
+	w := newWorld(t)
+	// The daemons' leader rescues a job still running cycle_timeout + 5 min after it started; a resync that
+	// let its cycles run River's default 30 min would be rescued mid-push and the next tick would push the
+	// same items beside it.
+	if err := os.WriteFile(w.cfgPath, []byte(testConfig+"workers: {cycle_timeout: 1m}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &cycleDeadlineReader{w: w}
+	w.reader = r
+	began := time.Now()
+	if out, code := w.run(t, "resync", "--project", "shop"); code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if len(r.deadlines) != 1 {
+		t.Fatalf("%d report reads, want 1", len(r.deadlines))
+	}
+	// The read's own bound is dbReadTimeout (2 min); the cycle's 1 min must be the tighter one.
+	if d := r.deadlines[0]; d.IsZero() || d.After(began.Add(time.Minute+30*time.Second)) {
+		t.Errorf("the cycle ran with deadline %v after its start; cycle_timeout is 1m", d.Sub(began))
 	}
 }

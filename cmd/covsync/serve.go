@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/internal/daemon"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/schedule"
@@ -55,11 +54,7 @@ Under systemd (Type=notify) it reports READY, RELOADING, STOPPING and pings the 
 // daemon's metrics. The daemon calls it again on SIGHUP, so new credentials reach the next cycles.
 func newServeRunner(_ context.Context, d daemon.RunnerDeps) (schedule.Runner, error) {
 	deps := newDeps(d.Config, d.Log)
-	deps.counters = func(client string) *httpx.Counters {
-		c := &httpx.Counters{}
-		d.Metrics.WatchRateLimits(client, c.TooManyRequests.Load)
-		return c
-	}
+	deps.counters = d.Metrics.HTTPCounters
 	// deps' client registry builds each client on first use, so every one of them has its counters.
 	r := newCycleRunner(deps, d.Pool, defaultCycleEnv())
 	return jobRunner(r, d.Metrics.Observer()), nil

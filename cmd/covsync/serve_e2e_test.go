@@ -104,7 +104,7 @@ projects:
 	if sim.CountStatus(http.StatusTooManyRequests) == 0 {
 		t.Fatal("the site never answered 429: the rate-limit metric proves nothing")
 	}
-	if !strings.Contains(metrics, `covsync_rate_limited_total{target="jira"} `) || strings.Contains(metrics, `covsync_rate_limited_total{target="jira"} 0`) {
+	if !strings.Contains(metrics, `covsync_rate_limited_total{target="jira:demo"} `) || strings.Contains(metrics, `covsync_rate_limited_total{target="jira:demo"} 0`) {
 		t.Errorf("/metrics does not count the %d 429s:\n%s", sim.CountStatus(http.StatusTooManyRequests), grep(metrics, "rate_limited"))
 	}
 

@@ -14,7 +14,7 @@ import (
 // client (one token bucket) and one set of property locks.
 func (d deps) jiraSite(cfg config.Jira) (*jiraconn.Site, error) {
 	return clientFor(d.clients, kindJira, cfg.Name, func() (*jiraconn.Site, error) {
-		return jiraconn.NewSite(cfg, jiraconn.Options{Logger: d.log, UserAgent: d.userAgent, Templates: d.templates, Counters: d.httpCounters("jira")})
+		return jiraconn.NewSite(cfg, jiraconn.Options{Logger: d.log, UserAgent: d.userAgent, Templates: d.templates, Counters: d.httpCounters("jira:" + cfg.Name)})
 	})
 }
 

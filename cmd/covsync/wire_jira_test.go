@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/connectors/jira/jirasim"
 	"github.com/covsync/covsync/templates"
 )
@@ -98,4 +100,25 @@ func TestJiraProbes(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+func TestEachJiraSiteCountsItsOwn429s(t *testing.T) {
+	d, _ := jiraTestDeps(t, "right-token")
+	second := d.cfg.Jira[0]
+	second.Name = "beta"
+	d.cfg.Jira = append(d.cfg.Jira, second)
+	var names []string
+	d.counters = func(client string) *httpx.Counters {
+		names = append(names, client)
+		return &httpx.Counters{}
+	}
+	for _, site := range d.cfg.Jira {
+		if _, err := d.jiraSite(site); err != nil {
+			t.Fatalf("jira site %s: %v", site.Name, err)
+		}
+	}
+	// One counter name for two sites made /metrics report one site's 429s and drop the other's.
+	if want := []string{"jira:acme", "jira:beta"}; !slices.Equal(names, want) {
+		t.Errorf("429 counters are named %q; want %q", names, want)
+	}
 }

@@ -28,8 +28,15 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA covsync_source GRANT SELECT ON TABLES TO covs
 -- river_queue, river_client, river_migration …). Rows only; no DDL.
 GRANT USAGE ON SCHEMA covsync TO covsync_daemon;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA covsync TO covsync_daemon;
-GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA covsync TO covsync_daemon;
+-- USAGE is nextval; UPDATE would add setval, which rewinds job and cycle ids.
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA covsync TO covsync_daemon;
+REVOKE UPDATE ON ALL SEQUENCES IN SCHEMA covsync FROM covsync_daemon;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA covsync TO covsync_daemon;
 ALTER DEFAULT PRIVILEGES IN SCHEMA covsync GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO covsync_daemon;
-ALTER DEFAULT PRIVILEGES IN SCHEMA covsync GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO covsync_daemon;
+ALTER DEFAULT PRIVILEGES IN SCHEMA covsync REVOKE UPDATE ON SEQUENCES FROM covsync_daemon;
+ALTER DEFAULT PRIVILEGES IN SCHEMA covsync GRANT USAGE, SELECT ON SEQUENCES TO covsync_daemon;
 ALTER DEFAULT PRIVILEGES IN SCHEMA covsync GRANT EXECUTE ON FUNCTIONS TO covsync_daemon;
+
+-- The migration bookkeeping (tern's schema_version, River's river_migration) is read only: /readyz reads it to
+-- tell whether the migrations are current, and a daemon that could write it could make that answer a lie.
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON covsync.schema_version, covsync.river_migration FROM covsync_daemon;

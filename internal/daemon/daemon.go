@@ -27,6 +27,11 @@ import (
 // DefaultListen is the endpoint's address when http.listen is empty: loopback only (DESIGN.md §7).
 const DefaultListen = "127.0.0.1:9464"
 
+// HTTPShutdownTimeout bounds the endpoint's shutdown after the scheduler's. A stop therefore takes up to
+// workers.shutdown_timeout + schedule.StopMargin + HTTPShutdownTimeout; supervisors (systemd TimeoutStopSec,
+// Kubernetes terminationGracePeriodSeconds, compose stop_grace_period) must allow more.
+const HTTPShutdownTimeout = 5 * time.Second
+
 // ConfigError is a config the daemon cannot start with (exit 2).
 type ConfigError struct{ Err error }
 
@@ -122,7 +127,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), HTTPShutdownTimeout)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
@@ -161,10 +166,8 @@ func Run(ctx context.Context, opts Options) error {
 	d.mu.Lock()
 	sched := d.sched
 	d.mu.Unlock()
-	// River cancels what still runs after StopTimeout; the margin lets those cycles return and record.
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sched.StopTimeout()+10*time.Second)
-	defer cancel()
-	if err := sched.Stop(stopCtx); err != nil {
+	// River cancels what still runs after StopTimeout; Shutdown's margin lets those cycles return and record.
+	if err := sched.Shutdown(ctx); err != nil {
 		d.log.WithError(err).Warn("scheduler did not stop in time")
 	}
 	d.log.Info("stopped")

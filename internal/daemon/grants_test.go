@@ -133,6 +133,13 @@ func TestTheDaemonRunsWithOnlyTheGrantsOfGrantsSQL(t *testing.T) {
 		"CREATE TABLE covsync.extra (x int)",
 		"DROP TABLE covsync.ledger",
 		"CREATE TABLE public.extra (x int)",
+		// The migration bookkeeping is read only: a daemon that could write it could make /readyz report
+		// migrations as current that never ran.
+		"UPDATE covsync.river_migration SET version = version",
+		"DELETE FROM covsync.schema_version",
+		"INSERT INTO covsync.schema_version SELECT * FROM covsync.schema_version",
+		// Sequences: nextval only; setval (UPDATE) would let it rewind the ids of jobs and cycles.
+		"SELECT setval(pg_get_serial_sequence('covsync.cycles', 'id'), 1)",
 	} {
 		if _, err := c.Exec(context.Background(), sql); err == nil || !strings.Contains(err.Error(), "permission denied") && !strings.Contains(err.Error(), "must be owner") {
 			t.Errorf("%s as covsync_daemon: %v, want permission denied", sql, err)

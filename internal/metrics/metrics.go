@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/covsync/covsync/connectors/httpx"
 )
 
 // Item outcomes as the items counter labels them.
@@ -87,10 +89,11 @@ func (m *Metrics) ItemDone(target, outcome string, d time.Duration) {
 // RateLimited counts one 429 from target.
 func (m *Metrics) RateLimited(target string) { m.throttled.add(target, 1) }
 
-// WatchRateLimits exports load, a running count of 429s (an HTTP client's counter), as target's 429s. A
-// SIGHUP builds new clients whose counters start at 0: watching a target again keeps what the old counter
-// had counted, so the exported counter never goes down.
-func (m *Metrics) WatchRateLimits(target string, load func() int64) { m.throttled.watch(target, load) }
+// HTTPCounters returns the counters of the HTTP client named client ("jira:acme"), whose 429s are exported
+// as that name's covsync_rate_limited_total. A name gets the same counters for the daemon's lifetime: the
+// clients a SIGHUP builds share them with the old ones, whose in-flight cycles keep counting (a counter per
+// client lost the old client's 429s from the reload on, and one per reload would grow without bound).
+func (m *Metrics) HTTPCounters(client string) *httpx.Counters { return m.throttled.countersOf(client) }
 
 // CycleDone records one cycle of target: its duration, how many of its items are failing now, and, when it
 // ran to the end (err nil), the time of its last success.

@@ -46,18 +46,26 @@ func TestMetricsAreExposedPerTarget(t *testing.T) {
 	}
 }
 
-func TestWatchedRateLimitCountersSurviveAReload(t *testing.T) {
+func TestHTTPCountersSurviveAReloadWithoutLosingInFlight429s(t *testing.T) {
 	m := New()
-	var first, second int64 = 3, 0
-	m.WatchRateLimits("ado:acme/Shop", func() int64 { return first })
-	m.RateLimited("ado:acme/Shop")
-	// SIGHUP: a new client, a new counter from 0.
-	m.WatchRateLimits("ado:acme/Shop", func() int64 { return second })
-	second = 2
+	old := m.HTTPCounters("ado:acme")
+	old.TooManyRequests.Add(3)
+	m.RateLimited("ado:acme")
+	// SIGHUP: new clients ask for their counters; a cycle started before still runs on the old client.
+	cur := m.HTTPCounters("ado:acme")
+	old.TooManyRequests.Add(1)
+	cur.TooManyRequests.Add(2)
+	m.HTTPCounters("jira:beta").TooManyRequests.Add(5)
+
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	if want := `covsync_rate_limited_total{target="ado:acme/Shop"} 6`; !strings.Contains(rec.Body.String(), want) {
-		t.Errorf("/metrics lacks %s:\n%s", want, rec.Body.String())
+	for _, want := range []string{
+		`covsync_rate_limited_total{target="ado:acme"} 7`,
+		`covsync_rate_limited_total{target="jira:beta"} 5`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, rec.Body.String())
+		}
 	}
 }
 

@@ -4,22 +4,24 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/covsync/covsync/connectors/httpx"
 )
 
-// rateLimits is covsync_rate_limited_total: counts added directly plus counters read at scrape time.
+// rateLimits is covsync_rate_limited_total: counts added directly plus the 429 counters of the HTTP clients.
 type rateLimits struct {
 	desc *prometheus.Desc
 
-	mu      sync.Mutex
-	base    map[string]float64      // counted so far (direct adds, and watched counters since replaced)
-	watched map[string]func() int64 // the live counter of each target
+	mu       sync.Mutex
+	base     map[string]float64         // counted directly (RateLimited)
+	counters map[string]*httpx.Counters // one per client name, kept across reloads
 }
 
 func newRateLimits() *rateLimits {
 	return &rateLimits{
-		desc:    prometheus.NewDesc("covsync_rate_limited_total", "HTTP 429 answers received per target.", []string{"target"}, nil),
-		base:    map[string]float64{},
-		watched: map[string]func() int64{},
+		desc:     prometheus.NewDesc("covsync_rate_limited_total", "HTTP 429 answers received per target.", []string{"target"}, nil),
+		base:     map[string]float64{},
+		counters: map[string]*httpx.Counters{},
 	}
 }
 
@@ -29,13 +31,15 @@ func (r *rateLimits) add(target string, n float64) {
 	r.base[target] += n
 }
 
-func (r *rateLimits) watch(target string, load func() int64) {
+func (r *rateLimits) countersOf(client string) *httpx.Counters {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if old, ok := r.watched[target]; ok {
-		r.base[target] += float64(old())
+	c, ok := r.counters[client]
+	if !ok {
+		c = &httpx.Counters{}
+		r.counters[client] = c
 	}
-	r.watched[target] = load
+	return c
 }
 
 func (r *rateLimits) Describe(ch chan<- *prometheus.Desc) { ch <- r.desc }
@@ -47,8 +51,8 @@ func (r *rateLimits) Collect(ch chan<- prometheus.Metric) {
 	for t, n := range r.base {
 		totals[t] += n
 	}
-	for t, load := range r.watched {
-		totals[t] += float64(load())
+	for t, c := range r.counters {
+		totals[t] += float64(c.TooManyRequests.Load())
 	}
 	for t, n := range totals {
 		ch <- prometheus.MustNewConstMetric(r.desc, prometheus.CounterValue, n, t)

@@ -112,12 +112,23 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 		logb, _ := os.ReadFile(filepath.Join(dir, "log"))
 		lastErr = fmt.Errorf("pg_ctl start: %v: %s\n%s", err, out, tail(logb, 2000))
-		if !bytes.Contains(logb, []byte("in use")) {
+		if ctx.Err() != nil || !bytes.Contains(logb, []byte("in use")) {
+			// Interrupted (Ctrl-C in covsync demo) or timed out while pg_ctl waited: killing or giving up on
+			// pg_ctl leaves the postmaster it forked running in its own session, so stop it before its
+			// directory goes.
+			s.kill()
 			break
 		}
 	}
 	_ = os.RemoveAll(dir)
 	return nil, lastErr
+}
+
+// kill stops a postmaster that may or may not have started, without waiting for its clients.
+func (s *Server) kill() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, _ = s.run(ctx, "pg_ctl", "-D", filepath.Join(s.dir, "data"), "-m", "immediate", "-w", "stop")
 }
 
 // URL is a connection URL for database db.

@@ -250,6 +250,20 @@ func TestTwoReplicasRunEachCycleOncePerTickNeverTwiceAtOnce(t *testing.T) {
 	start(t, pool, rec.runner("b"), testOptions(mustEntries(t, "@every 1s", keys...)))
 	began := time.Now()
 	time.Sleep(7 * time.Second)
+	// A loaded 2-core CI machine may elect the leader or fetch late: wait for two runs of every cycle rather
+	// than assume 7 s bring them. The bound below grows with the wait, so it stays exact.
+	waitFor(t, time.Minute, func() bool {
+		n := map[string]int{}
+		for _, s := range rec.snapshot() {
+			n[s.key]++
+		}
+		for _, k := range keys {
+			if n[k] < 2 {
+				return false
+			}
+		}
+		return true
+	})
 	elapsed := time.Since(began)
 
 	spans := rec.snapshot()
@@ -483,5 +497,42 @@ func TestRequests(t *testing.T) {
 				t.Errorf("got %v, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestShutdownWaitsForTheCyclesItCancelledToBeRecorded(t *testing.T) {
+	pool := migrated(t)
+	opts := testOptions(mustEntries(t, "@every 1h", "shop/ado"))
+	opts.StopTimeout = 300 * time.Millisecond
+	running1 := make(chan struct{})
+	// A cycle that takes a moment to give up once cancelled, as one finishing its current HTTP request does.
+	slow := RunnerFunc(func(ctx context.Context, _ Cycle) (any, error) {
+		close(running1)
+		<-ctx.Done()
+		time.Sleep(time.Second)
+		return nil, ctx.Err()
+	})
+	s, err := New(pool, slow, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-running1:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the cycle never started")
+	}
+	// An interrupted caller (Ctrl-C): its context is already cancelled.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	// Left "running", the job would hold shop/ado's uniqueness until River's rescuer, long after this process
+	// is gone.
+	if n := running(t, pool); n != 0 {
+		t.Errorf("%d cycle jobs still running after Shutdown returned", n)
 	}
 }

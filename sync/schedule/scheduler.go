@@ -222,6 +222,21 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	return nil
 }
 
+// StopMargin is how long Shutdown waits, past StopTimeout, for the cycles River cancelled at StopTimeout to
+// return and have their jobs recorded. A supervisor's stop timeout must cover both.
+const StopMargin = 10 * time.Second
+
+// Shutdown is Stop with the deadline every caller needs: StopTimeout for running cycles, then StopMargin for
+// the cancelled ones to be recorded. A caller whose own deadline equalled StopTimeout gave up at the very
+// moment River cancelled the cycles, and a process that then exited left their jobs "running": the
+// (project, kind) got no new cycle until River's rescuer, CycleTimeout + 5 minutes later. ctx's cancellation
+// is ignored (a Ctrl-C is what usually brings a caller here); only its values are kept.
+func (s *Scheduler) Shutdown(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.StopTimeout+StopMargin)
+	defer cancel()
+	return s.Stop(ctx)
+}
+
 // Request asks for one (project, kind) cycle outside its schedule.
 type Request struct {
 	Project string `json:"project"`
