@@ -141,6 +141,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // authenticated accepts basic auth with the configured email and API token, or a bearer PAT.
 func (s *Sim) authenticated(r *http.Request) bool {
+	s.mu.Lock()
+	email, token, pat := s.opts.Email, s.opts.Token, s.opts.PAT // SetCredentials may change them mid-run
+	s.mu.Unlock()
 	h := r.Header.Get("Authorization")
 	scheme, cred, ok := strings.Cut(h, " ")
 	if !ok {
@@ -149,12 +152,12 @@ func (s *Sim) authenticated(r *http.Request) bool {
 	switch strings.ToLower(scheme) {
 	case "basic":
 		raw, err := base64.StdEncoding.DecodeString(cred)
-		if err != nil || s.opts.Token == "" {
+		if err != nil || token == "" {
 			return false
 		}
-		return subtle.ConstantTimeCompare(raw, []byte(s.opts.Email+":"+s.opts.Token)) == 1
+		return subtle.ConstantTimeCompare(raw, []byte(email+":"+token)) == 1
 	case "bearer":
-		return s.opts.PAT != "" && subtle.ConstantTimeCompare([]byte(cred), []byte(s.opts.PAT)) == 1
+		return pat != "" && subtle.ConstantTimeCompare([]byte(cred), []byte(pat)) == 1
 	}
 	return false
 }

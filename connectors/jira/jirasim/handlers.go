@@ -52,9 +52,12 @@ func writeError(w http.ResponseWriter, status int, messages []string, errs map[s
 
 // myself: GET /rest/api/2/myself (api-group-myself, "Get current user").
 func (s *Sim) myself(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	email := s.opts.Email // SetCredentials may change it mid-run
+	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"self": s.base() + "/rest/api/2/user?accountId=5b10a2844c20165700ede21g", "accountId": "5b10a2844c20165700ede21g",
-		"emailAddress": s.opts.Email, "displayName": "covsync bot", "active": true, "timeZone": "UTC", "accountType": "atlassian",
+		"emailAddress": email, "displayName": "covsync bot", "active": true, "timeZone": "UTC", "accountType": "atlassian",
 	})
 }
 

@@ -157,6 +157,16 @@ func (s *Sim) SetBaseURL(u string) {
 	s.opts.BaseURL = u
 }
 
+// SetCredentials rotates the accepted basic-auth credential at run time: from the next request on, only
+// email and token are accepted and the previous token gets 401, as on Jira Cloud once an API token is revoked
+// and a new one created (https://support.atlassian.com/atlassian-account/docs/manage-api-tokens-for-your-atlassian-account/).
+// It is safe to call while requests are being served.
+func (s *Sim) SetCredentials(email, token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.Email, s.opts.Token = email, token
+}
+
 // Deny makes the user lack a permission (PermEditIssues, PermAdministerProject, PermBrowseProjects).
 func (s *Sim) Deny(perm string) {
 	s.mu.Lock()

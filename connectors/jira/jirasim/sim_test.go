@@ -101,6 +101,61 @@ func TestAuthentication(t *testing.T) {
 	})
 }
 
+func TestSetCredentialsRotatesTheAcceptedToken(t *testing.T) {
+	f := newFixture(t)
+	const rotated = "api-token-rotated-789"
+	status := func(tok string) int {
+		_, resp, err := basicClient(t, f.url, tok).User.GetSelfWithContext(context.Background())
+		if resp == nil {
+			t.Fatalf("no response: %v", err)
+		}
+		return resp.StatusCode
+	}
+	if got := status(token); got != http.StatusOK {
+		t.Fatalf("before the rotation, the first token gets %d, want 200", got)
+	}
+	if got := status(rotated); got != http.StatusUnauthorized {
+		t.Fatalf("before the rotation, the new token gets %d, want 401", got)
+	}
+
+	f.sim.SetCredentials(email, rotated)
+	if got := status(token); got != http.StatusUnauthorized {
+		t.Errorf("after the rotation, the old token gets %d, want 401", got)
+	}
+	if got := status(rotated); got != http.StatusOK {
+		t.Errorf("after the rotation, the new token gets %d, want 200", got)
+	}
+	// The bearer PAT is another credential: rotating the API token leaves it alone.
+	tp := jira.PATAuthTransport{Token: pat}
+	c, _ := jira.NewClient(tp.Client(), f.url)
+	if _, _, err := c.User.GetSelfWithContext(context.Background()); err != nil {
+		t.Errorf("the PAT after the token's rotation: %v", err)
+	}
+}
+
+func TestSetCredentialsIsSafeWhileRequestsAreServed(t *testing.T) {
+	f := newFixture(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 50 {
+			f.sim.SetCredentials(email, "token-"+strconv.Itoa(i))
+		}
+	}()
+	// Under -race, a credential read outside the simulator's lock fails this test.
+	for range 50 {
+		_, resp, _ := f.client.User.GetSelfWithContext(context.Background())
+		if resp == nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized) {
+			t.Fatalf("response %v during rotations, want 200 or 401", resp)
+		}
+	}
+	<-done
+	f.sim.SetCredentials(email, token)
+	if _, _, err := f.client.User.GetSelfWithContext(context.Background()); err != nil {
+		t.Fatalf("after rotating back: %v", err)
+	}
+}
+
 func TestFieldsCarryTheirSchema(t *testing.T) {
 	f := newFixture(t)
 	fields, _, err := f.client.Field.GetListWithContext(context.Background())
