@@ -41,7 +41,7 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 	t, err := ado.New(ado.Options{
 		Name: conn.Name, OrganizationURL: conn.OrganizationURL, PAT: conn.Auth.Token,
 		Project: p.ADO.Project, Extension: conn.Extension, Fields: conn.Fields, MatchField: p.ADO.MatchField,
-		HTTPClient: org.http, Pause: org.pause, Log: d.log, UserAgent: d.userAgent, Templates: d.templates,
+		HTTPClient: org.http, Pause: org.pause, Cache: org.cache, Log: d.log, UserAgent: d.userAgent, Templates: d.templates,
 	})
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("projects[%s].ado: %w", p.ID, err))
@@ -64,7 +64,7 @@ func adoOrg(d deps, c *config.ADO) (*adoClient, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &adoClient{http: hc, pause: ado.NewPause()}, nil
+		return &adoClient{http: hc, pause: ado.NewPause(), cache: ado.NewCache()}, nil
 	})
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("ado %s: %w", c.Name, err))
@@ -73,10 +73,12 @@ func adoOrg(d deps, c *config.ADO) (*adoClient, error) {
 }
 
 // adoClient is what the targets of one organization share: the paced HTTP client and the pause the service
-// asked for (Retry-After, X-RateLimit-Delay), which holds for the organization.
+// asked for (Retry-After, X-RateLimit-Delay), which holds for the organization, and the planning cache
+// (resource areas, key → work item mappings), which outlives the per-cycle targets.
 type adoClient struct {
 	http  *http.Client
 	pause *ado.Pause
+	cache *ado.Cache
 }
 
 // adoProbes lists read-only checks of the configured ADO targets: per project mapping, the project and the

@@ -19,8 +19,9 @@ import (
 
 // candidate is a story and the work item it maps to.
 type candidate struct {
-	story report.Story
-	id    int
+	story  report.Story
+	id     int
+	cached bool // from the Cache: not read this cycle
 }
 
 // snapshot is a work item as read: its rev and the fields covsync looks at.
@@ -66,7 +67,7 @@ func (t *Target) mapByID(ctx context.Context, s *session, p *report.Project) ([]
 			m.Misses = append(m.Misses, Miss{st.Key, fmt.Sprintf("work item %d is already mapped from %s", id, prev)})
 		default:
 			seen[id] = st.Key
-			cands = append(cands, candidate{st, id})
+			cands = append(cands, candidate{story: st, id: id})
 		}
 	}
 	ids := make([]int, len(cands))
@@ -120,7 +121,7 @@ func (t *Target) mapByField(ctx context.Context, s *session, p *report.Project) 
 				Warn("several work items hold the ticket key; using the lowest id")
 		}
 		seen[found[0]] = st.Key
-		cands = append(cands, candidate{st, found[0]})
+		cands = append(cands, candidate{story: st, id: found[0]})
 	}
 	m.Mapped = len(cands)
 	return cands, snaps, m, nil

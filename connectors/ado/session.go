@@ -41,6 +41,28 @@ func (t *Target) session(ctx context.Context) (*session, error) {
 	conn := azuredevops.NewPatConnection(t.o.OrganizationURL, t.o.PAT.Reveal())
 	conn.UserAgent = t.o.UserAgent
 	s := &session{conn: conn, http: t.http, orgURL: conn.BaseUrl, extURL: conn.BaseUrl}
+	// The resource areas do not move: read once per organization (the cache outlives this target).
+	a, ok := t.cache.areasOf(conn.BaseUrl)
+	if !ok {
+		var err error
+		if a, err = t.resourceAreas(ctx, conn); err != nil {
+			return nil, err
+		}
+		t.cache.setAreas(conn.BaseUrl, a)
+	}
+	witURL := a.wit
+	s.extURL = a.ext
+	s.wit = &workitemtracking.ClientImpl{Client: *t.client(conn, strings.ToLower(strings.TrimRight(witURL, "/")))}
+	e := t.o.Extension
+	s.docsURL = strings.TrimRight(s.extURL, "/") + "/_apis/ExtensionManagement/InstalledExtensions/" +
+		url.PathEscape(e.Publisher) + "/" + url.PathEscape(e.ID) + "/Data/Scopes/Default/Current/Collections/" +
+		url.PathEscape(e.Collection) + "/Documents"
+	t.sess = s
+	return s, nil
+}
+
+// resourceAreas reads where the organization's work item tracking and ExtensionManagement areas live.
+func (t *Target) resourceAreas(ctx context.Context, conn *azuredevops.Connection) (areaURLs, error) {
 	// GetResourceAreas goes through our client (NewClientWithOptions), not the bare one GetClientByUrl would
 	// build. An empty list (Server) means every area lives on the base URL.
 	var areas *[]azuredevops.ResourceAreaInfo
@@ -49,27 +71,21 @@ func (t *Target) session(ctx context.Context) (*session, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: resource areas of %s: %w", t.Name(), t.o.OrganizationURL, err)
+		return areaURLs{}, fmt.Errorf("%s: resource areas of %s: %w", t.Name(), t.o.OrganizationURL, err)
 	}
-	witURL := conn.BaseUrl
-	for _, a := range deref(areas) {
-		if a.Id == nil || a.LocationUrl == nil {
+	a := areaURLs{wit: conn.BaseUrl, ext: conn.BaseUrl}
+	for _, r := range deref(areas) {
+		if r.Id == nil || r.LocationUrl == nil {
 			continue
 		}
-		switch a.Id.String() {
+		switch r.Id.String() {
 		case workitemtracking.ResourceAreaId.String():
-			witURL = *a.LocationUrl
+			a.wit = *r.LocationUrl
 		case extensionManagementArea:
-			s.extURL = *a.LocationUrl
+			a.ext = *r.LocationUrl
 		}
 	}
-	s.wit = &workitemtracking.ClientImpl{Client: *t.client(conn, strings.ToLower(strings.TrimRight(witURL, "/")))}
-	e := t.o.Extension
-	s.docsURL = strings.TrimRight(s.extURL, "/") + "/_apis/ExtensionManagement/InstalledExtensions/" +
-		url.PathEscape(e.Publisher) + "/" + url.PathEscape(e.ID) + "/Data/Scopes/Default/Current/Collections/" +
-		url.PathEscape(e.Collection) + "/Documents"
-	t.sess = s
-	return s, nil
+	return a, nil
 }
 
 // client is a Go client on baseURL that sends through the target's HTTP client.

@@ -65,6 +65,14 @@ type Options struct {
 	// Pause is the service-asked pause shared with the other targets of the organization; nil: this target's
 	// own.
 	Pause *Pause
+	// Cache keeps the resource areas and the key → work item mapping between cycles, shared with the other
+	// targets of the organization (cache.go); nil: this target's own, so every new target queries again.
+	Cache *Cache
+	// RefreshEvery is how old the cached mapping may get before Plan queries every key again, to notice a
+	// key moved to another work item (default DefaultRefreshEvery, an hour).
+	RefreshEvery time.Duration
+	// Now is the clock the refresh is timed by (nil: time.Now); tests set it.
+	Now func() time.Time
 }
 
 // Target is the ADO target. It implements the engine's Target interface.
@@ -75,6 +83,10 @@ type Target struct {
 	maxConflicts int
 	summary      *summaryRenderer
 	pacer        *pacer
+
+	cache        *Cache
+	refreshEvery time.Duration
+	now          func() time.Time
 
 	mu      sync.Mutex
 	sess    *session
@@ -129,7 +141,16 @@ func New(o Options) (*Target, error) {
 		return nil, errors.Join(errs...)
 	}
 
-	t := &Target{o: o, log: o.Log, maxConflicts: o.MaxConflicts}
+	t := &Target{o: o, log: o.Log, maxConflicts: o.MaxConflicts, cache: o.Cache, refreshEvery: o.RefreshEvery, now: o.Now}
+	if t.cache == nil {
+		t.cache = NewCache()
+	}
+	if t.refreshEvery <= 0 {
+		t.refreshEvery = DefaultRefreshEvery
+	}
+	if t.now == nil {
+		t.now = time.Now
+	}
 	if t.log == nil {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
@@ -213,6 +234,7 @@ type payload struct {
 	snap    *snapshot // the work item as Plan read it; nil: Push reads it
 	missing error     // the work item does not exist (or is in another project): the item fails alone
 	listing *listing  // the cycle's shared, lazily read collection (listing.go)
+	verify  *verifier // set when the mapping came from the Cache: Push checks the work item still exists
 }
 
 // Plan maps the report's stories to work items and returns one item per mapped story (keyed by the story's
@@ -223,20 +245,28 @@ func (t *Target) Plan(ctx context.Context, p *report.Project) ([]push.Item, erro
 	if err != nil {
 		return nil, t.planError(err)
 	}
-	cands, snaps, m, err := t.mapStories(ctx, s, p)
+	cands, snaps, m, err := t.mapCached(ctx, s, p)
 	if err != nil {
 		return nil, t.planError(err)
 	}
 	items := make([]push.Item, 0, len(cands))
-	ls := &listing{}
+	ls, vr := &listing{}, &verifier{}
+	for _, c := range cands {
+		if c.cached {
+			vr.ids = append(vr.ids, c.id)
+		}
+	}
 	for _, c := range cands {
 		pl := &payload{WorkItemID: c.id, Document: documentFor(p, c.story), snap: snaps[c.id], listing: ls}
+		if c.cached {
+			pl.verify = vr
+		}
 		if len(t.o.Fields) > 0 {
 			if pl.Fields, err = t.fieldsFor(p, c.story); err != nil {
 				return nil, fmt.Errorf("%s: story %s: %w", t.Name(), c.story.Key, err)
 			}
 		}
-		if pl.snap == nil {
+		if pl.snap == nil && pl.verify == nil {
 			pl.missing = fmt.Errorf("%s: story %s: work item %d does not exist in project %s (or the PAT cannot read it)", t.Name(), c.story.Key, c.id, t.o.Project)
 		}
 		h, err := push.HashJSON(pl)
@@ -301,6 +331,17 @@ func (t *Target) Push(ctx context.Context, it push.Item) (push.Result, error) {
 	if err != nil {
 		return push.Result{}, t.classify(err)
 	}
+	if pl.verify != nil && pl.snap == nil {
+		sn, err := pl.verify.snapshot(ctx, t, s, pl.WorkItemID)
+		if err != nil {
+			return push.Result{}, t.classify(err)
+		}
+		if sn == nil {
+			t.forget(it.Key)
+			return push.Result{}, push.Permanentf("%s: story %s: work item %d no longer exists in project %s (or the PAT cannot read it)", t.Name(), it.Key, pl.WorkItemID, t.o.Project)
+		}
+		pl.snap = sn // the work item as read now: pushFields starts from it
+	}
 	docChanged, err := t.pushDocument(ctx, s, it.Key, pl)
 	if err != nil {
 		return push.Result{}, err
@@ -308,6 +349,9 @@ func (t *Target) Push(ctx context.Context, it push.Item) (push.Result, error) {
 	fieldsChanged := false
 	if len(pl.Fields) > 0 {
 		if fieldsChanged, err = t.pushFields(ctx, s, it.Key, pl); err != nil {
+			if push.KindOf(err) == push.KindPermanent {
+				t.forget(it.Key) // gone or moved since it was mapped: the next Plan queries the key again
+			}
 			return push.Result{}, err
 		}
 	}

@@ -375,12 +375,13 @@ func TestTheDefaultClientRetriesAFailedWIQLQuery(t *testing.T) {
 	a := f.sim.AddWorkItem("Shop", map[string]any{"Custom.JiraKey": "SHOP-7"})
 	// No HTTPClient: ado.New builds an httpx client, which does the retrying (the connector does not).
 	tg := f.target(t, func(o *ado.Options) { o.HTTPClient, o.MatchField = nil, "Custom.JiraKey" })
-	p := project(story("SHOP-7", 1, 2, 1, 0))
-	plan(t, tg, p) // connects: the next plan's first request is the WIQL query
+	b := f.sim.AddWorkItem("Shop", map[string]any{"Custom.JiraKey": "SHOP-8"})
+	plan(t, tg, project(story("SHOP-7", 1, 2, 1, 0))) // connects and caches SHOP-7
+	// The next plan's first request is the WIQL query of the key not cached yet.
 	f.sim.FailNext(503)
-	items := plan(t, tg, p)
-	if len(items) != 1 || !strings.Contains(items[0].Summary, fmt.Sprint(a)) {
-		t.Fatalf("items = %+v, want SHOP-7 → work item %d", items, a)
+	items := plan(t, tg, project(story("SHOP-7", 1, 2, 1, 0), story("SHOP-8", 1, 2, 1, 0)))
+	if len(items) != 2 || !strings.Contains(items[0].Summary, fmt.Sprint(a)) || !strings.Contains(items[1].Summary, fmt.Sprint(b)) {
+		t.Fatalf("items = %+v, want SHOP-7 → work item %d, SHOP-8 → %d", items, a, b)
 	}
 	// The WIQL query is a POST; it is retried because it is marked safe to replay.
 	if got := f.statuses(http.MethodPost, "/wit/wiql"); len(got) != 3 || got[1] != http.StatusServiceUnavailable || got[2] != http.StatusOK {

@@ -80,6 +80,15 @@ func (s *Sim) EditWorkItem(id int, fields map[string]any) {
 	wi.Fields["System.Rev"] = float64(wi.Rev)
 }
 
+// DeleteWorkItem deletes work item id as a person would: afterwards reading it answers 404 and a batch read
+// with errorPolicy=omit a null (https://learn.microsoft.com/en-us/rest/api/azure/devops/wit/work-items/delete:
+// a deleted work item goes to the recycle bin, out of reach of the work item routes).
+func (s *Sim) DeleteWorkItem(id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.workItems, id)
+}
+
 // serveProject answers GET _apis/projects/{projectId}
 // (https://learn.microsoft.com/en-us/rest/api/azure/devops/core/projects/get).
 func (s *Sim) serveProject(w http.ResponseWriter, r *http.Request, name string) {
