@@ -11,6 +11,7 @@ import (
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/internal/logging"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/ledger"
 	"github.com/covsync/covsync/sync/push"
@@ -62,7 +63,7 @@ func newCycleRunner(d deps, pool *pgxpool.Pool, env cycleEnv) *cycleRunner {
 		d:       d,
 		env:     env,
 		reader:  env.reader(pool, d.cfg.Database.SourceSchema),
-		engine:  engine.New(ledger.New(pool, postgres.OwnSchema), d.log),
+		engine:  engine.New(ledger.New(pool, postgres.OwnSchema), d.log, logging.RedactorOf(d.log)),
 		workers: workers,
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/time/rate"
 
-	"github.com/covsync/covsync/internal/logging"
 	"github.com/covsync/covsync/internal/redact"
 	"github.com/covsync/covsync/sync/ledger"
 	"github.com/covsync/covsync/sync/push"
@@ -68,12 +67,13 @@ type Engine struct {
 }
 
 // New returns an engine recording to l and logging to log. Error text the engine stores in the ledger or
-// puts in a Summary passes log's redactor (internal/logging) when log is a *logrus.Logger made by
-// logging.New, and is masked by shape only otherwise.
-func New(l Ledger, log logrus.FieldLogger) *Engine {
-	red := redact.New()
-	if ll, ok := log.(*logrus.Logger); ok {
-		red = logging.RedactorOf(ll)
+// puts in a Summary passes red, which should be the log's own redactor (the one that knows the configured
+// secrets); nil masks by shape only (Authorization values, DSN passwords, token= pairs). The redactor is
+// passed in rather than looked up from the logger so that the engine does not depend on the logging setup,
+// and through it on the config package (DESIGN §2: the engine imports no YAML).
+func New(l Ledger, log logrus.FieldLogger, red *redact.Redactor) *Engine {
+	if red == nil {
+		red = redact.New()
 	}
 	if log == nil {
 		nl := logrus.New()

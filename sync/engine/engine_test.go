@@ -44,7 +44,7 @@ func newFixture(t testing.TB) *fixture {
 	logger, hook := logtest.NewNullLogger()
 	logger.SetLevel(logrus.DebugLevel)
 	l := ledger.New(pool, "")
-	return &fixture{pool: pool, l: l, e: engine.New(l, logger), t: enginetest.NewTarget(tname, "jira"), log: hook}
+	return &fixture{pool: pool, l: l, e: engine.New(l, logger, nil), t: enginetest.NewTarget(tname, "jira"), log: hook}
 }
 
 func (f *fixture) takePushes() []string { return f.t.TakePushes() }
@@ -583,7 +583,7 @@ func TestTheLedgerReadsOfACycleHaveADeadline(t *testing.T) {
 	f := newFixture(t)
 	dl := &deadlineLedger{Ledger: f.l}
 	// The cycle's own context has no deadline: a database that stops answering must still not hang it.
-	if _, err := engine.New(dl, nil).Run(context.Background(), f.t, enginetest.Project(3), engine.Options{}); err != nil {
+	if _, err := engine.New(dl, nil, nil).Run(context.Background(), f.t, enginetest.Project(3), engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	for what, d := range map[string]time.Duration{"StartCycle": dl.start, "Load": dl.load} {
