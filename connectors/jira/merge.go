@@ -129,13 +129,12 @@ func parseRelease(id string, raw json.RawMessage) (*releaseState, error) {
 		}
 	}
 	for _, r := range runs {
-		var head struct {
-			Source    any `json:"source"`
-			StartedAt any `json:"startedAt"`
-		}
+		// A map, not a struct: encoding/json matches struct fields case-insensitively, which would take a
+		// foreign entry's "Source": "covsync" for covsync's own mark and replace it. Only the exact key counts.
+		var head map[string]any
 		_ = json.Unmarshal(r, &head) // a run that is not an object is foreign and kept as it is
-		slot := runSlot{raw: r, ours: head.Source == sourceCovsync}
-		if s, ok := head.StartedAt.(string); ok {
+		slot := runSlot{raw: r, ours: head["source"] == sourceCovsync}
+		if s, ok := head["startedAt"].(string); ok {
 			slot.started, _ = time.Parse(time.RFC3339, s)
 		}
 		st.runs = append(st.runs, slot)
