@@ -1,20 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/benchload"
 	"github.com/covsync/covsync/internal/pgtest"
+	"github.com/covsync/covsync/internal/syncbuf"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/ledger"
 	"github.com/covsync/covsync/sync/report"
@@ -24,30 +23,12 @@ import (
 // connectors and their httpx clients, against the simulators with a fault injected, then recovers and
 // checks that the target state is the desired state and the ledger is true (docs/reliability.md).
 
-// syncBuffer is a log sink the cycles' concurrent workers may write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // scenario is one reliability test's world.
 type scenario struct {
 	t   *testing.T
 	env *benchEnv
 	b   *bencher
-	log *syncBuffer
+	log *syncbuf.Buffer
 }
 
 // smallSizes keep a scenario to a second or two: enough items for several workers and a failure among many.
@@ -69,7 +50,7 @@ func newScenario(t *testing.T, ownServer bool, tune func(*benchFlags)) *scenario
 		t.Fatal(err)
 	}
 	t.Cleanup(env.close)
-	s := &scenario{t: t, env: env, log: &syncBuffer{}}
+	s := &scenario{t: t, env: env, log: &syncbuf.Buffer{}}
 	s.b = &bencher{env: env, rate: f.rate, logf: t.Logf, errw: s.log}
 	if err := s.b.loadRunner(); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/internal/benchload"
 	"github.com/covsync/covsync/internal/daemon"
+	"github.com/covsync/covsync/internal/syncbuf"
 	"github.com/covsync/covsync/sync/schedule"
 )
 
@@ -68,7 +69,7 @@ http: {listen: "127.0.0.1:%d", resync_api_key_sha256: [%q]}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	daemonLog := &syncBuffer{}
+	daemonLog := &syncbuf.Buffer{}
 	dctx, cancel := context.WithCancel(ctx)
 	exited := make(chan error, 1)
 	go func() {

@@ -1,12 +1,10 @@
 package ado_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/ado"
 	"github.com/covsync/covsync/connectors/ado/adosim"
+	"github.com/covsync/covsync/internal/syncbuf"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 )
@@ -27,7 +26,7 @@ var ext = config.ADOExtension{Publisher: "acme", ID: "story-coverage", Collectio
 type fixture struct {
 	srv *adosim.Servers
 	sim *adosim.Sim
-	log *syncBuffer
+	log *syncbuf.Buffer
 }
 
 func newFixture(t testing.TB, o adosim.Options) *fixture {
@@ -37,7 +36,7 @@ func newFixture(t testing.TB, o adosim.Options) *fixture {
 	sim.AddProject("Shop")
 	sim.AddProject("Other")
 	sim.InstallExtension(ext.Publisher, ext.ID)
-	return &fixture{srv: adosim.Start(t, sim), sim: sim, log: &syncBuffer{}}
+	return &fixture{srv: adosim.Start(t, sim), sim: sim, log: &syncbuf.Buffer{}}
 }
 
 // target builds a target on the fixture; edit adjusts the options first.
@@ -91,23 +90,6 @@ func (f *fixture) statuses(method, pathPart string) []int {
 		}
 	}
 	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var (

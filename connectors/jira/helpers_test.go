@@ -1,7 +1,6 @@
 package jira
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http/httptest"
@@ -14,6 +13,7 @@ import (
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/connectors/jira/jirasim"
+	"github.com/covsync/covsync/internal/syncbuf"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 )
@@ -31,8 +31,7 @@ type env struct {
 	cfg                            config.Jira
 	percent, summary, status, link string
 	v240, v250                     string
-	logs                           *bytes.Buffer
-	logMu                          *sync.Mutex
+	logs                           *syncbuf.Buffer
 }
 
 func newEnv(t *testing.T, issues int) *env {
@@ -40,7 +39,7 @@ func newEnv(t *testing.T, issues int) *env {
 	s := jirasim.New(jirasim.Options{Email: testEmail, Token: testToken})
 	srv := s.Start()
 	t.Cleanup(srv.Close)
-	e := &env{sim: s, srv: srv, logs: &bytes.Buffer{}, logMu: &sync.Mutex{}}
+	e := &env{sim: s, srv: srv, logs: &syncbuf.Buffer{}}
 	f := s.AddCovsyncFields()
 	e.percent, e.summary, e.status, e.link = f.Percent, f.Summary, f.Status, f.LastRun
 	s.AddProject("SHOP", "Shop")
@@ -57,23 +56,12 @@ func newEnv(t *testing.T, issues int) *env {
 	return e
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
 // site builds the site with fast backoffs and a debug logger writing into e.logs.
 func (e *env) site(t *testing.T) *Site {
 	t.Helper()
 	log := logrus.New()
 	log.SetLevel(logrus.DebugLevel)
-	log.SetOutput(lockedWriter{mu: e.logMu, b: e.logs})
+	log.SetOutput(e.logs)
 	s, err := NewSite(e.cfg, Options{Logger: log, UserAgent: "covsync/test",
 		HTTP: httpx.Options{BackoffBase: time.Millisecond, BackoffMax: 10 * time.Millisecond, RetryAfterCap: 2 * time.Second}})
 	if err != nil {
@@ -83,8 +71,6 @@ func (e *env) site(t *testing.T) *Site {
 }
 
 func (e *env) logText() string {
-	e.logMu.Lock()
-	defer e.logMu.Unlock()
 	return e.logs.String()
 }
 
