@@ -1,6 +1,6 @@
 //go:build reliability
 
-package main
+package bench
 
 import (
 	"context"
