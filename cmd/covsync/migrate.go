@@ -7,6 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/internal/app"
+	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/schedule"
 )
 
@@ -32,14 +34,14 @@ func runMigrate(cmd *cobra.Command, _ []string) error {
 	}
 	log := newLogger(c)
 	ctx := cmd.Context()
-	pool, err := openPool(ctx, c)
+	pool, err := app.OpenPool(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return withCode(exitDependency, fmt.Errorf("database: %w", err))
+		return push.Unreachable(fmt.Errorf("database: %w", err))
 	}
 	defer conn.Release()
 
@@ -49,7 +51,7 @@ func runMigrate(cmd *cobra.Command, _ []string) error {
 	}
 	before, err := postgres.Status(ctx, conn.Conn(), opts)
 	if err != nil {
-		return withCode(exitDependency, err)
+		return push.Unreachable(err)
 	}
 	after, err := postgres.Migrate(ctx, conn.Conn(), opts)
 	// Print what did get applied even when a later set failed: tern applies each file in its own transaction.
@@ -59,7 +61,7 @@ func runMigrate(cmd *cobra.Command, _ []string) error {
 		log.WithFields(map[string]any{"set": st.Set, "from": before[i].Current, "to": st.Current}).Debug("migrated")
 	}
 	if err != nil {
-		return withCode(exitDependency, err)
+		return push.Unreachable(err)
 	}
 	if opts.SkipSource {
 		fmt.Fprintf(out, "source (%s): left alone (database.migrate_source: false)\n", c.Database.SourceSchema)
@@ -67,11 +69,11 @@ func runMigrate(cmd *cobra.Command, _ []string) error {
 	// River's own migrations: the daemon's job queue, in covsync's schema.
 	riverBefore, riverAvail, err := schedule.MigrationStatus(ctx, pool)
 	if err != nil {
-		return withCode(exitDependency, err)
+		return push.Unreachable(err)
 	}
 	riverNow, err := schedule.Migrate(ctx, pool)
 	if err != nil {
-		return withCode(exitDependency, err)
+		return push.Unreachable(err)
 	}
 	printMigration(out, "job queue (River)", schedule.Schema, int32(riverBefore), int32(riverNow), int32(riverAvail))
 	return nil

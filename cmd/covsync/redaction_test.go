@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/covsync/covsync/internal/app"
 )
 
 // TestDebugLogsCarryNoSecret logs at debug level through the real paths that handle secrets — loading a
@@ -68,7 +70,7 @@ projects:
 				t.Fatal(err)
 			}
 			var buf bytes.Buffer
-			log := newLoggerTo(&buf, c)
+			log := app.NewLogger(&buf, c)
 			log.WithField("config", c).Debug("config loaded")
 			log.Debugf("config %+v", *c)
 			// Code that carelessly logs what it holds: the revealed values, a request's headers.
@@ -80,7 +82,7 @@ projects:
 
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			pool, err := openPool(ctx, c)
+			pool, err := app.OpenPool(ctx, c)
 			if err == nil {
 				pool.Close()
 				t.Fatal("openPool connected to a closed port")

@@ -11,7 +11,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/internal/app"
 	"github.com/covsync/covsync/sync/ledger"
+	"github.com/covsync/covsync/sync/push"
 )
 
 func newStatusCmd() *cobra.Command {
@@ -32,7 +34,7 @@ failed, with its error.`,
 				return err
 			}
 			ctx := cmd.Context()
-			pool, err := openPool(ctx, cfg)
+			pool, err := app.OpenPool(ctx, cfg)
 			if err != nil {
 				return err
 			}
@@ -44,9 +46,9 @@ failed, with its error.`,
 			}
 			if err != nil {
 				if errors.Is(err, ledger.ErrNotMigrated) {
-					return withCode(exitUsage, err)
+					return push.Config(err)
 				}
-				return withCode(exitDependency, err)
+				return push.Unreachable(err)
 			}
 			if st.Targets == nil {
 				st.Targets = []ledger.TargetStatus{}

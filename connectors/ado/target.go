@@ -22,9 +22,6 @@ import (
 	"github.com/covsync/covsync/templates"
 )
 
-// Kind is the target kind, as --target and the schedules name it.
-const Kind = "ado"
-
 // Field keys of the config's ado[].fields map (DESIGN.md §9): which story value goes to which work-item field.
 const (
 	FieldCoveragePercent = "coverage_percent"
@@ -200,7 +197,7 @@ func (t *Target) String() string { return t.Name() }
 func (t *Target) GoString() string { return t.Name() }
 
 // Kind is "ado".
-func (t *Target) Kind() string { return Kind }
+func (t *Target) Kind() string { return push.TargetADO }
 
 // Mapping says how the last Plan mapped stories to work items.
 type Mapping struct {

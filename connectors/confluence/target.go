@@ -17,8 +17,6 @@ import (
 )
 
 const (
-	// Kind is the target kind, as --target and the schedules name it.
-	Kind = "confluence"
 	// PropertyKey is the content property that marks covsync's pages: {"hash", "version", "project"}.
 	PropertyKey = "covsync.sync"
 	// Label is put on every page covsync creates, with the project id.
@@ -132,7 +130,7 @@ func (t *Target) Name() string {
 }
 
 // Kind is "confluence".
-func (t *Target) Kind() string { return Kind }
+func (t *Target) Kind() string { return push.TargetConfluence }
 
 // Check verifies, read-only, that the space and the parent page exist and that covsync's credentials may read
 // them (`covsync check`).

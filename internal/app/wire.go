@@ -11,7 +11,7 @@ import (
 	"github.com/covsync/covsync/templates"
 )
 
-// deps is what the target builders need. Built once per command (and again on SIGHUP in serve).
+// deps is what the target builders need. Built once per App (and again on SIGHUP in serve).
 type deps struct {
 	cfg       *config.Config
 	log       *logrus.Logger
@@ -31,16 +31,6 @@ func (d deps) httpCounters(client string) *httpx.Counters {
 	}
 	return d.counters(client)
 }
-
-// Target kinds, as --target and the schedules name them.
-const (
-	kindJira       = "jira"
-	kindLinkedRuns = "linked-runs"
-	kindADO        = "ado"
-	kindConfluence = "confluence"
-)
-
-var allKinds = []string{kindJira, kindLinkedRuns, kindADO, kindConfluence}
 
 // targetBuilder builds the targets one project mapping has at one connector (possibly none).
 type targetBuilder func(ctx context.Context, d deps, p config.Project) ([]engine.Target, error)
@@ -76,4 +66,23 @@ func buildTargets(ctx context.Context, d deps, p config.Project, kinds map[strin
 		}
 	}
 	return out, nil
+}
+
+// Probe is one read-only check of a configured target, for `covsync check`.
+type Probe struct {
+	Name string // "jira:acme"
+	What string // "myself, fields, project SHOP"
+	Run  func(ctx context.Context) error
+}
+
+// Probes lists the read-only checks of every configured target, each connector's in turn.
+func Probes(c *config.Config, log *logrus.Logger, version string) []Probe {
+	d := newDeps(c, log, version)
+	var out []Probe
+	for _, b := range probeBuilders {
+		for _, p := range b(d) {
+			out = append(out, Probe{Name: p.name, What: p.what, Run: p.run})
+		}
+	}
+	return out
 }

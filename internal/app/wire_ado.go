@@ -10,6 +10,7 @@ import (
 	"github.com/covsync/covsync/connectors/ado"
 	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/engine"
+	"github.com/covsync/covsync/sync/push"
 )
 
 // adoTargets builds the ADO target of project p: one per project mapping (projects[].ado).
@@ -32,7 +33,7 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 		}
 	}
 	if conn == nil {
-		return nil, usageErr("projects[%s].ado.target: no ado entry is named %q", p.ID, p.ADO.Target)
+		return nil, push.Configf("projects[%s].ado.target: no ado entry is named %q", p.ID, p.ADO.Target)
 	}
 	org, err := adoOrg(d, conn)
 	if err != nil {
@@ -44,7 +45,7 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 		HTTPClient: org.http, Pause: org.pause, Cache: org.cache, Log: d.log, UserAgent: d.userAgent, Templates: d.templates,
 	})
 	if err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("projects[%s].ado: %w", p.ID, err))
+		return nil, push.Config(fmt.Errorf("projects[%s].ado: %w", p.ID, err))
 	}
 	return t, nil
 }
@@ -55,7 +56,7 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 // ca_file, the proxy and redacted logs; the connector keeps only what httpx does not do: the sign-in page
 // guard and the pause on X-RateLimit-Remaining / X-RateLimit-Delay.
 func adoOrg(d deps, c *config.ADO) (*adoClient, error) {
-	org, err := clientFor(d.clients, kindADO, c.Name, func() (*adoClient, error) {
+	org, err := clientFor(d.clients, push.TargetADO, c.Name, func() (*adoClient, error) {
 		hc, err := httpx.New(httpx.Options{
 			Name: "ado:" + c.Name, RequestsPerSecond: c.RequestsPerSecond, Timeout: c.Timeout, CAFile: c.CAFile,
 			UserAgent: d.userAgent, Logger: d.log, Secrets: []string{c.Auth.Token.Reveal()},
@@ -67,7 +68,7 @@ func adoOrg(d deps, c *config.ADO) (*adoClient, error) {
 		return &adoClient{http: hc, pause: ado.NewPause(), cache: ado.NewCache()}, nil
 	})
 	if err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("ado %s: %w", c.Name, err))
+		return nil, push.Config(fmt.Errorf("ado %s: %w", c.Name, err))
 	}
 	return org, nil
 }

@@ -11,80 +11,44 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/internal/app"
 	"github.com/covsync/covsync/internal/benchload"
 	"github.com/covsync/covsync/internal/rss"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/ledger"
+	"github.com/covsync/covsync/sync/push"
 )
 
-// benchFlags are `covsync bench`'s flags.
-type benchFlags struct {
-	sizes      benchload.Sizes
-	latency    time.Duration
-	rate       float64
-	workers    int
-	kinds      []string
-	baseline   bool
-	output     string
-	logLevel   string
-	cpuProfile string
-	// databaseURL is an existing empty database to use instead of a throwaway server (the tests' pgtest).
-	databaseURL string
-	// timeout is the targets' per-request timeout (config timeout).
-	timeout time.Duration
-	// siteRate, when set, is the simulators' limit while covsync is configured with rate: a 429 storm.
-	siteRate float64
+// Options are `covsync bench`'s flags.
+type Options struct {
+	Sizes      benchload.Sizes
+	Latency    time.Duration
+	Rate       float64
+	Workers    int
+	Kinds      []string
+	Baseline   bool
+	Output     string
+	LogLevel   string
+	CPUProfile string
+	// DatabaseURL is an existing empty database to use instead of a throwaway server (the tests' pgtest).
+	DatabaseURL string
+	// Timeout is the targets' per-request timeout (config timeout).
+	Timeout time.Duration
+	// SiteRate, when set, is the simulators' limit while covsync is configured with rate: a 429 storm.
+	SiteRate float64
 }
 
 // simRate is the simulators' rate limit.
-func (f benchFlags) simRate() float64 {
-	if f.siteRate > 0 {
-		return f.siteRate
+func (f Options) simRate() float64 {
+	if f.SiteRate > 0 {
+		return f.SiteRate
 	}
-	return f.rate
+	return f.Rate
 }
 
-func newBenchCmd() *cobra.Command {
-	f := benchFlags{sizes: benchload.Reference()}
-	cmd := &cobra.Command{
-		Use:   "bench",
-		Short: "Measure full, unchanged and one-story resyncs against simulators with a rate limit",
-		Long: `Start a throwaway PostgreSQL, write the reference workload into it (sizes as flags), start the Jira,
-Azure DevOps and Confluence simulators with --latency per request and a --rate requests/s limit, and run,
-per target kind, through the same cycle runner as ` + "`covsync resync`" + `:
-
-  full       a first resync of every item: wall time, and its ratio to the floor (writes / rate)
-  unchanged  a second cycle over unchanged data: writes (must be 0) and its time (report read + plan + diff)
-  one story  a cycle after one story's coverage changed: writes (one per target whose items show stories)
-
-then the same full resync as a naive baseline (every item, one request at a time, the ledger ignored).
-Exit 1 if any item failed.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, f) },
-	}
-	fl := cmd.Flags()
-	fl.IntVar(&f.sizes.Stories, "stories", f.sizes.Stories, "stories (Jira issues, ADO work items)")
-	fl.IntVar(&f.sizes.Releases, "releases", f.sizes.Releases, "releases (Jira versions)")
-	fl.IntVar(&f.sizes.Runs, "runs", f.sizes.Runs, "test runs")
-	fl.IntVar(&f.sizes.Results, "results", f.sizes.Results, "test results over all runs")
-	fl.DurationVar(&f.latency, "latency", 25*time.Millisecond, "latency the simulators add to every request")
-	fl.Float64Var(&f.rate, "rate", 100, "requests/s each simulated site allows (429 beyond); covsync is configured with the same budget")
-	fl.IntVar(&f.workers, "workers", engine.DefaultWorkers, "workers.per_target: concurrent pushes per cycle")
-	fl.StringArrayVar(&f.kinds, "target", nil, "target kind to measure: "+strings.Join(allKinds, "|")+" (repeatable; default: all)")
-	fl.BoolVar(&f.baseline, "baseline", true, "also measure the naive baseline")
-	fl.StringVar(&f.output, "output", "text", "output format: text|json")
-	fl.StringVar(&f.logLevel, "log-level", "warn", "log level of the cycles (written to stderr)")
-	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
-	fl.StringVar(&f.databaseURL, "database-url", "", "an existing, empty database to use instead of a throwaway PostgreSQL server")
-	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "the targets' per-request timeout")
-	return cmd
-}
-
-// benchRow is one measured (target kind, mode).
-type benchRow struct {
+// Row is one measured (target kind, mode).
+type Row struct {
 	Kind            string  `json:"kind"`
 	Mode            string  `json:"mode"` // covsync | naive
 	Items           int     `json:"items"`
@@ -107,48 +71,51 @@ type benchRow struct {
 	PeakRSSMB         float64 `json:"peakRSSMB"`
 }
 
-// benchResult is the whole output.
-type benchResult struct {
+// Result is the whole output.
+type Result struct {
 	Sizes           benchload.Sizes `json:"sizes"`
 	LatencyMS       float64         `json:"latencyMs"`
 	Rate            float64         `json:"rate"`
 	Workers         int             `json:"workers"`
 	GenerateSeconds float64         `json:"generateSeconds"`
-	Rows            []benchRow      `json:"rows"`
+	Rows            []Row           `json:"rows"`
 	PeakRSSMB       float64         `json:"peakRSSMB"`
-	Bars            []benchBar      `json:"bars"`
+	Bars            []Bar           `json:"bars"`
 }
 
-// benchBar is one of issue 8's bars and whether the run met it.
-type benchBar struct {
+// Bar is one of issue 8's bars and whether the run met it.
+type Bar struct {
 	Bar  string `json:"bar"`
 	Kind string `json:"kind"`
 	Got  string `json:"got"`
 	Met  bool   `json:"met"`
 }
 
-func runBench(cmd *cobra.Command, f benchFlags) error {
-	if err := f.sizes.Validate(); err != nil {
-		return usageErr("%v", err)
+// Run runs `covsync bench`: it writes the report (text or JSON) to stdout and its progress to stderr. Bad
+// options are a push.KindConfig error, an environment that cannot start push.KindUnreachable, and items
+// that failed ErrFailed (push.KindPermanent).
+func Run(ctx context.Context, stdout, stderr io.Writer, f Options) error {
+	if err := f.Sizes.Validate(); err != nil {
+		return push.Configf("%v", err)
 	}
-	if f.output != "text" && f.output != "json" {
-		return usageErr("--output %q: want text or json", f.output)
+	if f.Output != "text" && f.Output != "json" {
+		return push.Configf("--output %q: want text or json", f.Output)
 	}
-	if f.rate <= 0 || f.workers < 1 {
-		return usageErr("--rate and --workers must be positive")
+	if f.Rate <= 0 || f.Workers < 1 {
+		return push.Configf("--rate and --workers must be positive")
 	}
-	for _, k := range f.kinds {
-		if !slices.Contains(allKinds, k) {
-			return usageErr("--target %q: not a target kind (want one of %s)", k, strings.Join(allKinds, ", "))
+	for _, k := range f.Kinds {
+		if !slices.Contains(push.TargetKinds(), k) {
+			return push.Configf("--target %q: not a target kind (want one of %s)", k, strings.Join(push.TargetKinds(), ", "))
 		}
 	}
-	if len(f.kinds) == 0 {
-		f.kinds = allKinds
+	if len(f.Kinds) == 0 {
+		f.Kinds = push.TargetKinds()
 	}
-	if f.cpuProfile != "" {
-		pf, err := os.Create(f.cpuProfile)
+	if f.CPUProfile != "" {
+		pf, err := os.Create(f.CPUProfile)
 		if err != nil {
-			return usageErr("--cpuprofile: %v", err)
+			return push.Configf("--cpuprofile: %v", err)
 		}
 		defer pf.Close()
 		if err := pprof.StartCPUProfile(pf); err != nil {
@@ -156,8 +123,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	ctx := cmd.Context()
-	errw := cmd.ErrOrStderr()
+	errw := stderr
 	logf := func(format string, a ...any) { fmt.Fprintf(errw, "bench: "+format+"\n", a...) }
 
 	t0 := time.Now()
@@ -166,16 +132,16 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		return err
 	}
 	defer env.close()
-	res := benchResult{Sizes: f.sizes, LatencyMS: float64(f.latency) / float64(time.Millisecond), Rate: f.rate,
-		Workers: f.workers, GenerateSeconds: time.Since(t0).Seconds()}
+	res := Result{Sizes: f.Sizes, LatencyMS: float64(f.Latency) / float64(time.Millisecond), Rate: f.Rate,
+		Workers: f.Workers, GenerateSeconds: time.Since(t0).Seconds()}
 
-	b := &bencher{env: env, rate: f.rate, logf: logf, errw: errw}
+	b := &bencher{env: env, rate: f.Rate, logf: logf, errw: errw}
 	if err := b.loadRunner(); err != nil {
 		return err
 	}
 
-	rows := make([]benchRow, len(f.kinds))
-	for i, k := range f.kinds {
+	rows := make([]Row, len(f.Kinds))
+	for i, k := range f.Kinds {
 		if rows[i], err = b.full(ctx, k, engine.Options{Trigger: ledger.TriggerResync}, "covsync"); err != nil {
 			return err
 		}
@@ -184,7 +150,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		}
 	}
 	if err := benchload.ChangeStory(ctx, env.pool, "covsync_source", env.workload, 1); err != nil {
-		return withCode(exitDependency, err)
+		return push.Unreachable(err)
 	}
 	for i := range rows {
 		if err := b.oneStory(ctx, &rows[i]); err != nil {
@@ -192,14 +158,14 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		}
 	}
 	res.Rows = rows
-	if f.baseline {
+	if f.Baseline {
 		if err := env.startSims(f); err != nil {
 			return err
 		}
 		if err := b.loadRunner(); err != nil {
 			return err
 		}
-		for _, k := range f.kinds {
+		for _, k := range f.Kinds {
 			// Naive: every item pushed whatever the ledger says, one at a time.
 			r, err := b.full(ctx, k, engine.Options{Trigger: ledger.TriggerResync, Force: true, Workers: 1}, "naive")
 			if err != nil {
@@ -212,12 +178,12 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	res.PeakRSSMB = rss.PeakMB()
 	res.Bars = benchBars(res)
 
-	if err := printBench(cmd.OutOrStdout(), f.output, res); err != nil {
+	if err := printBench(stdout, f.Output, res); err != nil {
 		return err
 	}
 	for _, r := range res.Rows {
 		if r.Failed > 0 {
-			return withCode(exitItemFailed, errBenchFailed)
+			return ErrFailed
 		}
 	}
 	return nil
@@ -226,7 +192,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 // bencher runs the measured cycles.
 type bencher struct {
 	env    *benchEnv
-	runner *cycleRunner
+	runner *app.App
 	rate   float64
 	logf   func(string, ...any)
 	errw   io.Writer
@@ -238,7 +204,7 @@ func (b *bencher) loadRunner() error {
 	if err != nil {
 		return fmt.Errorf("bench: the generated config: %w", err)
 	}
-	b.runner = newCycleRunner(newDeps(cfg, newLoggerTo(b.errw, cfg)), b.env.pool, defaultCycleEnv())
+	b.runner = app.New(app.Options{Config: cfg, Log: app.NewLogger(b.errw, cfg), Pool: b.env.pool})
 	return nil
 }
 
@@ -257,13 +223,13 @@ func (b *bencher) cycle(ctx context.Context, kind string, opts engine.Options) (
 	return sums[0], took, b.env.traffic(kind), nil
 }
 
-func (b *bencher) full(ctx context.Context, kind string, opts engine.Options, mode string) (benchRow, error) {
+func (b *bencher) full(ctx context.Context, kind string, opts engine.Options, mode string) (Row, error) {
 	rss.ResetPeak()
 	s, took, tr, err := b.cycle(ctx, kind, opts)
 	if err != nil {
-		return benchRow{}, err
+		return Row{}, err
 	}
-	r := benchRow{Kind: kind, Mode: mode, Items: s.Planned, Failed: s.Failed, Writes: tr.writes,
+	r := Row{Kind: kind, Mode: mode, Items: s.Planned, Failed: s.Failed, Writes: tr.writes,
 		Requests: tr.requests, TooMany: tr.tooMany, FullSeconds: took.Seconds(),
 		FloorSeconds: float64(tr.writes) / b.rate, PeakRSSMB: rss.PeakMB()}
 	if s.Planned > 0 {
@@ -283,7 +249,7 @@ func (b *bencher) full(ctx context.Context, kind string, opts engine.Options, mo
 	return r, nil
 }
 
-func (b *bencher) unchanged(ctx context.Context, r *benchRow) error {
+func (b *bencher) unchanged(ctx context.Context, r *Row) error {
 	_, took, tr, err := b.cycle(ctx, r.Kind, engine.Options{Trigger: ledger.TriggerResync})
 	if err != nil {
 		return err
@@ -292,7 +258,7 @@ func (b *bencher) unchanged(ctx context.Context, r *benchRow) error {
 	return nil
 }
 
-func (b *bencher) oneStory(ctx context.Context, r *benchRow) error {
+func (b *bencher) oneStory(ctx context.Context, r *Row) error {
 	s, _, tr, err := b.cycle(ctx, r.Kind, engine.Options{Trigger: ledger.TriggerResync})
 	if err != nil {
 		return err
@@ -303,12 +269,12 @@ func (b *bencher) oneStory(ctx context.Context, r *benchRow) error {
 
 func firstN[T any](s []T, n int) []T { return s[:min(n, len(s))] }
 
-// benchBars checks issue 8's bars on the covsync rows. The floor ratio is judged only where the floor is a
+// benchBars checks the bars on the covsync rows. The floor ratio is judged only where the floor is a
 // meaningful time (at least 100 writes): a one-item target's floor is one request.
-func benchBars(res benchResult) []benchBar {
-	var out []benchBar
+func benchBars(res Result) []Bar {
+	var out []Bar
 	add := func(bar, kind string, met bool, got string, a ...any) {
-		out = append(out, benchBar{Bar: bar, Kind: kind, Got: fmt.Sprintf(got, a...), Met: met})
+		out = append(out, Bar{Bar: bar, Kind: kind, Got: fmt.Sprintf(got, a...), Met: met})
 	}
 	for _, r := range res.Rows {
 		if r.Mode != "covsync" {
@@ -324,7 +290,7 @@ func benchBars(res benchResult) []benchBar {
 		// One item pushed per target that shows stories: the story's issue or document, the page that lists
 		// it. The linked-runs property lists runs, not stories: it changes only when the newer coverage
 		// measurement moves the data's newest time (its updatedAt), so it may push one item or none.
-		if r.Kind == kindLinkedRuns {
+		if r.Kind == push.TargetLinkedRuns {
 			add("one changed story: ≤ 1 item pushed", r.Kind, r.OneStoryPushed <= 1, "%d (%d HTTP writes)", r.OneStoryPushed, r.OneStoryWrites)
 		} else {
 			add("one changed story: 1 item pushed", r.Kind, r.OneStoryPushed == 1, "%d (%d HTTP writes)", r.OneStoryPushed, r.OneStoryWrites)
@@ -334,7 +300,7 @@ func benchBars(res benchResult) []benchBar {
 	return out
 }
 
-func printBench(w io.Writer, output string, res benchResult) error {
+func printBench(w io.Writer, output string, res Result) error {
 	if output == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

@@ -19,9 +19,11 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/internal/app"
 	"github.com/covsync/covsync/internal/benchload"
 	"github.com/covsync/covsync/internal/daemon"
 	"github.com/covsync/covsync/internal/syncbuf"
+	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/schedule"
 )
 
@@ -47,7 +49,7 @@ func TestReliabilityACredentialRotatedViaSIGHUPMidRunLandsEverything(t *testing.
 	)
 	s := newScenario(t, false, nil)
 	ctx := context.Background()
-	kinds := []string{kindJira, kindLinkedRuns}
+	kinds := []string{push.TargetJira, push.TargetLinkedRuns}
 	jiraTarget, linkedTarget := "jira:bench-jira/"+s.env.workload.Prefix, "linked-runs:bench-jira/"+s.env.workload.Prefix
 
 	// The daemon's config is the scenario's (token files beside it, 0600) plus schedules and the endpoint.
@@ -75,8 +77,7 @@ http: {listen: "127.0.0.1:%d", resync_api_key_sha256: [%q]}
 	go func() {
 		exited <- daemon.Run(dctx, daemon.Options{
 			ConfigPath: cfgPath,
-			NewLogger:  func(c *config.Config) *logrus.Logger { return newLoggerTo(daemonLog, c) },
-			NewRunner:  newServeRunner,
+			NewLogger:  func(c *config.Config) *logrus.Logger { return app.NewLogger(daemonLog, c) },
 			Reload:     hup,
 			Scheduler:  schedule.Options{TestOnly: true, FetchPollInterval: 100 * time.Millisecond},
 		})

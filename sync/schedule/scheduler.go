@@ -17,6 +17,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/covsync/covsync/sync/push"
 )
 
 // Schema is where River's tables live: covsync's own schema (postgres.OwnSchema), so a deployment grants one
@@ -122,7 +124,7 @@ func New(pool *pgxpool.Pool, r Runner, opts Options) (*Scheduler, error) {
 		}
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{}
-		for _, k := range Kinds() {
+		for _, k := range push.TargetKinds() {
 			n := opts.Queues[k]
 			if n <= 0 {
 				n = 1
@@ -297,6 +299,9 @@ type Outcome struct {
 
 // OK reports whether the cycle ran to the end.
 func (o Outcome) OK() bool { return o.State == string(rivertype.JobStateCompleted) }
+
+// Cancelled reports whether the job was cancelled: its runner returned Permanent, so no retry would help.
+func (o Outcome) Cancelled() bool { return o.State == string(rivertype.JobStateCancelled) }
 
 // waitPoll is how often Wait looks at the jobs; polling (not River's events) sees jobs other replicas work.
 const waitPoll = 200 * time.Millisecond
