@@ -23,7 +23,9 @@ const (
 )
 
 // TargetKinds lists every target kind, in the order commands list them.
-func TargetKinds() []string { return []string{TargetJira, TargetLinkedRuns, TargetADO, TargetConfluence} }
+func TargetKinds() []string {
+	return []string{TargetJira, TargetLinkedRuns, TargetADO, TargetConfluence}
+}
 
 // Item is one unit of desired state at a target: one issue's fields, one property, one document, one page.
 type Item struct {
