@@ -66,7 +66,7 @@ func newReportCmd() *cobra.Command {
 	}
 	addConfigFlag(cmd)
 	cmd.Flags().StringVar(&project, "project", "", "the project id")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text (a readable table) or json (DESIGN.md §9)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text (a readable table) or json (the shape docs/architecture.md, Contracts, gives)")
 	return cmd
 }
 

@@ -83,7 +83,7 @@ type Result struct {
 	Bars            []Bar           `json:"bars"`
 }
 
-// Bar is one of issue 8's bars and whether the run met it.
+// Bar is one of the bars covsync's throughput is held to (docs/benchmarks.md) and whether the run met it.
 type Bar struct {
 	Bar  string `json:"bar"`
 	Kind string `json:"kind"`

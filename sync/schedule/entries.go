@@ -22,7 +22,8 @@ type Entry struct {
 // ID is the periodic job's identifier in River: "<project>/<kind>".
 func (e Entry) ID() string { return e.Project + "/" + e.Kind }
 
-// cronParser accepts what DESIGN.md §9 promises: five fields, or descriptors such as @every 10m and @hourly.
+// cronParser accepts what the config's schedules may hold (docs/architecture.md, Contracts): five fields,
+// or descriptors such as @every 10m and @hourly.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // ParseSpec parses one cron spec; key names the config key in the error ("schedules.jira").
