@@ -45,15 +45,15 @@ type Options struct {
 	// the work item id ("AB#123" or "123").
 	MatchField string
 
-	// HTTPClient sends every request (the Go client's calls included) and retries 429s, 5xx and transport
+	// HTTP sends every request (the Go client's calls included) and retries 429s, 5xx and transport
 	// errors: the connector does not retry them itself. Nil: an httpx client with httpx's defaults. Its
 	// Transport is wrapped, never modified: the copy adds the sign-in guard and the pacer. Writes (and the
 	// WIQL query, a read sent as POST) carry httpx.AllowRetry: each write is guarded by __etag or a rev
 	// test, so a replay is harmless.
-	HTTPClient *http.Client
-	Log        logrus.FieldLogger
-	UserAgent  string
-	Templates  templates.Set // for the coverage_summary field (jira/summary.tmpl)
+	HTTP      *http.Client
+	Log       logrus.FieldLogger
+	UserAgent string
+	Templates templates.Set // for the coverage_summary field (jira/summary.tmpl)
 
 	// MaxConflicts bounds read-merge-write rounds of one document or work item (default 5).
 	MaxConflicts int
@@ -160,7 +160,7 @@ func New(o Options) (*Target, error) {
 	if maxPause <= 0 {
 		maxPause = time.Minute
 	}
-	base := o.HTTPClient
+	base := o.HTTP
 	if base == nil {
 		if base, err = httpx.New(httpx.Options{Name: "ado:" + o.Name, UserAgent: o.UserAgent, Secrets: []string{o.PAT.Reveal()}}); err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)

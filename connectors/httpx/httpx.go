@@ -15,6 +15,8 @@ import (
 
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
 	"github.com/sirupsen/logrus"
+
+	"github.com/covsync/covsync/config"
 )
 
 // Defaults for zero Options fields.
@@ -59,6 +61,14 @@ type Options struct {
 	// jitter draws the backoff in [0, n]; nil draws uniformly (math/rand/v2). Tests fix it so that a backoff
 	// is the same every run.
 	jitter func(n int64) int64
+}
+
+// ForConn is the options of the client of one configured site or organization of kind ("jira", "ado",
+// "confluence"): its name ("jira:acme"), requests_per_second, timeout and ca_file, and its token among the
+// secrets. The caller adds what is not the config's (UserAgent, Logger, Counters, test timings).
+func ForConn(kind string, c config.Conn) Options {
+	return Options{Name: kind + ":" + c.Name, RequestsPerSecond: c.RequestsPerSecond, Timeout: c.Timeout,
+		CAFile: c.CAFile, Secrets: []string{c.Auth.Token.Reveal()}}
 }
 
 // Counters are the client's running totals. The zero value is ready; read them with Load.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/sirupsen/logrus"
 
@@ -24,12 +25,16 @@ type deps struct {
 	counters func(client string) *httpx.Counters
 }
 
-// httpCounters returns the counters of the HTTP client named client ("ado:acme"), or nil outside serve.
-func (d deps) httpCounters(client string) *httpx.Counters {
-	if d.counters == nil {
-		return nil
+// httpClient builds the HTTP client of one configured site or organization of kind: httpx's pacing,
+// retries and redacted logs with the config's limits (httpx.ForConn), this binary's User-Agent, and in
+// serve the counters its 429s go to on /metrics. Every connector gets its client from here.
+func (d deps) httpClient(kind string, c config.Conn) (*http.Client, error) {
+	o := httpx.ForConn(kind, c)
+	o.UserAgent, o.Logger = d.userAgent, d.log
+	if d.counters != nil {
+		o.Counters = d.counters(o.Name)
 	}
-	return d.counters(client)
+	return httpx.New(o)
 }
 
 // targetBuilder builds the targets one project mapping has at one connector (possibly none).

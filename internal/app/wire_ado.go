@@ -8,7 +8,6 @@ import (
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/ado"
-	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/push"
 )
@@ -42,7 +41,7 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 	t, err := ado.New(ado.Options{
 		Name: conn.Name, OrganizationURL: conn.OrganizationURL, PAT: conn.Auth.Token,
 		Project: p.ADO.Project, Extension: conn.Extension, Fields: conn.Fields, MatchField: p.ADO.MatchField,
-		HTTPClient: org.http, Pause: org.pause, Cache: org.cache, Log: d.log, UserAgent: d.userAgent, Templates: d.templates,
+		HTTP: org.http, Pause: org.pause, Cache: org.cache, Log: d.log, UserAgent: d.userAgent, Templates: d.templates,
 	})
 	if err != nil {
 		return nil, push.Config(fmt.Errorf("projects[%s].ado: %w", p.ID, err))
@@ -57,11 +56,7 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 // guard and the pause on X-RateLimit-Remaining / X-RateLimit-Delay.
 func adoOrg(d deps, c *config.ADO) (*adoClient, error) {
 	org, err := clientFor(d.clients, push.TargetADO, c.Name, func() (*adoClient, error) {
-		hc, err := httpx.New(httpx.Options{
-			Name: "ado:" + c.Name, RequestsPerSecond: c.RequestsPerSecond, Timeout: c.Timeout, CAFile: c.CAFile,
-			UserAgent: d.userAgent, Logger: d.log, Secrets: []string{c.Auth.Token.Reveal()},
-			Counters: d.httpCounters("ado:" + c.Name),
-		})
+		hc, err := d.httpClient(push.TargetADO, c.Conn)
 		if err != nil {
 			return nil, err
 		}

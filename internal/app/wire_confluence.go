@@ -9,7 +9,6 @@ import (
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/confluence"
-	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/push"
 )
@@ -66,11 +65,7 @@ func confluenceTarget(d deps, p config.Project) (*confluence.Target, error) {
 // site's requests_per_second (one token bucket, slowed down on 429) holds for the site as a whole.
 func confluenceHTTPClient(d deps, site config.Confluence) (*http.Client, error) {
 	return clientFor(d.clients, push.TargetConfluence, site.Name, func() (*http.Client, error) {
-		return httpx.New(httpx.Options{
-			Name: "confluence:" + site.Name, RequestsPerSecond: site.RequestsPerSecond, Timeout: site.Timeout,
-			CAFile: site.CAFile, UserAgent: d.userAgent, Logger: d.log, Secrets: []string{site.Auth.Token.Reveal()},
-			Counters: d.httpCounters("confluence:" + site.Name),
-		})
+		return d.httpClient(push.TargetConfluence, site.Conn)
 	})
 }
 

@@ -15,7 +15,11 @@ import (
 // client (one token bucket) and one set of property locks.
 func (d deps) jiraSite(cfg config.Jira) (*jiraconn.Site, error) {
 	return clientFor(d.clients, push.TargetJira, cfg.Name, func() (*jiraconn.Site, error) {
-		return jiraconn.NewSite(cfg, jiraconn.Options{Logger: d.log, UserAgent: d.userAgent, Templates: d.templates, Counters: d.httpCounters("jira:" + cfg.Name)})
+		hc, err := d.httpClient(push.TargetJira, cfg.Conn)
+		if err != nil {
+			return nil, fmt.Errorf("jira %s: %w", cfg.Name, err)
+		}
+		return jiraconn.NewSite(cfg, jiraconn.Options{HTTP: hc, Log: d.log, UserAgent: d.userAgent, Templates: d.templates})
 	})
 }
 
