@@ -6,9 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/internal/bench"
 	"github.com/covsync/covsync/internal/benchload"
-	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/push"
 )
 
@@ -39,7 +39,7 @@ Exit 1 if any item failed.`,
 	fl.IntVar(&f.Sizes.Results, "results", f.Sizes.Results, "test results over all runs")
 	fl.DurationVar(&f.Latency, "latency", 25*time.Millisecond, "latency the simulators add to every request")
 	fl.Float64Var(&f.Rate, "rate", 100, "requests/s each simulated site allows (429 beyond); covsync is configured with the same budget")
-	fl.IntVar(&f.Workers, "workers", engine.DefaultWorkers, "workers.per_target: concurrent pushes per cycle")
+	fl.IntVar(&f.Workers, "workers", config.DefaultWorkersPerTarget, "workers.per_target: concurrent pushes per cycle")
 	fl.StringArrayVar(&f.Kinds, "target", nil, "target kind to measure: "+strings.Join(push.TargetKinds(), "|")+" (repeatable; default: all)")
 	fl.BoolVar(&f.Baseline, "baseline", true, "also measure the naive baseline")
 	fl.StringVar(&f.Output, "output", "text", "output format: text|json")

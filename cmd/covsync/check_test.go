@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/app"
 	"github.com/covsync/covsync/internal/pgtest"
+	"github.com/covsync/covsync/internal/testwait"
 )
 
 // exampleConfig copies deploy/config/covsync.example.yaml into a temp dir with its secrets dir pointed
@@ -157,7 +157,7 @@ func TestCheckFailsWithExit3WhenMigrationsArePending(t *testing.T) {
 }
 
 func TestCheckFailsWithExit3WhenTheDatabaseIsUnreachable(t *testing.T) {
-	url := "postgres://covsync:unreachable-pw-7@127.0.0.1:" + strconv.Itoa(closedPort(t)) + "/covsync?sslmode=disable&connect_timeout=5"
+	url := "postgres://covsync:unreachable-pw-7@127.0.0.1:" + strconv.Itoa(testwait.ClosedPort(t)) + "/covsync?sslmode=disable&connect_timeout=5"
 	code, out, errOut := execute(t, "check", "--config", dbConfig(t, url))
 	if code != exitDependency {
 		t.Fatalf("exit %d, want 3:\n%s", code, out)
@@ -213,16 +213,4 @@ func migratedURL(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return url
-}
-
-// closedPort returns a loopback port nothing listens on (it was free a moment ago).
-func closedPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return port
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/app"
 	"github.com/covsync/covsync/sync/push"
@@ -75,7 +76,7 @@ func runMigrate(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return push.Unreachable(err)
 	}
-	printMigration(out, "job queue (River)", schedule.Schema, int32(riverBefore), int32(riverNow), int32(riverAvail))
+	printMigration(out, "job queue (River)", config.OwnSchema, int32(riverBefore), int32(riverNow), int32(riverAvail))
 	return nil
 }
 
@@ -91,9 +92,9 @@ func printMigration(w io.Writer, set, schema string, from, to, available int32) 
 func schemaOf(set string, opts postgres.MigrateOptions) string {
 	if set == "source" {
 		if opts.SourceSchema == "" {
-			return "covsync_source"
+			return config.DefaultSourceSchema
 		}
 		return opts.SourceSchema
 	}
-	return postgres.OwnSchema
+	return config.OwnSchema
 }

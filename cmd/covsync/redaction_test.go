@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/covsync/covsync/internal/app"
+	"github.com/covsync/covsync/internal/testwait"
 )
 
 // TestDebugLogsCarryNoSecret logs at debug level through the real paths that handle secrets — loading a
@@ -34,7 +35,7 @@ func TestDebugLogsCarryNoSecret(t *testing.T) {
 			}
 			t.Setenv("REDACT_JIRA_TOKEN", jiraToken)
 			t.Setenv("REDACT_ADO_PAT", adoPAT)
-			t.Setenv("REDACT_DB", "postgres://covsync@127.0.0.1:"+strconv.Itoa(closedPort(t))+"/covsync?sslmode=disable")
+			t.Setenv("REDACT_DB", "postgres://covsync@127.0.0.1:"+strconv.Itoa(testwait.ClosedPort(t))+"/covsync?sslmode=disable")
 			yaml := `database:
   url: ${REDACT_DB}
   password_file: db_password

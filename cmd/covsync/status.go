@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/internal/app"
 	"github.com/covsync/covsync/sync/ledger"
 	"github.com/covsync/covsync/sync/push"
@@ -39,7 +39,7 @@ failed, with its error.`,
 				return err
 			}
 			defer pool.Close()
-			l := ledger.New(pool, postgres.OwnSchema)
+			l := ledger.New(pool, config.OwnSchema)
 			var st statusResult
 			if st.Targets, err = l.Status(ctx); err == nil {
 				st.Failing, err = l.Failing(ctx, 0)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 )
@@ -21,9 +22,6 @@ const (
 	PropertyKey = "covsync.sync"
 	// Label is put on every page covsync creates, with the project id.
 	Label = "covsync"
-	// DefaultTitle and DefaultReleaseTitle are the title templates when the mapping sets none.
-	DefaultTitle        = "Test coverage: {{.Project.Name}}"
-	DefaultReleaseTitle = "Test coverage: {{.Project.Name}} {{.Release.Name}}"
 	// OnManualEditOverwrite and OnManualEditSkip are the on_manual_edit choices.
 	OnManualEditOverwrite = "overwrite"
 	OnManualEditSkip      = "skip"
@@ -98,10 +96,10 @@ func New(o Options) (*Target, error) {
 		problems = append(problems, fmt.Sprintf("auth.type %q: want basic or bearer", o.Auth.Type))
 	}
 	if o.Title == "" {
-		o.Title = DefaultTitle
+		o.Title = config.DefaultPageTitle
 	}
 	if o.ReleaseTitle == "" {
-		o.ReleaseTitle = DefaultReleaseTitle
+		o.ReleaseTitle = config.DefaultReleaseTitle
 	}
 	tmpl, err := ParseTemplate(o.PageTemplate)
 	if err != nil {

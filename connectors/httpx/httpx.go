@@ -21,12 +21,10 @@ import (
 
 // Defaults for zero Options fields.
 const (
-	DefaultRequestsPerSecond = 10
-	DefaultTimeout           = 30 * time.Second
-	DefaultMaxRetries        = 4
-	DefaultRetryAfterCap     = 60 * time.Second
-	DefaultBackoffBase       = 500 * time.Millisecond
-	DefaultBackoffMax        = 30 * time.Second
+	DefaultMaxRetries    = 4
+	DefaultRetryAfterCap = 60 * time.Second
+	DefaultBackoffBase   = 500 * time.Millisecond
+	DefaultBackoffMax    = 30 * time.Second
 	// MinTooManyRequestsWait is the least a 429 waits when the server gave no usable Retry-After.
 	MinTooManyRequestsWait = time.Second
 )
@@ -139,10 +137,10 @@ func New(o Options) (*http.Client, error) {
 
 func (o Options) withDefaults() Options {
 	if o.RequestsPerSecond <= 0 {
-		o.RequestsPerSecond = DefaultRequestsPerSecond
+		o.RequestsPerSecond = config.DefaultRequestsPerSecond
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
+		o.Timeout = config.DefaultTimeout
 	}
 	if o.MaxRetries == 0 {
 		o.MaxRetries = DefaultMaxRetries

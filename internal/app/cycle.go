@@ -61,13 +61,13 @@ func New(o Options) *App {
 	d.counters = o.Counters
 	workers := o.Config.Workers.PerTarget
 	if workers <= 0 {
-		workers = engine.DefaultWorkers
+		workers = config.DefaultWorkersPerTarget
 	}
 	a := &App{
 		d:       d,
 		pool:    o.Pool,
 		targets: o.Targets,
-		engine:  engine.New(ledger.New(o.Pool, postgres.OwnSchema), o.Log, logging.RedactorOf(o.Log)),
+		engine:  engine.New(ledger.New(o.Pool, config.OwnSchema), o.Log, logging.RedactorOf(o.Log)),
 		workers: workers,
 	}
 	if a.targets == nil {

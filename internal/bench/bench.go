@@ -149,7 +149,7 @@ func Run(ctx context.Context, stdout, stderr io.Writer, f Options) error {
 			return err
 		}
 	}
-	if err := benchload.ChangeStory(ctx, env.pool, "covsync_source", env.workload, 1); err != nil {
+	if err := benchload.ChangeStory(ctx, env.pool, config.DefaultSourceSchema, env.workload, 1); err != nil {
 		return push.Unreachable(err)
 	}
 	for i := range rows {

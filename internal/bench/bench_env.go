@@ -93,7 +93,7 @@ func startBenchEnv(ctx context.Context, f Options, logf func(string, ...any)) (_
 	logf("PostgreSQL up and migrated in %s; generating %d stories, %d releases, %d runs, %d results",
 		time.Since(t0).Round(time.Millisecond), f.Sizes.Stories, f.Sizes.Releases, f.Sizes.Runs, f.Sizes.Results)
 	t0 = time.Now()
-	if err := benchload.Generate(ctx, e.pool, "covsync_source", e.workload); err != nil {
+	if err := benchload.Generate(ctx, e.pool, config.DefaultSourceSchema, e.workload); err != nil {
 		return nil, push.Unreachable(err)
 	}
 	logf("workload generated in %s", time.Since(t0).Round(time.Millisecond))

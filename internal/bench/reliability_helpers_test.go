@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/benchload"
 	"github.com/covsync/covsync/internal/pgtest"
@@ -239,7 +240,7 @@ func (s *scenario) verifyConfluence(p *report.Project) {
 func (s *scenario) checkAckedWereWritten() {
 	s.t.Helper()
 	ctx := context.Background()
-	l := ledger.New(s.env.pool, postgres.OwnSchema)
+	l := ledger.New(s.env.pool, config.OwnSchema)
 	jira, err := l.Load(ctx, "jira:bench-jira/"+s.env.workload.Prefix)
 	if err != nil {
 		s.t.Fatal(err)

@@ -26,10 +26,6 @@ import (
 	"github.com/covsync/covsync/sync/schedule"
 )
 
-// DefaultListen is the endpoint's address when http.listen is empty: loopback only, so nothing is exposed
-// until a deployment says where.
-const DefaultListen = "127.0.0.1:9464"
-
 // HTTPShutdownTimeout bounds the endpoint's shutdown after the scheduler's. A stop therefore takes up to
 // workers.shutdown_timeout + schedule.StopMargin + HTTPShutdownTimeout; supervisors (systemd TimeoutStopSec,
 // Kubernetes terminationGracePeriodSeconds, compose stop_grace_period) must allow more.
@@ -218,7 +214,7 @@ func (d *daemon) setNotReady(why string) { d.notReady.Store(&why) }
 func (d *daemon) listen(cfg *config.Config) (*http.Server, error) {
 	addr := cfg.HTTP.Listen
 	if addr == "" {
-		addr = DefaultListen
+		addr = config.DefaultListen // loopback only: nothing is exposed until a deployment says where
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

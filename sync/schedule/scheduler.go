@@ -18,12 +18,9 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/sync/push"
 )
-
-// Schema is where River's tables live: covsync's own schema (postgres.OwnSchema), so a deployment grants one
-// schema to the daemon's role and River never touches `public`.
-const Schema = "covsync"
 
 // Options configure a Scheduler. Zero values take the defaults noted.
 type Options struct {
@@ -96,7 +93,7 @@ func New(pool *pgxpool.Pool, r Runner, opts Options) (*Scheduler, error) {
 	s.SetRunner(r)
 
 	cfg := &river.Config{
-		Schema:                 Schema,
+		Schema:                 config.OwnSchema, // covsync's own schema: a deployment grants one schema, and River never touches public
 		MaxAttempts:            opts.MaxAttempts,
 		RetryPolicy:            retryPolicy{base: opts.RetryBackoff, max: opts.RetryBackoffMax, jitter: rand.Float64},
 		JobTimeout:             opts.CycleTimeout,
