@@ -1,0 +1,144 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/covsync/covsync/sync/report"
+)
+
+// trendSQL computes the trend: the project's newest report.MaxTrend releases by their newest run's start
+// (ties as releases() orders them), returned oldest first. Per release it reads one index probe for the
+// newest run and an index count of its runs (runs_release_started). Coverage is one pass over the project's
+// story_coverage rows: each row is in force from its measured_at until the ticket's next measurement, and a
+// release sums the rows in force at its newest run's start, which is each story's newest coverage measured at
+// or before it. No test result is read.
+const trendSQL = `WITH picked AS (
+		SELECT rel.name, n.started_at, n.tests, n.passed, n.failed, c.runs,
+			row_number() OVER (ORDER BY n.started_at DESC, rel.name, rel.id) AS ord
+		FROM {{rel}} rel
+		CROSS JOIN LATERAL (
+			SELECT r.started_at, r.tests, r.passed, r.failed FROM {{runs}} r
+			WHERE r.release_id = rel.id
+			ORDER BY r.started_at DESC, r.id DESC LIMIT 1) n
+		CROSS JOIN LATERAL (SELECT count(*) AS runs FROM {{runs}} r WHERE r.release_id = rel.id) c
+		WHERE rel.project_id = $1
+		ORDER BY ord
+		LIMIT $2
+	),
+	cov AS MATERIALIZED (
+		SELECT covered_methods, total_methods, measured_at,
+			lead(measured_at) OVER (PARTITION BY ticket ORDER BY measured_at) AS superseded_at
+		FROM {{cov}} WHERE project_id = $1
+	)
+	SELECT p.name, p.runs, p.tests, p.passed, p.failed, sum(c.covered_methods), sum(c.total_methods)
+	FROM picked p
+	LEFT JOIN cov c ON c.measured_at <= p.started_at
+		AND (c.superseded_at IS NULL OR c.superseded_at > p.started_at)
+	GROUP BY p.ord, p.name, p.runs, p.tests, p.passed, p.failed
+	ORDER BY p.ord DESC`
+
+// flakySQL computes the flaky list over the project's newest report.FlakyWindow runs: their results are
+// read once through the results' primary key (run_id, ordinal), so the cost follows the window (20 runs),
+// never the project's history. A test is its (suite, name); several results of one test in one run count
+// as one: failed if any failed, else passed if any passed, flaky if any was. Flips are counted by a window
+// partitioned on whether the run was decisive (passed or failed), so lag() finds the previous decisive run
+// and skipped, pending, other and absent runs are stepped over.
+const flakySQL = `WITH win AS (
+		SELECT id, row_number() OVER (ORDER BY started_at, id) AS seq
+		FROM (SELECT id, started_at FROM {{runs}} WHERE project_id = $1
+		      ORDER BY started_at DESC, id DESC LIMIT $2) newest
+	),
+	res AS MATERIALIZED (
+		SELECT t.run_id, t.ordinal, t.suite, t.name, t.status, t.flaky, t.retries, w.seq
+		FROM win w JOIN {{tr}} t ON t.run_id = w.id
+	),
+	per_run AS (
+		SELECT suite, name, seq,
+			CASE WHEN bool_or(status = 'failed') THEN 'failed'
+			     WHEN bool_or(status = 'passed') THEN 'passed' END AS outcome,
+			bool_or(flaky OR (retries > 0 AND status = 'passed')) AS flaky
+		FROM res GROUP BY suite, name, seq
+	),
+	stepped AS (
+		SELECT suite, name, outcome, flaky,
+			lag(outcome) OVER (PARTITION BY suite, name, outcome IS NOT NULL ORDER BY seq) AS prev
+		FROM per_run
+	),
+	listed AS (
+		SELECT suite, name, count(*) AS runs, count(*) FILTER (WHERE flaky) AS flaky_runs,
+			count(*) FILTER (WHERE outcome <> prev) AS flips
+		FROM stepped GROUP BY suite, name
+		HAVING count(*) FILTER (WHERE flaky) > 0 OR count(*) FILTER (WHERE outcome <> prev) >= 2
+		ORDER BY count(*) FILTER (WHERE outcome <> prev) + count(*) FILTER (WHERE flaky) DESC,
+			suite COLLATE "C", name COLLATE "C"
+		LIMIT $3
+	)
+	SELECT l.suite, l.name, l.flips, l.flaky_runs, l.runs,
+		coalesce((SELECT array_agg(DISTINCT k.ticket COLLATE "C" ORDER BY k.ticket COLLATE "C")
+			FROM res x JOIN {{tt}} k ON k.run_id = x.run_id AND k.ordinal = x.ordinal
+			WHERE x.suite = l.suite AND x.name = l.name), '{}')
+	FROM listed l
+	ORDER BY l.flips + l.flaky_runs DESC, l.suite COLLATE "C", l.name COLLATE "C"`
+
+func (r *Reader) trendsQuery(sql string) string {
+	return strings.NewReplacer("{{rel}}", r.t("releases"), "{{runs}}", r.t("runs"), "{{cov}}", r.t("story_coverage"),
+		"{{tr}}", r.t("test_results"), "{{tt}}", r.t("test_tickets")).Replace(sql)
+}
+
+// trend reads the project's trend (report.TrendPoint), oldest release first.
+func (r *Reader) trend(ctx context.Context, tx pgx.Tx, projectID string) ([]report.TrendPoint, error) {
+	rows, err := tx.Query(ctx, r.trendsQuery(trendSQL), projectID, report.MaxTrend)
+	if err != nil {
+		return nil, r.wrap("trend of "+projectID, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (report.TrendPoint, error) {
+		var (
+			p              report.TrendPoint
+			covered, total *int64
+		)
+		if err := row.Scan(&p.Release, &p.Runs, &p.Tests, &p.Passed, &p.Failed, &covered, &total); err != nil {
+			return p, err
+		}
+		p.PassRate = report.CoveragePercent(p.Passed, p.Passed+p.Failed)
+		if covered != nil && total != nil {
+			p.CoveragePercent = report.CoveragePercent(int(*covered), int(*total))
+		}
+		return p, nil
+	})
+	if err != nil {
+		return nil, r.wrap("trend of "+projectID, err)
+	}
+	return out, nil
+}
+
+// flaky reads the project's flaky tests (report.FlakyTest) in the order the report lists them.
+func (r *Reader) flaky(ctx context.Context, tx pgx.Tx, projectID string) ([]report.FlakyTest, error) {
+	rows, err := tx.Query(ctx, r.trendsQuery(flakySQL), projectID, report.FlakyWindow, report.MaxFlaky)
+	if err != nil {
+		return nil, r.wrap("flaky tests of "+projectID, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (report.FlakyTest, error) {
+		var f report.FlakyTest
+		return f, row.Scan(&f.Suite, &f.Name, &f.Flips, &f.FlakyRuns, &f.Runs, &f.Stories)
+	})
+	if err != nil {
+		return nil, r.wrap("flaky tests of "+projectID, err)
+	}
+	return out, nil
+}
+
+// countFlaky sets each story's Flaky: how many tests of the flaky list are linked to it.
+func countFlaky(stories []report.Story, flaky []report.FlakyTest) {
+	n := map[string]int{}
+	for _, f := range flaky {
+		for _, k := range f.Stories {
+			n[k]++
+		}
+	}
+	for i := range stories {
+		stories[i].Flaky = n[stories[i].Key]
+	}
+}
