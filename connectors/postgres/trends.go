@@ -77,10 +77,12 @@ const flakySQL = `WITH win AS (
 		LIMIT $3
 	)
 	SELECT l.suite, l.name, l.flips, l.flaky_runs, l.runs,
-		coalesce((SELECT array_agg(DISTINCT k.ticket COLLATE "C" ORDER BY k.ticket COLLATE "C")
-			FROM res x JOIN {{tt}} k ON k.run_id = x.run_id AND k.ordinal = x.ordinal
-			WHERE x.suite = l.suite AND x.name = l.name), '{}')
+		coalesce(array_agg(DISTINCT k.ticket COLLATE "C" ORDER BY k.ticket COLLATE "C")
+			FILTER (WHERE k.ticket IS NOT NULL), '{}')
 	FROM listed l
+	JOIN res x ON x.suite = l.suite AND x.name = l.name
+	LEFT JOIN {{tt}} k ON k.run_id = x.run_id AND k.ordinal = x.ordinal
+	GROUP BY l.suite, l.name, l.flips, l.flaky_runs, l.runs
 	ORDER BY l.flips + l.flaky_runs DESC, l.suite COLLATE "C", l.name COLLATE "C"`
 
 func (r *Reader) trendsQuery(sql string) string {
