@@ -52,7 +52,8 @@ func BenchmarkReadProject(b *testing.B) {
 			SELECT r.id, o, 'BENCH-' || ((r.id * $1 + o) % $2 + 1) || ' test ' || o, 'suite ' || o % 30,
 				CASE WHEN o % 50 = 0 THEN 'failed' WHEN o % 20 = 0 THEN 'skipped' ELSE 'passed' END,
 				o % 1000, 'tests/t' || o % 30 || '.spec.ts', o % 97 = 0, (o % 89 = 0)::int
-			FROM "Source Data".runs r, generate_series(0, $1 - 1) o`,
+			FROM "Source Data".runs r, generate_series(0, $1 - 1) o
+			ORDER BY r.id, o`, // one run's results together, as ingest writes them (one transaction per run)
 		`INSERT INTO "Source Data".test_tickets (run_id, ordinal, ticket)
 			SELECT run_id, ordinal, split_part(name, ' ', 1) FROM "Source Data".test_results`,
 		`INSERT INTO "Source Data".run_tickets (run_id, ticket, project_id, started_at, passed, failed, skipped)

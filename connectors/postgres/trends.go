@@ -11,10 +11,11 @@ import (
 
 // trendSQL computes the trend: the project's newest report.MaxTrend releases by their newest run's start
 // (ties as releases() orders them), returned oldest first. Per release it reads one index probe for the
-// newest run and an index count of its runs (runs_release_started). Coverage is one pass over the project's
-// story_coverage rows: each row is in force from its measured_at until the ticket's next measurement, and a
-// release sums the rows in force at its newest run's start, which is each story's newest coverage measured at
-// or before it. No test result is read.
+// newest run and an index count of its runs (runs_release_started). Coverage is one ordered pass over the
+// project's story_coverage rows (story_coverage_newest): each measurement is a change of its ticket's figures
+// (this one minus the ticket's previous one), the release points join that stream at their newest run's
+// start, after the measurements of the same instant, and a running sum gives at each point Σ covered and
+// Σ total over every story's newest measurement at or before it. No test result is read.
 const trendSQL = `WITH picked AS (
 		SELECT rel.name, n.started_at, n.tests, n.passed, n.failed, c.runs,
 			row_number() OVER (ORDER BY n.started_at DESC, rel.name, rel.id) AS ord
@@ -28,16 +29,23 @@ const trendSQL = `WITH picked AS (
 		ORDER BY ord
 		LIMIT $2
 	),
-	cov AS MATERIALIZED (
-		SELECT covered_methods, total_methods, measured_at,
-			lead(measured_at) OVER (PARTITION BY ticket ORDER BY measured_at) AS superseded_at
+	events AS (
+		SELECT measured_at AS at, 0 AS kind, NULL::bigint AS ord,
+			covered_methods - coalesce(lag(covered_methods) OVER w, 0) AS covered,
+			total_methods - coalesce(lag(total_methods) OVER w, 0) AS total
 		FROM {{cov}} WHERE project_id = $1
+		WINDOW w AS (PARTITION BY ticket ORDER BY measured_at)
+		UNION ALL
+		SELECT started_at, 1, ord, 0, 0 FROM picked
+	),
+	running AS (
+		SELECT ord,
+			sum(covered) OVER (ORDER BY at, kind ROWS UNBOUNDED PRECEDING) AS covered,
+			sum(total) OVER (ORDER BY at, kind ROWS UNBOUNDED PRECEDING) AS total
+		FROM events
 	)
-	SELECT p.name, p.runs, p.tests, p.passed, p.failed, sum(c.covered_methods), sum(c.total_methods)
-	FROM picked p
-	LEFT JOIN cov c ON c.measured_at <= p.started_at
-		AND (c.superseded_at IS NULL OR c.superseded_at > p.started_at)
-	GROUP BY p.ord, p.name, p.runs, p.tests, p.passed, p.failed
+	SELECT p.name, p.runs, p.tests, p.passed, p.failed, r.covered, r.total
+	FROM picked p JOIN running r ON r.ord = p.ord
 	ORDER BY p.ord DESC`
 
 // flakySQL computes the flaky list over the project's newest report.FlakyWindow runs: their results are
