@@ -51,16 +51,19 @@ const trendSQL = `WITH picked AS (
 // flakySQL computes the flaky list over the project's newest report.FlakyWindow runs: their results are
 // read once through the results' primary key (run_id, ordinal), so the cost follows the window (20 runs),
 // never the project's history. A test is its (suite, name); several results of one test in one run count
-// as one: failed if any failed, else passed if any passed, flaky if any was. Flips are counted by a window
-// partitioned on whether the run was decisive (passed or failed), so lag() finds the previous decisive run
-// and skipped, pending, other and absent runs are stepped over.
+// as one: failed if any failed, else passed if any passed, flaky if any was. Names compare bytewise (collation
+// "C"), so the order does not depend on the database's locale, and the sorts of the window's 10,000 names skip
+// the locale's costly rules. Flips are counted by a window partitioned on whether the run was decisive
+// (passed or failed), so lag() finds the previous decisive run and skipped, pending, other and absent runs are
+// stepped over.
 const flakySQL = `WITH win AS (
 		SELECT id, row_number() OVER (ORDER BY started_at, id) AS seq
 		FROM (SELECT id, started_at FROM {{runs}} WHERE project_id = $1
 		      ORDER BY started_at DESC, id DESC LIMIT $2) newest
 	),
 	res AS MATERIALIZED (
-		SELECT t.run_id, t.ordinal, t.suite, t.name, t.status, t.flaky, t.retries, w.seq
+		SELECT t.run_id, t.ordinal, t.suite COLLATE "C" AS suite, t.name COLLATE "C" AS name, t.status, t.flaky,
+			t.retries, w.seq
 		FROM win w JOIN {{tr}} t ON t.run_id = w.id
 	),
 	per_run AS (
@@ -81,7 +84,7 @@ const flakySQL = `WITH win AS (
 		FROM stepped GROUP BY suite, name
 		HAVING count(*) FILTER (WHERE flaky) > 0 OR count(*) FILTER (WHERE outcome <> prev) >= 2
 		ORDER BY count(*) FILTER (WHERE outcome <> prev) + count(*) FILTER (WHERE flaky) DESC,
-			suite COLLATE "C", name COLLATE "C"
+			suite, name
 		LIMIT $3
 	)
 	SELECT l.suite, l.name, l.flips, l.flaky_runs, l.runs,
@@ -91,7 +94,7 @@ const flakySQL = `WITH win AS (
 	JOIN res x ON x.suite = l.suite AND x.name = l.name
 	LEFT JOIN {{tt}} k ON k.run_id = x.run_id AND k.ordinal = x.ordinal
 	GROUP BY l.suite, l.name, l.flips, l.flaky_runs, l.runs
-	ORDER BY l.flips + l.flaky_runs DESC, l.suite COLLATE "C", l.name COLLATE "C"`
+	ORDER BY l.flips + l.flaky_runs DESC, l.suite, l.name`
 
 func (r *Reader) trendsQuery(sql string) string {
 	return strings.NewReplacer("{{rel}}", r.t("releases"), "{{runs}}", r.t("runs"), "{{cov}}", r.t("story_coverage"),
