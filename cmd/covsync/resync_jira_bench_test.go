@@ -13,7 +13,7 @@ import (
 
 	"github.com/covsync/covsync/connectors/jira/jirasim"
 	"github.com/covsync/covsync/internal/pgtest"
-	"github.com/covsync/covsync/internal/shared"
+	"github.com/covsync/covsync/internal/fixture"
 )
 
 // BenchmarkResync500StoriesAgainstJiraAt10PerSecond runs `covsync resync --target jira --target
@@ -96,7 +96,7 @@ projects:
 // are n, test i tagged SHOP-i, and a coverage file for the same stories.
 func fiveHundredStories(b *testing.B, dir string, n int) (reportPath, coveragePath string) {
 	var doc map[string]any
-	if err := json.Unmarshal(readFile(b, shared.CTRF(b, "vitest-testream-reporter.json")), &doc); err != nil {
+	if err := json.Unmarshal(readFile(b, fixture.CTRF(b, "vitest-testream-reporter.json")), &doc); err != nil {
 		b.Fatal(err)
 	}
 	results := doc["results"].(map[string]any)
