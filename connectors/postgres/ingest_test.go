@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/covsync/covsync/internal/pgtest"
 	"github.com/covsync/covsync/internal/fixture"
+	"github.com/covsync/covsync/internal/pgtest"
 )
 
 // testSchema has a space and a capital so every statement is seen to quote the configured schema name.
