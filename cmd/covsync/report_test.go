@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/covsync/covsync/internal/pgtest"
 	"github.com/covsync/covsync/internal/fixture"
+	"github.com/covsync/covsync/internal/pgtest"
 )
 
 // sourceConfig writes a config for a fresh database (the URL comes through ${VAR} expansion, as in

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/covsync/covsync/connectors/jira/jirasim"
-	"github.com/covsync/covsync/internal/pgtest"
 	"github.com/covsync/covsync/internal/fixture"
+	"github.com/covsync/covsync/internal/pgtest"
 )
 
 // BenchmarkResync500StoriesAgainstJiraAt10PerSecond runs `covsync resync --target jira --target
