@@ -21,7 +21,7 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// Defaults (DESIGN.md §9).
+// Defaults (docs/architecture.md, Contracts).
 const (
 	DefaultSourceSchema      = "covsync_source"
 	DefaultListen            = "127.0.0.1:9464"

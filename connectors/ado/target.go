@@ -24,7 +24,8 @@ import (
 // Kind is the target kind, as --target and the schedules name it.
 const Kind = "ado"
 
-// Field keys of the config's ado[].fields map (DESIGN.md §9): which story value goes to which work-item field.
+// Field keys of the config's ado[].fields map (docs/architecture.md, Contracts): which story value goes to
+// which work-item field.
 const (
 	FieldCoveragePercent = "coverage_percent"
 	FieldCoverageSummary = "coverage_summary"

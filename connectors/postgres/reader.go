@@ -64,7 +64,7 @@ func (r *Reader) ListProjects(ctx context.Context) ([]ProjectInfo, error) {
 	return out, nil
 }
 
-// ReadProject builds the report of one project (DESIGN.md §9). Its queries run in one read-only
+// ReadProject builds the report of one project (docs/architecture.md, Contracts). Its queries run in one read-only
 // repeatable-read transaction, so a report never mixes data from before and after a concurrent ingest.
 // An unknown project is an error wrapping ErrUnknownProject.
 func (r *Reader) ReadProject(ctx context.Context, projectID string) (*report.Project, error) {

@@ -254,7 +254,7 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 // authenticate checks the PAT. Azure DevOps takes a PAT as the password of basic auth with any user name
 // (https://learn.microsoft.com/en-us/azure/devops/organizations/accounts/use-personal-access-tokens-to-authenticate#use-a-pat-in-your-code).
 // A failed sign-in answers 401 with WWW-Authenticate when the client sent X-TFS-FedAuthRedirect: Suppress
-// (the header the Go client sends, DESIGN.md §10), and otherwise a 203 Non-Authoritative HTML sign-in page.
+// (the header the Go client sends), and otherwise a 203 Non-Authoritative HTML sign-in page.
 func (s *Sim) authenticate(w http.ResponseWriter, r *http.Request) bool {
 	s.mu.Lock()
 	expired, always := s.patExpired, s.signInAlway
@@ -370,7 +370,7 @@ func splitPath(p string) []string {
 }
 
 // matchSegs compares path segments case-insensitively: Azure DevOps routes ignore case, and the Go client
-// lowercases the organization URL (DESIGN.md §10).
+// lowercases the organization URL.
 func matchSegs(segs []string, want ...string) bool {
 	if len(segs) != len(want) {
 		return false
