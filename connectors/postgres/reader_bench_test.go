@@ -13,7 +13,8 @@ import (
 	"github.com/covsync/covsync/sync/report"
 )
 
-// The workload of BenchmarkReadProject. The defaults keep CI quick; the reference figure is
+// The workload of BenchmarkReadProject. The defaults keep CI quick; the reference figure of
+// docs/benchmarks.md is
 //
 //	go test -run '^$' -bench ReadProject -benchtime 20x ./connectors/postgres/ \
 //	    -bench.runs 2000 -bench.results 1000000 -bench.stories 5000
