@@ -97,6 +97,9 @@ type Options struct {
 	Burst             int
 	// BaseURL is used in "self" links; set it to the test server's URL (optional).
 	BaseURL string
+	// Deployment is DeploymentCloud (default) or DeploymentDataCenter: which search endpoints answer and
+	// what GET /rest/api/2/serverInfo says.
+	Deployment string
 }
 
 // Sim is the simulator. The zero value is not usable: call New.
