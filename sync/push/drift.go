@@ -36,13 +36,14 @@ const (
 	Empty   = "(empty)"
 )
 
-// Show renders a value for a Diff: Empty for "", the text cut to 80 characters otherwise.
+// Show renders a value for a Diff: Empty for "", the text cut to 160 characters otherwise (a one-line
+// summary fits whole).
 func Show(s string) string {
 	if s == "" {
 		return Empty
 	}
-	if r := []rune(s); len(r) > 80 {
-		return string(r[:79]) + "…"
+	if r := []rune(s); len(r) > 160 {
+		return string(r[:159]) + "…"
 	}
 	return s
 }

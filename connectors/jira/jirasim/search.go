@@ -283,3 +283,10 @@ func (s *Sim) SetIssueField(key, fieldID string, value any) {
 	}
 	is.fields[fieldID] = value
 }
+
+// SetDeployment switches the simulated deployment (DeploymentCloud or DeploymentDataCenter).
+func (s *Sim) SetDeployment(d string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.Deployment = d
+}
