@@ -27,7 +27,7 @@ func resyncJobs(ctx context.Context, pool *pgxpool.Pool, r *cycleRunner, cfg *co
 			code = c
 		}
 	}
-	reqs, err := schedule.Requests(cfg, projects, kinds, opts.Force, schedule.TriggerResync)
+	reqs, err := schedule.RequestsOf(cfg, projects, kinds, schedule.Request{Force: opts.Force, Reconcile: opts.Reconcile, Trigger: schedule.TriggerResync})
 	if err != nil {
 		res.Errors = append(res.Errors, err.Error())
 		return res, exitUsage

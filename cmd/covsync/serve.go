@@ -65,7 +65,7 @@ func newServeRunner(_ context.Context, d daemon.RunnerDeps) (schedule.Runner, er
 // retry: its job is cancelled.
 func jobRunner(r *cycleRunner, obs engine.Observer) schedule.Runner {
 	return schedule.RunnerFunc(func(ctx context.Context, c schedule.Cycle) (any, error) {
-		sums, err := r.Run(ctx, c.Project, c.Kind, engine.Options{Force: c.Force, Trigger: c.Trigger, Observer: obs})
+		sums, err := r.Run(ctx, c.Project, c.Kind, engine.Options{Force: c.Force, Reconcile: c.Reconcile, Trigger: c.Trigger, Observer: obs})
 		var ee *exitError
 		if errors.As(err, &ee) && ee.code == exitUsage {
 			return sums, schedule.Permanent(err)
