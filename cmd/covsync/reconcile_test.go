@@ -43,10 +43,10 @@ func TestReconcileHealsOutOfBandChangesInEveryTargetAndNothingElse(t *testing.T)
 	key := func(i int) string { return p.Stories[i].Key }
 
 	// Out-of-band changes of several kinds, and some that are equal by meaning or not covsync's.
-	s.env.jira.SetIssueField(key(0), ids["Test Coverage"], 1.5)                 // a number overwritten
-	s.env.jira.SetIssueField(key(1), ids["Test Coverage Summary"], nil)         // a text cleared
-	s.env.jira.SetIssueField(key(2), ids["Test Status"], "flaky")               // a text changed
-	s.env.jira.SetIssueField(key(3), ids["Test Coverage Summary"], "")          // cleared too (empty equals cleared)
+	s.env.jira.SetIssueField(key(0), ids["Test Coverage"], 1.5)                                                  // a number overwritten
+	s.env.jira.SetIssueField(key(1), ids["Test Coverage Summary"], nil)                                          // a text cleared
+	s.env.jira.SetIssueField(key(2), ids["Test Status"], "flaky")                                                // a text changed
+	s.env.jira.SetIssueField(key(3), ids["Test Coverage Summary"], "")                                           // cleared too (empty equals cleared)
 	s.env.jira.SetIssueField(key(4), ids["Test Coverage"], s.env.jira.IssueFields(key(4))[ids["Test Coverage"]]) // same value
 	prefix := s.env.workload.Prefix
 	var prop map[string]any

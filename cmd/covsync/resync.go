@@ -20,8 +20,8 @@ func newResyncCmd() *cobra.Command { return newResyncCmdWith(defaultCycleEnv()) 
 
 // resyncFlags are resync's command line (DESIGN.md §9).
 type resyncFlags struct {
-	projects []string
-	kinds    []string
+	projects  []string
+	kinds     []string
 	force     bool
 	dryRun    bool
 	reconcile bool
