@@ -59,6 +59,8 @@ per target kind, through the same cycle runner as ` + "`covsync resync`" + `:
   full       a first resync of every item: wall time, and its ratio to the floor (writes / rate)
   unchanged  a second cycle over unchanged data: writes (must be 0) and its time (report read + plan + diff)
   one story  a cycle after one story's coverage changed: writes (one per target whose items show stories)
+  reconcile  a reconcile cycle after 1 % of the items were changed out of band: drift found, writes, reads,
+             and the wall time against the floor of those requests
 
 then the same full resync as a naive baseline (every item, one request at a time, the ledger ignored).
 Exit 1 if any item failed.`,
@@ -115,6 +117,7 @@ type benchResult struct {
 	Workers         int             `json:"workers"`
 	GenerateSeconds float64         `json:"generateSeconds"`
 	Rows            []benchRow      `json:"rows"`
+	Reconcile       []reconcileRow  `json:"reconcile"`
 	PeakRSSMB       float64         `json:"peakRSSMB"`
 	Bars            []benchBar      `json:"bars"`
 }
@@ -192,6 +195,9 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		}
 	}
 	res.Rows = rows
+	if res.Reconcile, err = b.reconcileRows(ctx, f.kinds); err != nil {
+		return err
+	}
 	if f.baseline {
 		if err := env.startSims(f); err != nil {
 			return err
@@ -216,6 +222,11 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		return err
 	}
 	for _, r := range res.Rows {
+		if r.Failed > 0 {
+			return withCode(exitItemFailed, errBenchFailed)
+		}
+	}
+	for _, r := range res.Reconcile {
 		if r.Failed > 0 {
 			return withCode(exitItemFailed, errBenchFailed)
 		}
@@ -330,6 +341,7 @@ func benchBars(res benchResult) []benchBar {
 			add("one changed story: 1 item pushed", r.Kind, r.OneStoryPushed == 1, "%d (%d HTTP writes)", r.OneStoryPushed, r.OneStoryWrites)
 		}
 	}
+	reconcileBars(res.Reconcile, add)
 	add("peak RSS < 150 MB", "all", res.PeakRSSMB < 150, "%.1f MB", res.PeakRSSMB)
 	return out
 }
@@ -353,6 +365,7 @@ func printBench(w io.Writer, output string, res benchResult) error {
 			r.Kind, r.Mode, r.Items, r.Writes, r.RequestsPerItem, r.TooMany, r.TooManyPercent, r.Failed,
 			r.FullSeconds, r.FloorSeconds, r.RatioToFloor, unchanged, one, r.PeakRSSMB)
 	}
+	printReconcile(w, res.Reconcile)
 	fmt.Fprintf(w, "\npeak RSS of the whole run (covsync, its simulators and their request logs): %.0f MB\n\n", res.PeakRSSMB)
 	for _, b := range res.Bars {
 		mark := "met"
