@@ -112,7 +112,7 @@ func TestReconcileHealsOutOfBandChangesInEveryTargetAndNothingElse(t *testing.T)
 	if w[kindJira] != 4+1 || w[kindADO] != 2 || w[kindConfluence] != 2 {
 		t.Errorf("reconcile writes %v; want jira 5 (4 issues + the property), ado 2, confluence 2 (page + mark)", w)
 	}
-	if jq, _ := countSearch(s); jq != 1 || s.env.jira.Count("GET", "/rest/api/2/issue/") != 0 {
+	if jq, _ := s.env.jira.Searches(); jq != 1 || s.env.jira.Count("GET", "/rest/api/2/issue/") != 0 {
 		t.Errorf("jira read back in %d searches and %d issue GETs; want 1 search (24 keys) and none", jq, s.env.jira.Count("GET", "/rest/api/2/issue/"))
 	}
 	listings, oneByOne := 0, 0
@@ -167,99 +167,4 @@ func pushedTotal(sums []engine.Summary) int {
 		n += x.Pushed
 	}
 	return n
-}
-
-func countSearch(s *scenario) (jql, legacy int) {
-	for _, r := range s.env.jira.Requests() {
-		switch r.Path {
-		case "/rest/api/2/search/jql":
-			jql++
-		case "/rest/api/2/search":
-			legacy++
-		}
-	}
-	return jql, legacy
-}
-
-func TestResyncReconcileDryRunListsTheDriftAndWritesNothing(t *testing.T) {
-	s := newScenario(t, false, nil)
-	s.recover()
-	p := s.report()
-	k2, k3 := p.Stories[1].Key, p.Stories[2].Key
-	status, summary := s.env.jiraFieldIDs["Test Status"], s.env.jiraFieldIDs["Test Coverage Summary"]
-	s.env.jira.SetIssueField(k2, status, "flaky")
-	s.env.jira.SetIssueField(k3, summary, nil)
-	s.env.resetTraffic()
-	cfg := s.env.configPath
-
-	code, out, errOut := execute(t, "resync", "--config", cfg, "--target", "jira", "--reconcile", "--dry-run", "--output", "json")
-	if code != exitOK {
-		t.Fatalf("dry run exit %d\n%s\n%s", code, out, errOut)
-	}
-	var res struct {
-		Targets []struct {
-			Target    string
-			Drifted   int
-			Reconcile bool
-			WouldPush []struct {
-				Key    string
-				Reason string
-				Drift  []struct{ Field, Held, Desired string }
-			}
-		}
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Targets) != 1 {
-		t.Fatalf("output %s: %v", out, err)
-	}
-	x := res.Targets[0]
-	if x.Drifted != 2 || !x.Reconcile || len(x.WouldPush) != 2 {
-		t.Fatalf("dry run: %+v; want %s and %s drifted", x, k2, k3)
-	}
-	for _, c := range x.WouldPush {
-		if c.Reason != "drifted" || len(c.Drift) != 1 {
-			t.Errorf("%s listed %+v; want reason drifted and the one field that differs", c.Key, c)
-			continue
-		}
-		d := c.Drift[0]
-		switch c.Key {
-		case k2:
-			if !strings.Contains(d.Field, "Test Status") || d.Held != "flaky" || d.Desired != p.Stories[1].Status {
-				t.Errorf("%s drift %+v; want Test Status flaky → %s", k2, d, p.Stories[1].Status)
-			}
-		case k3:
-			if !strings.Contains(d.Field, "Test Coverage Summary") || d.Held != "(empty)" {
-				t.Errorf("%s drift %+v; want Test Coverage Summary (empty) → …", k3, d)
-			}
-		}
-	}
-	if w := s.env.traffic(kindJira).writes; w != 0 {
-		t.Fatalf("dry run wrote %d times", w)
-	}
-	var cycles int
-	if err := s.env.pool.QueryRow(context.Background(), `SELECT count(*) FROM covsync.cycles WHERE reconcile`).Scan(&cycles); err != nil || cycles != 0 {
-		t.Fatalf("dry run recorded %d reconcile cycles (%v)", cycles, err)
-	}
-
-	code, out, _ = execute(t, "resync", "--config", cfg, "--target", "jira", "--reconcile", "--dry-run")
-	for _, want := range []string{"DRIFTED", k3, "(empty) → ", "flaky → " + p.Stories[1].Status, "Dry run: nothing was pushed or recorded."} {
-		if code != exitOK || !strings.Contains(out, want) {
-			t.Errorf("text dry run (exit %d) lacks %q:\n%s", code, want, out)
-		}
-	}
-
-	code, out, _ = execute(t, "resync", "--config", cfg, "--target", "jira", "--reconcile", "--output", "json")
-	if code != exitOK || !strings.Contains(out, `"drifted": 2`) || !strings.Contains(out, `"pushed": 2`) {
-		t.Fatalf("reconcile exit %d:\n%s", code, out)
-	}
-	if w := s.env.traffic(kindJira).writes; w != 2 {
-		t.Errorf("reconcile wrote %d issues, want the 2 drifted", w)
-	}
-	code, out, _ = execute(t, "status", "--config", cfg)
-	if code != exitOK || !strings.Contains(out, "LAST RECONCILE") || !strings.Contains(out, "DRIFTED") {
-		t.Errorf("status lacks the last reconcile:\n%s", out)
-	}
-	code, out, _ = execute(t, "status", "--config", cfg, "--output", "json")
-	if code != exitOK || !strings.Contains(out, `"lastReconcile": {`) || !strings.Contains(out, `"drifted": 2`) {
-		t.Errorf("status --output json lacks the last reconcile and its drift:\n%s", out)
-	}
 }

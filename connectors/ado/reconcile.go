@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/workitemtracking"
@@ -73,45 +74,23 @@ func (t *Target) Drift(ctx context.Context, items []push.Item) (push.Drift, erro
 }
 
 // readBatch reads the fields covsync writes of work items ids with POST _apis/wit/workitemsbatch, 200 ids
-// a request, errorPolicy omit (a missing id is a null, not a failed call). Work items of another project
-// are left out, as in readWorkItems.
+// a request, errorPolicy omit (a missing id is a null, not a failed call).
 func (t *Target) readBatch(ctx context.Context, s *session, ids []int) (map[int]*snapshot, error) {
-	out := map[int]*snapshot{}
-	fields := t.wantedFields()
-	for start := 0; start < len(ids); start += batchSize {
-		batch := ids[start:min(start+batchSize, len(ids))]
-		var got *[]workitemtracking.WorkItem
-		err := t.paced(ctx, func() (err error) {
-			got, err = s.wit.GetWorkItemsBatch(ctx, workitemtracking.GetWorkItemsBatchArgs{
-				Project: &t.o.Project,
-				WorkItemGetRequest: &workitemtracking.WorkItemBatchGetRequest{
-					Ids: &batch, Fields: &fields, ErrorPolicy: &workitemtracking.WorkItemErrorPolicyValues.Omit,
-				},
-			})
-			return err
+	return t.readInBatches(ctx, ids, "reading back", func(fields []string, batch []int) (*[]workitemtracking.WorkItem, error) {
+		return s.wit.GetWorkItemsBatch(ctx, workitemtracking.GetWorkItemsBatchArgs{
+			Project: &t.o.Project,
+			WorkItemGetRequest: &workitemtracking.WorkItemBatchGetRequest{
+				Ids: &batch, Fields: &fields, ErrorPolicy: &workitemtracking.WorkItemErrorPolicyValues.Omit,
+			},
 		})
-		if err != nil {
-			return nil, fmt.Errorf("%s: reading work items %d…%d back: %w", t.Name(), batch[0], batch[len(batch)-1], err)
-		}
-		for _, wi := range deref(got) {
-			if sn := t.snapshotOf(wi); sn != nil {
-				out[*wi.Id] = sn
-			}
-		}
-	}
-	return out, nil
+	})
 }
 
 // docDiffs lists covsync's keys whose stored value differs from the desired one (both as decoded JSON, so
 // 95 and 95.0 are the same float64).
 func docDiffs(stored, desired map[string]any) []push.Diff {
-	keys := make([]string, 0, len(desired))
-	for k := range desired {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var out []push.Diff
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(desired)) {
 		h, has := stored[k]
 		if has && reflect.DeepEqual(h, desired[k]) {
 			continue

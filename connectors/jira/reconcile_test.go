@@ -14,19 +14,6 @@ import (
 	"github.com/covsync/covsync/sync/report"
 )
 
-// searches counts the search requests by endpoint.
-func searches(s *jirasim.Sim) (jql, legacy int) {
-	for _, r := range s.Requests() {
-		switch r.Path {
-		case "/rest/api/2/search/jql":
-			jql++
-		case "/rest/api/2/search":
-			legacy++
-		}
-	}
-	return jql, legacy
-}
-
 func TestDriftReadsJiraInBatchesAndComparesByMeaning(t *testing.T) {
 	for _, dep := range []string{jirasim.DeploymentCloud, jirasim.DeploymentDataCenter} {
 		t.Run(dep, func(t *testing.T) {
@@ -70,7 +57,7 @@ func TestDriftReadsJiraInBatchesAndComparesByMeaning(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("drift:\n got %q\nwant %q", got, want)
 			}
-			jql, legacy := searches(e.sim)
+			jql, legacy := e.sim.Searches()
 			wantJQL, wantLegacy := 3, 0
 			if dep == jirasim.DeploymentDataCenter {
 				wantJQL, wantLegacy = 0, 3
@@ -118,7 +105,7 @@ func TestDriftReadsJiraInBatchesAndComparesByMeaning(t *testing.T) {
 			if !reflect.DeepEqual(keys, []string{"SHOP-150"}) || drift["SHOP-150"][0].Held != push.Missing {
 				t.Fatalf("drift after deleting SHOP-150: %v", drift)
 			}
-			if jql, legacy = searches(e.sim); jql+legacy != 4 {
+			if jql, legacy = e.sim.Searches(); jql+legacy != 4 {
 				t.Fatalf("%d searches with a deleted issue, want 4 (its batch asked again without it)", jql+legacy)
 			}
 		})
@@ -190,7 +177,7 @@ func TestAJiraReconcileOf5000StoriesReadsInAtMost60Requests(t *testing.T) {
 	if n := len(e.sim.Requests()); n > 60 {
 		t.Fatalf("plan and read-back of 5,000 stories took %d requests, want at most 60", n)
 	}
-	if jql, _ := searches(e.sim); jql != 50 {
+	if jql, _ := e.sim.Searches(); jql != 50 {
 		t.Fatalf("%d searches for 5,000 keys, want 50", jql)
 	}
 }

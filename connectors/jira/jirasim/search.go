@@ -290,3 +290,17 @@ func (s *Sim) SetDeployment(d string) {
 	defer s.mu.Unlock()
 	s.opts.Deployment = d
 }
+
+// Searches counts the recorded search requests: jql on POST /rest/api/2/search/jql, legacy on
+// /rest/api/2/search.
+func (s *Sim) Searches() (jql, legacy int) {
+	for _, r := range s.Requests() {
+		switch r.Path {
+		case "/rest/api/2/search/jql":
+			jql++
+		case "/rest/api/2/search":
+			legacy++
+		}
+	}
+	return jql, legacy
+}
