@@ -3,6 +3,7 @@ package jira
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"sort"
@@ -179,5 +180,65 @@ func TestAJiraReconcileOf5000StoriesReadsInAtMost60Requests(t *testing.T) {
 	}
 	if jql, _ := e.sim.Searches(); jql != 50 {
 		t.Fatalf("%d searches for 5,000 keys, want 50", jql)
+	}
+}
+
+func TestPropertyDriftComparesCovsyncsEntriesAfterTheMerge(t *testing.T) {
+	e := newEnv(t, 0)
+	target := e.site(t).PropertyTarget("SHOP")
+	p := releaseProject(3)
+	pushProperty(t, target, p)
+	items := plan(t, target, p)
+	driftOf := func() push.Drift {
+		t.Helper()
+		e.sim.ResetRequests()
+		d, err := target.Drift(context.Background(), items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := e.sim.Count("GET", "/rest/api/2/project/SHOP/properties/"); n != 1 || len(e.sim.Requests()) != 1 {
+			t.Fatalf("read back in %d requests (%d property GETs), want the one property GET", len(e.sim.Requests()), n)
+		}
+		return d
+	}
+	if d := driftOf(); len(d) != 0 {
+		t.Fatalf("drift of the property as covsync wrote it: %v", d)
+	}
+
+	// Someone else's key and run entry: kept by the merge, so not drift.
+	var v map[string]any
+	_ = json.Unmarshal(e.sim.Property("SHOP", PropertyKey), &v)
+	v["owner"] = "qa-team"
+	rel := v["releases"].(map[string]any)[e.v240].(map[string]any)
+	rel["runs"] = append(rel["runs"].([]any), map[string]any{"id": "m1", "source": "manual", "startedAt": "2020-01-01T00:00:00Z"})
+	raw, _ := json.Marshal(v)
+	e.sim.SetProperty("SHOP", PropertyKey, raw)
+	if d := driftOf(); len(d) != 0 {
+		t.Fatalf("drift from content covsync does not own: %v", d)
+	}
+
+	// One of covsync's runs removed by a person: drift, named by release.
+	runs := rel["runs"].([]any)
+	rel["runs"] = runs[1:]
+	raw, _ = json.Marshal(v)
+	e.sim.SetProperty("SHOP", PropertyKey, raw)
+	d := driftOf()
+	if got := d["property:SHOP"]; len(got) != 1 || got[0].String() != "releases."+e.v240+" covsync runs: 2 runs → 3 runs" {
+		t.Fatalf("drift after a covsync run was removed: %v", d)
+	}
+	if _, err := target.Push(context.Background(), items[0]); err != nil {
+		t.Fatal(err)
+	}
+	if d := driftOf(); len(d) != 0 {
+		t.Fatalf("drift after healing: %v", d)
+	}
+	if kept, _ := readProp(t, e); kept.Version != 1 || !bytes.Contains(e.sim.Property("SHOP", PropertyKey), []byte(`"owner":"qa-team"`)) {
+		t.Fatalf("healing lost what covsync does not own: %s", e.sim.Property("SHOP", PropertyKey))
+	}
+
+	// The property deleted: missing.
+	e.sim.SetProperty("SHOP", PropertyKey, nil)
+	if d := driftOf(); len(d["property:SHOP"]) != 1 || d["property:SHOP"][0].Held != push.Missing {
+		t.Fatalf("drift of a deleted property: %v", d)
 	}
 }

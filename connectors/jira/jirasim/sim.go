@@ -284,10 +284,14 @@ func (s *Sim) Property(projectKey, propertyKey string) json.RawMessage {
 	return s.mustProject(projectKey).properties[propertyKey]
 }
 
-// SetProperty stores a project property as someone else would.
+// SetProperty stores a project property as someone else would; a nil value deletes it.
 func (s *Sim) SetProperty(projectKey, propertyKey string, value json.RawMessage) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if value == nil {
+		delete(s.mustProject(projectKey).properties, propertyKey)
+		return
+	}
 	s.mustProject(projectKey).properties[propertyKey] = value
 }
 
