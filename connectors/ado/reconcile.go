@@ -70,7 +70,35 @@ func (t *Target) Drift(ctx context.Context, items []push.Item) (push.Drift, erro
 			out[it.Key] = diffs
 		}
 	}
+	if err := t.verifyDrifted(ctx, s, items, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// verifyDrifted reads, in batches, the work items of the drifted items whose mapping came from the cache,
+// so their pushes start from a fresh snapshot instead of each checking its work item on its own (a work item
+// gone since is left without one: its Push finds out and fails alone).
+func (t *Target) verifyDrifted(ctx context.Context, s *session, items []push.Item, drift push.Drift) error {
+	var ids []int
+	for _, it := range items {
+		if pl, _ := it.Payload.(*payload); pl != nil && drift[it.Key] != nil && pl.verify != nil && pl.snap == nil {
+			ids = append(ids, pl.WorkItemID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	snaps, err := t.readBatch(ctx, s, ids)
+	if err != nil {
+		return t.classify(err)
+	}
+	for _, it := range items {
+		if pl, _ := it.Payload.(*payload); pl != nil && drift[it.Key] != nil && pl.snap == nil {
+			pl.snap = snaps[pl.WorkItemID]
+		}
+	}
+	return nil
 }
 
 // readBatch reads the fields covsync writes of work items ids with POST _apis/wit/workitemsbatch, 200 ids
