@@ -90,7 +90,7 @@ func resyncADO(t *testing.T, cfg string) (int, jsonTargets, string) {
 }
 
 // TestResyncADOWritesTheDocumentsAndASecondRunWritesNothing is the ADO issue's "done when": data ingested
-// from ../shared/testdata, `covsync resync --target ado` against adosim, then again.
+// from testdata/ctrf, `covsync resync --target ado` against adosim, then again.
 func TestResyncADOWritesTheDocumentsAndASecondRunWritesNothing(t *testing.T) {
 	w := newADOWorld(t, adosim.Options{}, ", match_field: Custom.JiraKey", "story-coverage")
 	ids := map[string]int{}

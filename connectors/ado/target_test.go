@@ -17,10 +17,10 @@ import (
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/ado"
 	"github.com/covsync/covsync/connectors/ado/adosim"
+	"github.com/covsync/covsync/connectors/fieldtext"
 	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
-	"github.com/covsync/covsync/templates"
 )
 
 func TestOneDocumentPerMappedWorkItemWithTheReportsNumbers(t *testing.T) {
@@ -203,7 +203,7 @@ func TestTheSummaryFieldIsCutTo255UTF16UnitsWhateverTheRunName(t *testing.T) {
 	_, fields, _ := f.sim.WorkItem(id)
 	s, _ := fields["Custom.CoverageSummary"].(string)
 	// Azure DevOps counts a string field's 255 characters as .NET does: UTF-16 code units.
-	if n := templates.UTF16Len(s); n > 255 || n < 254 || !strings.HasSuffix(s, "…") {
+	if n := fieldtext.UTF16Len(s); n > 255 || n < 254 || !strings.HasSuffix(s, "…") {
 		t.Fatalf("summary field has %d UTF-16 units: %q", n, s)
 	}
 }
@@ -438,6 +438,7 @@ func TestNewRefusesBadOptionsNamingTheKey(t *testing.T) {
 		{"an unknown field key", func(o *ado.Options) { o.Fields = map[string]string{"colour": "Custom.Colour"} }, "fields.colour"},
 		{"a field that is not a reference name", func(o *ado.Options) { o.Fields = map[string]string{ado.FieldTestStatus: "Test Status"} }, "fields.test_status"},
 		{"a match field that is not a reference name", func(o *ado.Options) { o.MatchField = "Jira Key]" }, "match_field"},
+		{"a field reference name cannot start with an underscore", func(o *ado.Options) { o.Fields = map[string]string{ado.FieldTestStatus: "_Custom.TestStatus"} }, "fields.test_status"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := good

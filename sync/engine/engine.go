@@ -75,7 +75,7 @@ type Engine struct {
 // puts in a Summary passes red, which should be the log's own redactor (the one that knows the configured
 // secrets); nil masks by shape only (Authorization values, DSN passwords, token= pairs). The redactor is
 // passed in rather than looked up from the logger so that the engine does not depend on the logging setup,
-// and through it on the config package (DESIGN §2: the engine imports no YAML).
+// and through it on the config package (the engine imports no YAML; docs/architecture.md, Packages).
 func New(l Ledger, log logrus.FieldLogger, red *redact.Redactor) *Engine {
 	if red == nil {
 		red = redact.New()

@@ -1,7 +1,7 @@
 // Package push holds the vocabulary shared by the engine and the connectors: the item a target plans, the
 // result of pushing one, and the error kinds the engine acts on.
 //
-// It exists because DESIGN.md lets connectors import neither sync/engine nor each other; both sides of the
+// It exists because connectors may import neither sync/engine nor each other; both sides of the
 // Target interface need these types, so they live in a leaf package that imports nothing of the project.
 package push
 

@@ -51,7 +51,7 @@ var locations = []location{
 }
 
 // serveOptions answers OPTIONS {base}/_apis: {"count": N, "value": [ApiResourceLocation…]}, which the Go
-// client reads once per base URL before its first call (DESIGN.md §10).
+// client reads once per base URL before its first call.
 func (s *Sim) serveOptions(w http.ResponseWriter) {
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(locations), "value": locations})
 }
