@@ -21,7 +21,7 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// Defaults (docs/architecture.md, Contracts).
+// Defaults: each declared here once; the packages that fill a default read it from here.
 const (
 	DefaultSourceSchema      = "covsync_source"
 	DefaultListen            = "127.0.0.1:9464"
@@ -36,8 +36,8 @@ const (
 	DefaultReleaseTitle      = "Test coverage: {{.Project.Name}} {{.Release.Name}}"
 )
 
-// ownSchema is covsync's own schema (connectors/postgres.OwnSchema; config imports no connector).
-const ownSchema = "covsync"
+// OwnSchema is covsync's own schema: the ledger, the cycle history and River's job tables.
+const OwnSchema = "covsync"
 
 var (
 	identRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
@@ -138,8 +138,8 @@ func (v *validator) database() {
 		d.SourceSchema = DefaultSourceSchema
 	} else if !identRE.MatchString(d.SourceSchema) {
 		v.c.add("database.source_schema", "%q is not a schema name (letters, digits and _, starting with a letter or _)", d.SourceSchema)
-	} else if d.SourceSchema == ownSchema {
-		v.c.add("database.source_schema", "%q is covsync's own schema; the source data needs another", ownSchema)
+	} else if d.SourceSchema == OwnSchema {
+		v.c.add("database.source_schema", "%q is covsync's own schema; the source data needs another", OwnSchema)
 	}
 	if d.MigrateSource == nil {
 		t := true

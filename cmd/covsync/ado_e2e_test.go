@@ -78,7 +78,8 @@ func TestCheckProbesTheADOProjectAndCollectionReadOnly(t *testing.T) {
 	}
 }
 
-// resyncADO runs `covsync resync --target ado --output json` and decodes its output (DESIGN.md §9).
+// resyncADO runs `covsync resync --target ado --output json` and decodes its output (docs/architecture.md,
+// Contracts).
 func resyncADO(t *testing.T, cfg string) (int, jsonTargets, string) {
 	t.Helper()
 	code, out, errOut := execute(t, "resync", "--config", cfg, "--target", "ado", "--output", "json")

@@ -275,7 +275,7 @@ func TestAStormOf429sEndsWithEveryItemPushed(t *testing.T) {
 			f.sim.FailNext(503, 500, 502) // and a few 5xx on top
 			hc := tc.client(t)
 			tg := f.target(t, func(o *ado.Options) {
-				o.HTTPClient = hc
+				o.HTTP = hc
 				// Fields too: concurrent work-item patches go through the Go client, which must stay race-free.
 				o.Fields = map[string]string{ado.FieldCoveragePercent: "Custom.TestCoverage"}
 			})
@@ -373,8 +373,8 @@ func TestMatchFieldFindsWorkItemsByWIQL(t *testing.T) {
 func TestTheDefaultClientRetriesAFailedWIQLQuery(t *testing.T) {
 	f := newFixture(t, adosim.Options{})
 	a := f.sim.AddWorkItem("Shop", map[string]any{"Custom.JiraKey": "SHOP-7"})
-	// No HTTPClient: ado.New builds an httpx client, which does the retrying (the connector does not).
-	tg := f.target(t, func(o *ado.Options) { o.HTTPClient, o.MatchField = nil, "Custom.JiraKey" })
+	// No HTTP: ado.New builds an httpx client, which does the retrying (the connector does not).
+	tg := f.target(t, func(o *ado.Options) { o.HTTP, o.MatchField = nil, "Custom.JiraKey" })
 	b := f.sim.AddWorkItem("Shop", map[string]any{"Custom.JiraKey": "SHOP-8"})
 	plan(t, tg, project(story("SHOP-7", 1, 2, 1, 0))) // connects and caches SHOP-7
 	// The next plan's first request is the WIQL query of the key not cached yet.
@@ -499,7 +499,7 @@ func TestTransientFailuresThatOutliveTheRetriesAreRetryable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tg := f.target(t, func(o *ado.Options) { o.HTTPClient = hc })
+			tg := f.target(t, func(o *ado.Options) { o.HTTP = hc })
 			items := plan(t, tg, project(story(fmt.Sprint(id), 1, 2, 1, 0)))
 			tc.fault(f.sim, at)
 			_, err = tg.Push(context.Background(), items[0])

@@ -29,7 +29,7 @@ func (s *Site) IssueTarget(projectKey string) *IssueTarget {
 func (t *IssueTarget) Name() string { return "jira:" + t.site.cfg.Name + "/" + t.projectKey }
 
 // Kind is "jira".
-func (t *IssueTarget) Kind() string { return "jira" }
+func (t *IssueTarget) Kind() string { return push.TargetJira }
 
 // issuePayload is one story's edit: field id → value (nil clears). Field ids are part of it, so a field
 // configured anew (another id) changes the hash and is written.

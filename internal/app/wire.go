@@ -1,7 +1,8 @@
-package main
+package app
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/sirupsen/logrus"
 
@@ -11,7 +12,7 @@ import (
 	"github.com/covsync/covsync/templates"
 )
 
-// deps is what the target builders need. Built once per command (and again on SIGHUP in serve).
+// deps is what the target builders need. Built once per App (and again on SIGHUP in serve).
 type deps struct {
 	cfg       *config.Config
 	log       *logrus.Logger
@@ -24,23 +25,17 @@ type deps struct {
 	counters func(client string) *httpx.Counters
 }
 
-// httpCounters returns the counters of the HTTP client named client ("ado:acme"), or nil outside serve.
-func (d deps) httpCounters(client string) *httpx.Counters {
-	if d.counters == nil {
-		return nil
+// httpClient builds the HTTP client of one configured site or organization of kind: httpx's pacing,
+// retries and redacted logs with the config's limits (httpx.ForConn), this binary's User-Agent, and in
+// serve the counters its 429s go to on /metrics. Every connector gets its client from here.
+func (d deps) httpClient(kind string, c config.Conn) (*http.Client, error) {
+	o := httpx.ForConn(kind, c)
+	o.UserAgent, o.Logger = d.userAgent, d.log
+	if d.counters != nil {
+		o.Counters = d.counters(o.Name)
 	}
-	return d.counters(client)
+	return httpx.New(o)
 }
-
-// Target kinds, as --target and the schedules name them.
-const (
-	kindJira       = "jira"
-	kindLinkedRuns = "linked-runs"
-	kindADO        = "ado"
-	kindConfluence = "confluence"
-)
-
-var allKinds = []string{kindJira, kindLinkedRuns, kindADO, kindConfluence}
 
 // targetBuilder builds the targets one project mapping has at one connector (possibly none).
 type targetBuilder func(ctx context.Context, d deps, p config.Project) ([]engine.Target, error)
@@ -76,4 +71,23 @@ func buildTargets(ctx context.Context, d deps, p config.Project, kinds map[strin
 		}
 	}
 	return out, nil
+}
+
+// Probe is one read-only check of a configured target, for `covsync check`.
+type Probe struct {
+	Name string // "jira:acme"
+	What string // "myself, fields, project SHOP"
+	Run  func(ctx context.Context) error
+}
+
+// Probes lists the read-only checks of every configured target, each connector's in turn.
+func Probes(c *config.Config, log *logrus.Logger, version string) []Probe {
+	d := newDeps(c, log, version)
+	var out []Probe
+	for _, b := range probeBuilders {
+		for _, p := range b(d) {
+			out = append(out, Probe{Name: p.name, What: p.what, Run: p.run})
+		}
+	}
+	return out
 }

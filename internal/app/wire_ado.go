@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/ado"
-	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/engine"
+	"github.com/covsync/covsync/sync/push"
 )
 
 // adoTargets builds the ADO target of project p: one per project mapping (projects[].ado).
@@ -32,7 +32,7 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 		}
 	}
 	if conn == nil {
-		return nil, usageErr("projects[%s].ado.target: no ado entry is named %q", p.ID, p.ADO.Target)
+		return nil, push.Configf("projects[%s].ado.target: no ado entry is named %q", p.ID, p.ADO.Target)
 	}
 	org, err := adoOrg(d, conn)
 	if err != nil {
@@ -41,10 +41,10 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 	t, err := ado.New(ado.Options{
 		Name: conn.Name, OrganizationURL: conn.OrganizationURL, PAT: conn.Auth.Token,
 		Project: p.ADO.Project, Extension: conn.Extension, Fields: conn.Fields, MatchField: p.ADO.MatchField,
-		HTTPClient: org.http, Pause: org.pause, Cache: org.cache, Log: d.log, UserAgent: d.userAgent, Templates: d.templates,
+		HTTP: org.http, Pause: org.pause, Cache: org.cache, Log: d.log, UserAgent: d.userAgent, Templates: d.templates,
 	})
 	if err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("projects[%s].ado: %w", p.ID, err))
+		return nil, push.Config(fmt.Errorf("projects[%s].ado: %w", p.ID, err))
 	}
 	return t, nil
 }
@@ -55,19 +55,15 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 // ca_file, the proxy and redacted logs; the connector keeps only what httpx does not do: the sign-in page
 // guard and the pause on X-RateLimit-Remaining / X-RateLimit-Delay.
 func adoOrg(d deps, c *config.ADO) (*adoClient, error) {
-	org, err := clientFor(d.clients, kindADO, c.Name, func() (*adoClient, error) {
-		hc, err := httpx.New(httpx.Options{
-			Name: "ado:" + c.Name, RequestsPerSecond: c.RequestsPerSecond, Timeout: c.Timeout, CAFile: c.CAFile,
-			UserAgent: d.userAgent, Logger: d.log, Secrets: []string{c.Auth.Token.Reveal()},
-			Counters: d.httpCounters("ado:" + c.Name),
-		})
+	org, err := clientFor(d.clients, push.TargetADO, c.Name, func() (*adoClient, error) {
+		hc, err := d.httpClient(push.TargetADO, c.Conn)
 		if err != nil {
 			return nil, err
 		}
 		return &adoClient{http: hc, pause: ado.NewPause(), cache: ado.NewCache()}, nil
 	})
 	if err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("ado %s: %w", c.Name, err))
+		return nil, push.Config(fmt.Errorf("ado %s: %w", c.Name, err))
 	}
 	return org, nil
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -8,13 +8,18 @@ import (
 	"github.com/covsync/covsync/config"
 	jiraconn "github.com/covsync/covsync/connectors/jira"
 	"github.com/covsync/covsync/sync/engine"
+	"github.com/covsync/covsync/sync/push"
 )
 
 // jiraSite returns the Jira site of cfg from the deps' client registry: every target of a site shares one
 // client (one token bucket) and one set of property locks.
 func (d deps) jiraSite(cfg config.Jira) (*jiraconn.Site, error) {
-	return clientFor(d.clients, kindJira, cfg.Name, func() (*jiraconn.Site, error) {
-		return jiraconn.NewSite(cfg, jiraconn.Options{Logger: d.log, UserAgent: d.userAgent, Templates: d.templates, Counters: d.httpCounters("jira:" + cfg.Name)})
+	return clientFor(d.clients, push.TargetJira, cfg.Name, func() (*jiraconn.Site, error) {
+		hc, err := d.httpClient(push.TargetJira, cfg.Conn)
+		if err != nil {
+			return nil, fmt.Errorf("jira %s: %w", cfg.Name, err)
+		}
+		return jiraconn.NewSite(cfg, jiraconn.Options{HTTP: hc, Log: d.log, UserAgent: d.userAgent, Templates: d.templates})
 	})
 }
 
@@ -36,11 +41,11 @@ func jiraTargets(ctx context.Context, d deps, p config.Project) ([]engine.Target
 	}
 	cfg, ok := jiraConfig(d.cfg, m.Target)
 	if !ok {
-		return nil, usageErr("projects[%s].jira.target: no jira entry named %q", p.ID, m.Target)
+		return nil, push.Configf("projects[%s].jira.target: no jira entry named %q", p.ID, m.Target)
 	}
 	site, err := d.jiraSite(cfg)
 	if err != nil {
-		return nil, withCode(exitUsage, err)
+		return nil, push.Config(err)
 	}
 	var out []engine.Target
 	f := cfg.Fields

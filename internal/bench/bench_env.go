@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -12,13 +12,14 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/ado/adosim"
 	"github.com/covsync/covsync/connectors/confluence/confluencesim"
 	"github.com/covsync/covsync/connectors/jira/jirasim"
-	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/benchload"
+	"github.com/covsync/covsync/internal/daemon"
 	"github.com/covsync/covsync/internal/pgserver"
-	"github.com/covsync/covsync/sync/schedule"
+	"github.com/covsync/covsync/sync/push"
 )
 
 // benchEnv is everything `covsync bench` runs against: a throwaway PostgreSQL holding the workload, the
@@ -61,8 +62,8 @@ var benchJiraFields = []struct{ name, kind string }{
 
 // startBenchEnv starts PostgreSQL, generates the workload and starts the simulators with latency and a rate
 // limit of rate requests per second each. The caller calls close.
-func startBenchEnv(ctx context.Context, f benchFlags, logf func(string, ...any)) (_ *benchEnv, err error) {
-	e := &benchEnv{workload: benchload.Workload{Project: "bench", Prefix: "BENCH", Sizes: f.sizes}}
+func startBenchEnv(ctx context.Context, f Options, logf func(string, ...any)) (_ *benchEnv, err error) {
+	e := &benchEnv{workload: benchload.Workload{Project: "bench", Prefix: "BENCH", Sizes: f.Sizes}}
 	defer func() {
 		if err != nil {
 			e.close()
@@ -74,26 +75,26 @@ func startBenchEnv(ctx context.Context, f benchFlags, logf func(string, ...any))
 	e.stops = append(e.stops, func() { os.RemoveAll(e.dir) })
 
 	t0 := time.Now()
-	e.databaseURL = f.databaseURL
+	e.databaseURL = f.DatabaseURL
 	if e.databaseURL == "" {
 		if e.pg, err = pgserver.Start(ctx, pgserver.Options{}); err != nil {
-			return nil, withCode(exitDependency, fmt.Errorf("bench: start PostgreSQL: %w", err))
+			return nil, push.Unreachable(fmt.Errorf("bench: start PostgreSQL: %w", err))
 		}
 		e.stops = append(e.stops, func() { _ = e.pg.Stop() })
 		e.databaseURL = e.pg.URL("postgres")
 	}
 	if e.pool, err = pgxpool.New(ctx, e.databaseURL); err != nil {
-		return nil, withCode(exitDependency, fmt.Errorf("bench: connect: %w", err))
+		return nil, push.Unreachable(fmt.Errorf("bench: connect: %w", err))
 	}
 	e.stops = append(e.stops, e.pool.Close)
 	if err := migrateAll(ctx, e.pool); err != nil {
 		return nil, err
 	}
 	logf("PostgreSQL up and migrated in %s; generating %d stories, %d releases, %d runs, %d results",
-		time.Since(t0).Round(time.Millisecond), f.sizes.Stories, f.sizes.Releases, f.sizes.Runs, f.sizes.Results)
+		time.Since(t0).Round(time.Millisecond), f.Sizes.Stories, f.Sizes.Releases, f.Sizes.Runs, f.Sizes.Results)
 	t0 = time.Now()
-	if err := benchload.Generate(ctx, e.pool, "covsync_source", e.workload); err != nil {
-		return nil, withCode(exitDependency, err)
+	if err := benchload.Generate(ctx, e.pool, config.DefaultSourceSchema, e.workload); err != nil {
+		return nil, push.Unreachable(err)
 	}
 	logf("workload generated in %s", time.Since(t0).Round(time.Millisecond))
 
@@ -105,7 +106,7 @@ func startBenchEnv(ctx context.Context, f benchFlags, logf func(string, ...any))
 
 // startSims starts fresh simulators (seeded, nothing synced yet) and writes the config naming them. The
 // naive baseline gets fresh ones too, so it writes into the same empty state the full resync found.
-func (e *benchEnv) startSims(f benchFlags) error {
+func (e *benchEnv) startSims(f Options) error {
 	e.stopSims() // and let the previous ones' state go: the peak RSS is covsync's, plus one set of simulators
 	jiraURL, err := e.startJira(f)
 	if err != nil {
@@ -123,25 +124,18 @@ func (e *benchEnv) startSims(f benchFlags) error {
 	return err
 }
 
+// migrateAll applies covsync's migrations and River's, as `covsync migrate` does: resync runs its cycles
+// as River jobs.
 func migrateAll(ctx context.Context, pool *pgxpool.Pool) error {
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return withCode(exitDependency, fmt.Errorf("bench: %w", err))
-	}
-	defer conn.Release()
-	if _, err := postgres.Migrate(ctx, conn.Conn(), postgres.MigrateOptions{}); err != nil {
-		return withCode(exitDependency, fmt.Errorf("bench: migrate: %w", err))
-	}
-	// River's tables too, as `covsync migrate` applies them: resync runs its cycles as River jobs.
-	if _, err := schedule.Migrate(ctx, pool); err != nil {
-		return withCode(exitDependency, fmt.Errorf("bench: migrate the job queue: %w", err))
+	if err := daemon.Migrate(ctx, pool, &config.Config{}); err != nil {
+		return push.Unreachable(fmt.Errorf("bench: migrate: %w", err))
 	}
 	return nil
 }
 
-func (e *benchEnv) startJira(f benchFlags) (string, error) {
+func (e *benchEnv) startJira(f Options) (string, error) {
 	e.jira = jirasim.New(jirasim.Options{Email: benchEmail, Token: "bench-jira-token", RequestsPerSecond: f.simRate()})
-	e.jira.SetLatency(f.latency)
+	e.jira.SetLatency(f.Latency)
 	e.jiraFieldIDs = map[string]string{}
 	for _, fl := range benchJiraFields {
 		e.jiraFieldIDs[fl.name] = e.jira.AddField(fl.name, fl.kind)
@@ -156,26 +150,26 @@ func (e *benchEnv) startJira(f benchFlags) (string, error) {
 	return srv.URL, nil
 }
 
-func (e *benchEnv) startConfluence(f benchFlags) (url, home string, err error) {
+func (e *benchEnv) startConfluence(f Options) (url, home string, err error) {
 	e.confluence = confluencesim.New(confluencesim.Options{Email: benchEmail, Token: "bench-wiki-token",
 		RequestsPerSecond: f.simRate(), AccountID: "bench-bot", DisplayName: "Bench Bot"})
-	e.confluence.SetLatency(f.latency)
+	e.confluence.SetLatency(f.Latency)
 	home = e.confluence.AddSpace(benchSpace, "Quality")
 	url, stop, err := confluencesim.Serve(e.confluence)
 	if err != nil {
-		return "", "", withCode(exitDependency, fmt.Errorf("bench: confluence simulator: %w", err))
+		return "", "", push.Unreachable(fmt.Errorf("bench: confluence simulator: %w", err))
 	}
 	e.simStops = append(e.simStops, stop)
 	return url, home, nil
 }
 
-func (e *benchEnv) startADO(f benchFlags) (string, error) {
+func (e *benchEnv) startADO(f Options) (string, error) {
 	e.ado = adosim.New(adosim.Options{Organization: "bench", PAT: "bench-ado-pat",
 		// One second's worth of burst, as the Jira and Confluence simulators default to. adosim's own default
 		// (1) flags every request with X-RateLimit-Remaining: 0, which the connector rightly answers with a
 		// 250 ms pause; Azure DevOps itself budgets over a five-minute window.
 		RatePerSecond: f.simRate(), RateBurst: max(1, int(f.simRate()))})
-	e.ado.SetLatency(f.latency)
+	e.ado.SetLatency(f.Latency)
 	e.ado.AddProject("Bench")
 	e.ado.InstallExtension(benchADOPublisher, benchADOExtension)
 	// Stories are Jira keys; the ADO mapping finds each one's work item by a field holding the key.
@@ -185,14 +179,14 @@ func (e *benchEnv) startADO(f benchFlags) (string, error) {
 	}
 	srv, stop, err := adosim.Serve(e.ado)
 	if err != nil {
-		return "", withCode(exitDependency, fmt.Errorf("bench: ado simulator: %w", err))
+		return "", push.Unreachable(fmt.Errorf("bench: ado simulator: %w", err))
 	}
 	e.simStops = append(e.simStops, stop)
 	return srv.OrgURL, nil
 }
 
 // writeConfig writes the config file and the token files (0600) the cycles load.
-func (e *benchEnv) writeConfig(f benchFlags, jiraURL, wikiURL, home, orgURL string) (string, error) {
+func (e *benchEnv) writeConfig(f Options, jiraURL, wikiURL, home, orgURL string) (string, error) {
 	for name, tok := range map[string]string{"jira_token": "bench-jira-token", "wiki_token": "bench-wiki-token", "ado_pat": "bench-ado-pat"} {
 		if err := os.WriteFile(filepath.Join(e.dir, name), []byte(tok), 0o600); err != nil {
 			return "", err
@@ -232,10 +226,10 @@ projects:
     jira: {target: bench-jira, project_key: %s, linked_runs: true}
     ado: {target: bench-ado, project: Bench, match_field: %s}
     confluence: {target: bench-wiki, space: %s, parent_page_id: %q}
-`, e.databaseURL, f.logLevel, f.workers,
-		jiraURL, benchEmail, f.rate, f.timeout, fields.String(),
-		orgURL, f.rate, f.timeout, benchADOPublisher, benchADOExtension, benchADOCollection,
-		wikiURL, benchEmail, f.rate, f.timeout,
+`, e.databaseURL, f.LogLevel, f.Workers,
+		jiraURL, benchEmail, f.Rate, f.Timeout, fields.String(),
+		orgURL, f.Rate, f.Timeout, benchADOPublisher, benchADOExtension, benchADOCollection,
+		wikiURL, benchEmail, f.Rate, f.Timeout,
 		e.workload.Project, e.workload.Prefix, benchMatchField, benchSpace, home)
 	p := filepath.Join(e.dir, "covsync.yaml")
 	return p, os.WriteFile(p, []byte(cfg), 0o600)
@@ -273,7 +267,7 @@ func (e *benchEnv) resetTraffic() {
 func (e *benchEnv) traffic(kind string) traffic {
 	var t traffic
 	switch kind {
-	case kindJira, kindLinkedRuns:
+	case push.TargetJira, push.TargetLinkedRuns:
 		for _, r := range e.jira.Requests() {
 			t.requests++
 			if r.Status == http.StatusTooManyRequests {
@@ -285,7 +279,7 @@ func (e *benchEnv) traffic(kind string) traffic {
 				t.writes++
 			}
 		}
-	case kindConfluence:
+	case push.TargetConfluence:
 		for _, r := range e.confluence.Requests() {
 			t.requests++
 			if r.Status == http.StatusTooManyRequests {
@@ -295,7 +289,7 @@ func (e *benchEnv) traffic(kind string) traffic {
 				t.writes++
 			}
 		}
-	case kindADO:
+	case push.TargetADO:
 		for _, r := range e.ado.Requests() {
 			if r.Method == http.MethodOptions {
 				continue // the client's connection handshake, not a call the rate limit counts
@@ -315,5 +309,6 @@ func (e *benchEnv) traffic(kind string) traffic {
 // acked says whether a status acknowledged the request: only acknowledged writes count against the floor.
 func acked(status int) bool { return status >= 200 && status < 300 }
 
-// errBenchFailed makes `covsync bench` exit 1 when items failed: figures with failures are no figures.
-var errBenchFailed = errors.New("bench: items failed")
+// ErrFailed (push.KindPermanent) makes `covsync bench` exit 1 when items failed: figures with failures are
+// no figures.
+var ErrFailed = push.Permanent(errors.New("bench: items failed"))

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/confluence/confluencesim"
+	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 	"github.com/covsync/covsync/templates"
 )
@@ -44,7 +45,7 @@ func TestConfluenceWiring(t *testing.T) {
 	ctx := context.Background()
 
 	ts, err := confluenceTargets(ctx, d, d.cfg.Projects[0])
-	if err != nil || len(ts) != 1 || ts[0].Name() != "confluence:acme-wiki/QA/shop" || ts[0].Kind() != kindConfluence {
+	if err != nil || len(ts) != 1 || ts[0].Name() != "confluence:acme-wiki/QA/shop" || ts[0].Kind() != push.TargetConfluence {
 		t.Fatalf("targets %v, err %v", ts, err)
 	}
 	if ts, err := confluenceTargets(ctx, d, d.cfg.Projects[1]); err != nil || len(ts) != 0 {
@@ -92,7 +93,7 @@ func TestProjectsOnOneConfluenceSiteShareOneClient(t *testing.T) {
 	}
 	a, _ := confluenceHTTPClient(d, d.cfg.Confluence[0])
 	b, _ := confluenceHTTPClient(d, d.cfg.Confluence[0])
-	if n := d.clients.count(kindConfluence); n != 1 || a != b {
+	if n := d.clients.count(push.TargetConfluence); n != 1 || a != b {
 		t.Errorf("%d clients for one site, want 1 shared", n)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -19,9 +19,12 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/internal/app"
 	"github.com/covsync/covsync/internal/benchload"
 	"github.com/covsync/covsync/internal/daemon"
 	"github.com/covsync/covsync/internal/syncbuf"
+	"github.com/covsync/covsync/internal/testwait"
+	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/schedule"
 )
 
@@ -47,7 +50,7 @@ func TestReliabilityACredentialRotatedViaSIGHUPMidRunLandsEverything(t *testing.
 	)
 	s := newScenario(t, false, nil)
 	ctx := context.Background()
-	kinds := []string{kindJira, kindLinkedRuns}
+	kinds := []string{push.TargetJira, push.TargetLinkedRuns}
 	jiraTarget, linkedTarget := "jira:bench-jira/"+s.env.workload.Prefix, "linked-runs:bench-jira/"+s.env.workload.Prefix
 
 	// The daemon's config is the scenario's (token files beside it, 0600) plus schedules and the endpoint.
@@ -55,7 +58,7 @@ func TestReliabilityACredentialRotatedViaSIGHUPMidRunLandsEverything(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := closedPort(t)
+	port := testwait.ClosedPort(t)
 	keyHash := sha256.Sum256([]byte(apiKey))
 	cfgPath := filepath.Join(s.env.dir, "serve.yaml")
 	serveCfg := string(raw) + fmt.Sprintf(`schedules: {jira: "@every 1h", linked_runs: "@every 1h"}
@@ -75,8 +78,7 @@ http: {listen: "127.0.0.1:%d", resync_api_key_sha256: [%q]}
 	go func() {
 		exited <- daemon.Run(dctx, daemon.Options{
 			ConfigPath: cfgPath,
-			NewLogger:  func(c *config.Config) *logrus.Logger { return newLoggerTo(daemonLog, c) },
-			NewRunner:  newServeRunner,
+			NewLogger:  func(c *config.Config) *logrus.Logger { return app.NewLogger(daemonLog, c) },
 			Reload:     hup,
 			Scheduler:  schedule.Options{TestOnly: true, FetchPollInterval: 100 * time.Millisecond},
 		})
@@ -114,7 +116,7 @@ http: {listen: "127.0.0.1:%d", resync_api_key_sha256: [%q]}
 	finished := func(after int64, what string) map[string]cycleRow {
 		t.Helper()
 		got := map[string]cycleRow{}
-		waitUntil(t, deadline, what, func() bool {
+		testwait.Until(t, deadline, what, func() bool {
 			rows, err := s.env.pool.Query(ctx, `SELECT id, target, pushed, failed, error FROM covsync.cycles
 				WHERE id > $1 AND finished_at IS NOT NULL ORDER BY id`, after)
 			if err != nil {
@@ -141,7 +143,7 @@ http: {listen: "127.0.0.1:%d", resync_api_key_sha256: [%q]}
 		t.Helper()
 		// A cycle's row is finished just before River marks its job done; until then a resync would be a
 		// duplicate of that job and run nothing new.
-		waitUntil(t, deadline, "the previous cycles' jobs to finalize", func() bool {
+		testwait.Until(t, deadline, "the previous cycles' jobs to finalize", func() bool {
 			var open int
 			if err := s.env.pool.QueryRow(ctx, `SELECT count(*) FROM covsync.river_job
 				WHERE state IN ('available', 'pending', 'running', 'scheduled')`).Scan(&open); err != nil {
@@ -223,7 +225,7 @@ http: {listen: "127.0.0.1:%d", resync_api_key_sha256: [%q]}
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, deadline, "the daemon to reload on SIGHUP", func() bool {
+	testwait.Until(t, deadline, "the daemon to reload on SIGHUP", func() bool {
 		return strings.Count(daemonLog.String(), "config reloaded") > reloads
 	})
 	before = lastID()

@@ -1,14 +1,16 @@
-package main
+package app
 
 import (
 	"context"
 	"fmt"
 	"net/http"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/confluence"
-	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/engine"
+	"github.com/covsync/covsync/sync/push"
 )
 
 // confluenceTargets builds the Confluence target of project p: one target publishing the project page (and
@@ -24,20 +26,26 @@ func confluenceTargets(ctx context.Context, d deps, p config.Project) ([]engine.
 	return []engine.Target{t}, nil
 }
 
+// ConfluenceTarget builds the target of project p's confluence mapping without a database: what
+// `covsync render confluence` renders pages with.
+func ConfluenceTarget(c *config.Config, log *logrus.Logger, version string, p config.Project) (*confluence.Target, error) {
+	return confluenceTarget(newDeps(c, log, version), p)
+}
+
 // confluenceTarget builds the target of project p's confluence mapping.
 func confluenceTarget(d deps, p config.Project) (*confluence.Target, error) {
 	m := p.Confluence
 	site, ok := confluenceSite(d.cfg, m.Target)
 	if !ok {
-		return nil, withCode(exitUsage, fmt.Errorf("projects[%s].confluence.target: no confluence entry named %q", p.ID, m.Target))
+		return nil, push.Config(fmt.Errorf("projects[%s].confluence.target: no confluence entry named %q", p.ID, m.Target))
 	}
 	hc, err := confluenceHTTPClient(d, site)
 	if err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("confluence %s: %w", site.Name, err))
+		return nil, push.Config(fmt.Errorf("confluence %s: %w", site.Name, err))
 	}
 	tmpl, err := d.templates.Read("confluence/page.html.tmpl")
 	if err != nil {
-		return nil, withCode(exitUsage, err)
+		return nil, push.Config(err)
 	}
 	t, err := confluence.New(confluence.Options{
 		Site: site.Name, URL: site.URL, HTTP: hc, UserAgent: d.userAgent,
@@ -48,7 +56,7 @@ func confluenceTarget(d deps, p config.Project) (*confluence.Target, error) {
 		JiraBaseURL: jiraBaseURL(d.cfg, p), PageTemplate: tmpl, Log: d.log,
 	})
 	if err != nil {
-		return nil, withCode(exitUsage, err)
+		return nil, push.Config(err)
 	}
 	return t, nil
 }
@@ -56,12 +64,8 @@ func confluenceTarget(d deps, p config.Project) (*confluence.Target, error) {
 // confluenceHTTPClient is the httpx client of a Confluence site, one per site in the deps' registry, so the
 // site's requests_per_second (one token bucket, slowed down on 429) holds for the site as a whole.
 func confluenceHTTPClient(d deps, site config.Confluence) (*http.Client, error) {
-	return clientFor(d.clients, kindConfluence, site.Name, func() (*http.Client, error) {
-		return httpx.New(httpx.Options{
-			Name: "confluence:" + site.Name, RequestsPerSecond: site.RequestsPerSecond, Timeout: site.Timeout,
-			CAFile: site.CAFile, UserAgent: d.userAgent, Logger: d.log, Secrets: []string{site.Auth.Token.Reveal()},
-			Counters: d.httpCounters("confluence:" + site.Name),
-		})
+	return clientFor(d.clients, push.TargetConfluence, site.Name, func() (*http.Client, error) {
+		return d.httpClient(push.TargetConfluence, site.Conn)
 	})
 }
 

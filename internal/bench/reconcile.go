@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -10,13 +10,14 @@ import (
 	"github.com/covsync/covsync/connectors/confluence/confluencesim"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/ledger"
+	"github.com/covsync/covsync/sync/push"
 )
 
 // benchDriftEvery plants drift in one item of every benchDriftEvery (1 %) of a kind's items.
 const benchDriftEvery = 100
 
-// reconcileRow is one kind's reconcile cycle after drift was planted out of band.
-type reconcileRow struct {
+// ReconcileRow is one kind's reconcile cycle after drift was planted out of band.
+type ReconcileRow struct {
 	Kind    string `json:"kind"`
 	Items   int    `json:"items"`
 	Planted int    `json:"planted"` // items changed out of band
@@ -34,8 +35,8 @@ type reconcileRow struct {
 
 // reconcileRows plants drift in 1 % of each kind's items (at least one) the way a person would, out of band,
 // then runs one reconcile cycle per kind and measures it.
-func (b *bencher) reconcileRows(ctx context.Context, kinds []string) ([]reconcileRow, error) {
-	var out []reconcileRow
+func (b *bencher) reconcileRows(ctx context.Context, kinds []string) ([]ReconcileRow, error) {
+	var out []ReconcileRow
 	for _, k := range kinds {
 		planted, err := b.plantDrift(k)
 		if err != nil {
@@ -45,7 +46,7 @@ func (b *bencher) reconcileRows(ctx context.Context, kinds []string) ([]reconcil
 		if err != nil {
 			return nil, err
 		}
-		r := reconcileRow{Kind: k, Items: s.Planned, Planted: planted, Drifted: s.Drifted, Pushed: s.Pushed, Failed: s.Failed,
+		r := ReconcileRow{Kind: k, Items: s.Planned, Planted: planted, Drifted: s.Drifted, Pushed: s.Pushed, Failed: s.Failed,
 			Writes: tr.writes, Reads: tr.requests - tr.writes, Seconds: took.Seconds(),
 			FloorSeconds: float64(tr.requests) / b.rate}
 		if r.FloorSeconds > 0 {
@@ -63,13 +64,13 @@ func (b *bencher) plantDrift(kind string) (int, error) {
 	e := b.env
 	n := 0
 	switch kind {
-	case kindJira:
+	case push.TargetJira:
 		id := e.jiraFieldIDs["Test Coverage"]
 		for i := 1; i <= e.workload.Sizes.Stories; i += benchDriftEvery {
 			e.jira.SetIssueField(e.workload.Prefix+"-"+strconv.Itoa(i), id, -1.0)
 			n++
 		}
-	case kindLinkedRuns:
+	case push.TargetLinkedRuns:
 		const key = "jira-test-manager.linked-test-runs"
 		var v map[string]any
 		if err := json.Unmarshal(e.jira.Property(e.workload.Prefix, key), &v); err != nil {
@@ -82,7 +83,7 @@ func (b *bencher) plantDrift(kind string) (int, error) {
 		raw, _ := json.Marshal(v)
 		e.jira.SetProperty(e.workload.Prefix, key, raw)
 		n = 1
-	case kindADO:
+	case push.TargetADO:
 		for i := 1; i <= e.workload.Sizes.Stories; i += benchDriftEvery {
 			id := strconv.Itoa(e.adoIDs[e.workload.Prefix+"-"+strconv.Itoa(i)])
 			d, ok := e.ado.Document(benchADOPublisher, benchADOExtension, benchADOCollection, id)
@@ -93,7 +94,7 @@ func (b *bencher) plantDrift(kind string) (int, error) {
 			e.ado.PutDocument(benchADOPublisher, benchADOExtension, benchADOCollection, d)
 			n++
 		}
-	case kindConfluence:
+	case push.TargetConfluence:
 		for _, pg := range e.confluence.PagesTitled(benchSpace, "Test coverage: Bench "+e.workload.Project) {
 			e.confluence.EditPage(pg.ID, confluencesim.Edit{By: "j.doe", Body: "<p>edited by hand</p>"})
 			n++
@@ -104,18 +105,18 @@ func (b *bencher) plantDrift(kind string) (int, error) {
 
 // reconcileBars: reads batched (Jira at most one search per 100 stories plus 10), writes for exactly the
 // drifted items, every planted change found.
-func reconcileBars(rows []reconcileRow, add func(bar, kind string, met bool, got string, a ...any)) {
+func reconcileBars(rows []ReconcileRow, add func(bar, kind string, met bool, got string, a ...any)) {
 	for _, r := range rows {
 		add("reconcile: every planted change found", r.Kind, r.Drifted == r.Planted && r.Pushed == r.Drifted && r.Failed == 0,
 			"%d of %d planted, %d pushed", r.Drifted, r.Planted, r.Pushed)
-		if r.Kind == kindJira {
+		if r.Kind == push.TargetJira {
 			limit := (r.Items+99)/100 + 10 // 60 for 5,000 stories
 			add("reconcile: Jira reads ≤ items/100 + 10", r.Kind, r.Reads <= limit, "%d (limit %d)", r.Reads, limit)
 		}
 	}
 }
 
-func printReconcile(w io.Writer, rows []reconcileRow) {
+func printReconcile(w io.Writer, rows []ReconcileRow) {
 	if len(rows) == 0 {
 		return
 	}

@@ -1,8 +1,7 @@
-package main
+package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/ado/adosim"
+	"github.com/covsync/covsync/sync/push"
 )
 
 func adoDeps(orgURL string) deps {
@@ -33,7 +33,7 @@ func adoDeps(orgURL string) deps {
 func TestADOTargetsFollowTheProjectMapping(t *testing.T) {
 	d := adoDeps("https://dev.azure.com/acme")
 	ts, err := adoTargets(context.Background(), d, d.cfg.Projects[0])
-	if err != nil || len(ts) != 1 || ts[0].Name() != "ado:acme-ado/Shop" || ts[0].Kind() != kindADO {
+	if err != nil || len(ts) != 1 || ts[0].Name() != "ado:acme-ado/Shop" || ts[0].Kind() != push.TargetADO {
 		t.Fatalf("targets = %v, %v; want ado:acme-ado/Shop", ts, err)
 	}
 	if ts, err := adoTargets(context.Background(), d, d.cfg.Projects[1]); err != nil || len(ts) != 0 {
@@ -41,8 +41,7 @@ func TestADOTargetsFollowTheProjectMapping(t *testing.T) {
 	}
 	d.cfg.Projects[0].ADO.Target = "nope"
 	_, err = adoTargets(context.Background(), d, d.cfg.Projects[0])
-	var ee *exitError
-	if !errors.As(err, &ee) || ee.code != exitUsage || !strings.Contains(err.Error(), `"nope"`) {
+	if err == nil || push.KindOf(err) != push.KindConfig || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("unknown ado target: err = %v, want a usage error naming it", err)
 	}
 }
@@ -88,7 +87,7 @@ func TestProjectsOnOneADOOrganizationShareOneClientAndPause(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := d.clients.count(kindADO); n != 2 {
+	if n := d.clients.count(push.TargetADO); n != 2 {
 		t.Errorf("%d ADO clients for 2 organizations and 3 projects, want 2", n)
 	}
 	a, _ := adoOrg(d, &d.cfg.ADO[0])

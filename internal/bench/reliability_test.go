@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/covsync/covsync/connectors/confluence/confluencesim"
 	"github.com/covsync/covsync/internal/benchload"
 	"github.com/covsync/covsync/sync/ledger"
+	"github.com/covsync/covsync/sync/push"
 )
 
 // The reliability suite (docs/reliability.md). Each scenario injects a fault through the simulators' own
@@ -20,7 +21,7 @@ import (
 
 func TestReliabilityA429StormSlowsCovsyncDownAndEveryItemLands(t *testing.T) {
 	// covsync believes it may send 1000 requests/s; every site allows 8 with a one-second burst.
-	s := newScenario(t, false, func(f *benchFlags) { f.siteRate, f.workers = 8, 8 })
+	s := newScenario(t, false, func(f *Options) { f.SiteRate, f.Workers = 8, 8 })
 	sums, err := s.run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +61,7 @@ func TestReliabilityA5xxBurstAtEverySiteIsRetriedOrRetriedNextCycle(t *testing.T
 func TestReliabilityDroppedConnectionsAreRetried(t *testing.T) {
 	s := newScenario(t, false, nil)
 	s.env.jira.DropNext(5)
-	if _, err := s.run(context.Background(), kindJira, kindLinkedRuns); err != nil {
+	if _, err := s.run(context.Background(), push.TargetJira, push.TargetLinkedRuns); err != nil {
 		t.Logf("first cycle: %v", err)
 	}
 	dropped := 0
@@ -72,13 +73,13 @@ func TestReliabilityDroppedConnectionsAreRetried(t *testing.T) {
 	if dropped != 5 {
 		t.Fatalf("%d connections dropped, want the 5 injected", dropped)
 	}
-	s.recover(kindJira, kindLinkedRuns)
-	s.verify(kindJira, kindLinkedRuns)
+	s.recover(push.TargetJira, push.TargetLinkedRuns)
+	s.verify(push.TargetJira, push.TargetLinkedRuns)
 	s.checkNoSecretLogged()
 }
 
 func TestReliabilityResponsesSlowerThanTheTimeoutAreAbandonedAndRetried(t *testing.T) {
-	s := newScenario(t, false, func(f *benchFlags) { f.timeout = 150 * time.Millisecond })
+	s := newScenario(t, false, func(f *Options) { f.Timeout = 150 * time.Millisecond })
 	for _, sim := range []interface{ SetLatency(time.Duration) }{s.env.jira, s.env.ado, s.env.confluence} {
 		sim.SetLatency(400 * time.Millisecond)
 	}
@@ -101,7 +102,7 @@ func TestReliabilityResponsesSlowerThanTheTimeoutAreAbandonedAndRetried(t *testi
 }
 
 func TestReliabilityPostgreSQLRestartedMidCycle(t *testing.T) {
-	s := newScenario(t, true, func(f *benchFlags) { f.workers = 2 })
+	s := newScenario(t, true, func(f *Options) { f.Workers = 2 })
 	s.env.jira.SetLatency(60 * time.Millisecond)
 	s.env.ado.SetLatency(60 * time.Millisecond)
 	restarted := make(chan error, 1)
@@ -109,7 +110,7 @@ func TestReliabilityPostgreSQLRestartedMidCycle(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 		restarted <- s.env.pg.Restart(context.Background(), 500*time.Millisecond)
 	}()
-	sums, err := s.run(context.Background(), kindJira, kindADO)
+	sums, err := s.run(context.Background(), push.TargetJira, push.TargetADO)
 	if rerr := <-restarted; rerr != nil {
 		t.Fatalf("restart: %v", rerr)
 	}
@@ -117,13 +118,13 @@ func TestReliabilityPostgreSQLRestartedMidCycle(t *testing.T) {
 	s.env.jira.SetLatency(0)
 	s.env.ado.SetLatency(0)
 	s.checkAckedWereWritten()
-	s.recover(kindJira, kindADO)
-	s.verify(kindJira, kindADO)
+	s.recover(push.TargetJira, push.TargetADO)
+	s.verify(push.TargetJira, push.TargetADO)
 }
 
 func TestReliabilityACancelledCycleLeavesATrueLedgerAndTheNextOneFinishes(t *testing.T) {
 	// SIGTERM in serve and Ctrl-C in resync both cancel the cycle's context.
-	s := newScenario(t, false, func(f *benchFlags) { f.workers = 2 })
+	s := newScenario(t, false, func(f *Options) { f.Workers = 2 })
 	s.env.jira.SetLatency(50 * time.Millisecond)
 	s.env.ado.SetLatency(50 * time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -133,7 +134,7 @@ func TestReliabilityACancelledCycleLeavesATrueLedgerAndTheNextOneFinishes(t *tes
 		}
 		cancel()
 	}()
-	sums, err := s.run(ctx, kindJira, kindADO)
+	sums, err := s.run(ctx, push.TargetJira, push.TargetADO)
 	if err == nil {
 		t.Fatal("the cancelled cycle reported success")
 	}
@@ -145,27 +146,27 @@ func TestReliabilityACancelledCycleLeavesATrueLedgerAndTheNextOneFinishes(t *tes
 	s.checkAckedWereWritten()
 	s.env.jira.SetLatency(0)
 	s.env.ado.SetLatency(0)
-	s.recover(kindJira, kindADO)
-	s.verify(kindJira, kindADO)
+	s.recover(push.TargetJira, push.TargetADO)
+	s.verify(push.TargetJira, push.TargetADO)
 }
 
 func TestReliabilityAPersonEditsThePageBetweenCovsyncsReadAndWrite(t *testing.T) {
 	s := newScenario(t, false, nil)
-	s.recover(kindConfluence)
+	s.recover(push.TargetConfluence)
 	id, _, before, _ := s.page()
 	if err := benchload.ChangeStory(context.Background(), s.env.pool, "covsync_source", s.env.workload, 1); err != nil {
 		t.Fatal(err)
 	}
 	s.env.confluence.EditBeforeNextWrite(id, confluencesim.Edit{By: "Alice", Body: "<p>Alice was here</p>"})
-	if _, err := s.run(context.Background(), kindConfluence); err != nil {
+	if _, err := s.run(context.Background(), push.TargetConfluence); err != nil {
 		t.Logf("cycle with the edit: %v", err)
 	}
-	s.recover(kindConfluence)
+	s.recover(push.TargetConfluence)
 	_, body, after, _ := s.page()
 	if after < before+2 || strings.Contains(body, "Alice was here") {
 		t.Errorf("page went from version %d to %d and reads %q: Alice's version should be there, overwritten (on_manual_edit: overwrite)", before, after, body[:min(80, len(body))])
 	}
-	s.verify(kindConfluence)
+	s.verify(push.TargetConfluence)
 }
 
 func TestReliabilityAnotherToolWritesThePropertyBetweenCovsyncsReadAndWrite(t *testing.T) {
@@ -181,42 +182,42 @@ func TestReliabilityAnotherToolWritesThePropertyBetweenCovsyncsReadAndWrite(t *t
 		b, _ := json.Marshal(v)
 		return b
 	})
-	if _, err := s.run(context.Background(), kindLinkedRuns); err != nil {
+	if _, err := s.run(context.Background(), push.TargetLinkedRuns); err != nil {
 		t.Logf("cycle with the concurrent write: %v", err)
 	}
-	s.recover(kindLinkedRuns)
+	s.recover(push.TargetLinkedRuns)
 	_, raw := s.linkedRuns()
 	if !strings.Contains(string(raw), `"otherTool"`) {
 		t.Errorf("the other tool's key was lost: %s", raw)
 	}
-	s.verify(kindLinkedRuns)
+	s.verify(push.TargetLinkedRuns)
 }
 
 func TestReliabilityAnotherWriterChangesTheADODocumentBetweenReadAndWrite(t *testing.T) {
 	s := newScenario(t, false, nil)
-	s.recover(kindADO)
+	s.recover(push.TargetADO)
 	if err := benchload.ChangeStory(context.Background(), s.env.pool, "covsync_source", s.env.workload, 1); err != nil {
 		t.Fatal(err)
 	}
 	id := s.env.adoIDs[s.env.workload.Key(1)]
 	s.env.ado.WriteAfterNextRead(benchADOPublisher, benchADOExtension, benchADOCollection, strconv.Itoa(id), map[string]any{"otherTool": "kept"})
-	if _, err := s.run(context.Background(), kindADO); err != nil {
+	if _, err := s.run(context.Background(), push.TargetADO); err != nil {
 		t.Logf("cycle with the concurrent write: %v", err)
 	}
-	s.recover(kindADO)
+	s.recover(push.TargetADO)
 	doc, _ := s.env.ado.Document(benchADOPublisher, benchADOExtension, benchADOCollection, strconv.Itoa(id))
 	if doc["otherTool"] != "kept" {
 		t.Errorf("the other writer's key was lost: %v", doc)
 	}
-	s.verify(kindADO)
+	s.verify(push.TargetADO)
 }
 
 func TestReliabilityThePropertyOverflowsAndCovsyncPrunesItsOldestRuns(t *testing.T) {
 	// 400 runs in 4 releases: far more than 32 KB of linked runs.
-	s := newScenario(t, false, func(f *benchFlags) {
-		f.sizes = benchload.Sizes{Stories: 4, Releases: 4, Runs: 400, Results: 400}
+	s := newScenario(t, false, func(f *Options) {
+		f.Sizes = benchload.Sizes{Stories: 4, Releases: 4, Runs: 400, Results: 400}
 	})
-	sums, err := s.run(context.Background(), kindLinkedRuns)
+	sums, err := s.run(context.Background(), push.TargetLinkedRuns)
 	if err != nil || failed(sums) != 0 || sums[0].Pruned == 0 {
 		t.Fatalf("err %v, summaries %+v; want the property written with runs pruned", err, sums)
 	}
@@ -225,7 +226,7 @@ func TestReliabilityThePropertyOverflowsAndCovsyncPrunesItsOldestRuns(t *testing
 		t.Errorf("property is %d bytes; want it filled up to, never over, 32,768", len(raw))
 	}
 	// The ledger is true: the pruned property is what covsync planned, so the next cycle writes nothing.
-	again, err := s.run(context.Background(), kindLinkedRuns)
+	again, err := s.run(context.Background(), push.TargetLinkedRuns)
 	if err != nil || again[0].Unchanged != 1 {
 		t.Errorf("second cycle: err %v, %+v", err, again)
 	}
@@ -235,7 +236,7 @@ func TestReliabilityOneBadIssueFailsAloneAndTheRestLand(t *testing.T) {
 	s := newScenario(t, false, nil)
 	bad := s.env.workload.Key(5)
 	s.env.jira.RemoveIssue(bad)
-	sums, err := s.run(context.Background(), kindJira)
+	sums, err := s.run(context.Background(), push.TargetJira)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,14 +250,14 @@ func TestReliabilityOneBadIssueFailsAloneAndTheRestLand(t *testing.T) {
 	}
 	s.checkAckedWereWritten()
 	s.env.jira.AddIssue(bad) // someone restores the issue: the next cycle retries it
-	s.recover(kindJira)
-	s.verify(kindJira)
+	s.recover(push.TargetJira)
+	s.verify(push.TargetJira)
 }
 
 // TestReliabilityRepeatedFaultyCyclesConverge is the long variant's shape at CI size: faults of every kind
 // at once, on every target, for several cycles.
 func TestReliabilityRepeatedFaultyCyclesConverge(t *testing.T) {
-	s := newScenario(t, false, func(f *benchFlags) { f.siteRate, f.workers = 60, 6 })
+	s := newScenario(t, false, func(f *Options) { f.SiteRate, f.Workers = 60, 6 })
 	s.faultyRounds(3, 1, 1)
 	s.recover()
 	s.verify()

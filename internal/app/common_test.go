@@ -1,15 +1,14 @@
-package main
+package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/covsync/covsync/config"
-	"github.com/covsync/covsync/sync/report"
+	"github.com/covsync/covsync/sync/push"
 )
 
 // blackHole is a database address that accepts connections and never answers: a server that hangs, or a
@@ -44,7 +43,7 @@ func TestOpenPoolGivesUpOnADatabaseThatNeverAnswers(t *testing.T) {
 		URL: config.NewSecret(fmt.Sprintf("postgres://covsync@%s/covsync?sslmode=disable", blackHole(t)))}}
 	errc := make(chan error, 1)
 	go func() {
-		pool, err := openPool(context.Background(), c) // no deadline of its own: the connect timeout must end it
+		pool, err := OpenPool(context.Background(), c) // no deadline of its own: the connect timeout must end it
 		if pool != nil {
 			pool.Close()
 		}
@@ -52,8 +51,7 @@ func TestOpenPoolGivesUpOnADatabaseThatNeverAnswers(t *testing.T) {
 	}()
 	select {
 	case err := <-errc:
-		var ee *exitError
-		if !errors.As(err, &ee) || ee.code != exitDependency {
+		if err == nil || push.KindOf(err) != push.KindUnreachable {
 			t.Fatalf("err = %v, want an unreachable database (exit 3)", err)
 		}
 	case <-time.After(2 * time.Minute):
@@ -66,37 +64,12 @@ func TestTheURLsConnectTimeoutWinsOverTheDefault(t *testing.T) {
 		url  string
 		want time.Duration
 	}{
-		{"postgres://covsync@127.0.0.1:5432/covsync", defaultConnectTimeout},
+		{"postgres://covsync@127.0.0.1:5432/covsync", DefaultConnectTimeout},
 		{"postgres://covsync@127.0.0.1:5432/covsync?connect_timeout=3", 3 * time.Second},
 	} {
-		pc, err := poolConfig(&config.Config{Database: config.Database{URL: config.NewSecret(tc.url)}})
+		pc, err := PoolConfig(&config.Config{Database: config.Database{URL: config.NewSecret(tc.url)}})
 		if err != nil || pc.ConnConfig.ConnectTimeout != tc.want {
 			t.Errorf("%s: connect timeout %v (%v), want %v", tc.url, pc.ConnConfig.ConnectTimeout, err, tc.want)
 		}
-	}
-}
-
-// deadlineReader records whether the report read had a deadline.
-type deadlineReader struct {
-	reportReader
-	deadline time.Duration
-}
-
-func (d *deadlineReader) ReadProject(ctx context.Context, id string) (*report.Project, error) {
-	if dl, ok := ctx.Deadline(); ok {
-		d.deadline = time.Until(dl)
-	}
-	return d.reportReader.ReadProject(ctx, id)
-}
-
-func TestTheReportReadOfACycleHasADeadline(t *testing.T) {
-	w := newWorld(t)
-	rd := &deadlineReader{reportReader: w}
-	w.reader = rd
-	if _, code := w.run(t, "resync", "--project", "shop"); code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
-	if rd.deadline <= 0 || rd.deadline > dbReadTimeout {
-		t.Errorf("the report read had deadline %v from now, want one within %v", rd.deadline, dbReadTimeout)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/covsync/covsync/connectors/confluence/confluencesim"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/ledger"
+	"github.com/covsync/covsync/sync/push"
 )
 
 // reconcile runs one reconcile cycle of kinds (all when none).
@@ -30,8 +31,8 @@ func (s *scenario) reconcile(dry bool, kinds ...string) map[string]engine.Summar
 // writes counts the acknowledged writes of every target kind since the last resetTraffic.
 func (s *scenario) writes() map[string]int {
 	return map[string]int{
-		kindJira: s.env.traffic(kindJira).writes, kindADO: s.env.traffic(kindADO).writes,
-		kindConfluence: s.env.traffic(kindConfluence).writes,
+		push.TargetJira: s.env.traffic(push.TargetJira).writes, push.TargetADO: s.env.traffic(push.TargetADO).writes,
+		push.TargetConfluence: s.env.traffic(push.TargetConfluence).writes,
 	}
 }
 
@@ -76,17 +77,17 @@ func TestReconcileHealsOutOfBandChangesInEveryTargetAndNothingElse(t *testing.T)
 	}
 
 	dry := s.reconcile(true)
-	if w := s.writes(); w[kindJira]+w[kindADO]+w[kindConfluence] != 0 {
+	if w := s.writes(); w[push.TargetJira]+w[push.TargetADO]+w[push.TargetConfluence] != 0 {
 		t.Fatalf("dry run wrote: %v", w)
 	}
-	want := map[string]int{kindJira: 4, kindLinkedRuns: 1, kindADO: 2, kindConfluence: 1}
+	want := map[string]int{push.TargetJira: 4, push.TargetLinkedRuns: 1, push.TargetADO: 2, push.TargetConfluence: 1}
 	for k, n := range want {
 		if dry[k].Drifted != n || len(dry[k].WouldPush) != n {
 			t.Errorf("dry run %s: drifted %d, lists %+v; want %d", k, dry[k].Drifted, dry[k].WouldPush, n)
 		}
 	}
 	var listed []string
-	for _, c := range dry[kindJira].WouldPush {
+	for _, c := range dry[push.TargetJira].WouldPush {
 		for _, d := range c.Drift {
 			listed = append(listed, c.Key+" "+d.String())
 		}
@@ -95,7 +96,7 @@ func TestReconcileHealsOutOfBandChangesInEveryTargetAndNothingElse(t *testing.T)
 		!strings.Contains(got, key(2)+` test_status "Test Status"`) || !strings.Contains(got, "flaky → ") {
 		t.Errorf("dry run does not name the fields (held → desired):\n%s", got)
 	}
-	if d := dry[kindADO].WouldPush; len(d) == 2 && (d[0].Drift[0].Held != "(missing)" && d[1].Drift[0].Held != "(missing)") {
+	if d := dry[push.TargetADO].WouldPush; len(d) == 2 && (d[0].Drift[0].Held != "(missing)" && d[1].Drift[0].Held != "(missing)") {
 		t.Errorf("ado dry run: %+v; want the deleted document listed as missing", d)
 	}
 
@@ -109,7 +110,7 @@ func TestReconcileHealsOutOfBandChangesInEveryTargetAndNothingElse(t *testing.T)
 	}
 	// Writes are the drifted items exactly: one PUT per Jira issue and the property's one PUT; one
 	// document write each; the page and its mark.
-	if w[kindJira] != 4+1 || w[kindADO] != 2 || w[kindConfluence] != 2 {
+	if w[push.TargetJira] != 4+1 || w[push.TargetADO] != 2 || w[push.TargetConfluence] != 2 {
 		t.Errorf("reconcile writes %v; want jira 5 (4 issues + the property), ado 2, confluence 2 (page + mark)", w)
 	}
 	if jq, _ := s.env.jira.Searches(); jq != 1 || s.env.jira.Count("GET", "/rest/api/2/issue/") != 0 {
@@ -152,16 +153,16 @@ func TestReconcileHealsOutOfBandChangesInEveryTargetAndNothingElse(t *testing.T)
 	if sums, err := s.run(context.Background()); err != nil || pushedTotal(sums) != 0 {
 		t.Fatalf("normal cycle after the reconcile: %+v, err %v", sums, err)
 	}
-	if w := s.writes(); w[kindJira]+w[kindADO]+w[kindConfluence] != 0 {
+	if w := s.writes(); w[push.TargetJira]+w[push.TargetADO]+w[push.TargetConfluence] != 0 {
 		t.Fatalf("second reconcile and the next cycle wrote %v; want nothing", w)
 	}
 
 	// A page deleted by a person is created again.
 	s.env.confluence.DeletePage(pageID)
-	if x := s.reconcile(false, kindConfluence)[kindConfluence]; x.Drifted != 1 || x.Pushed != 1 {
+	if x := s.reconcile(false, push.TargetConfluence)[push.TargetConfluence]; x.Drifted != 1 || x.Pushed != 1 {
 		t.Fatalf("reconcile after the page was deleted: %+v", x)
 	}
-	s.verify(kindConfluence)
+	s.verify(push.TargetConfluence)
 }
 
 func pushedTotal(sums []engine.Summary) int {

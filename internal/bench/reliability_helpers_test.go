@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -10,12 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/benchload"
 	"github.com/covsync/covsync/internal/pgtest"
 	"github.com/covsync/covsync/internal/syncbuf"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/ledger"
+	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 )
 
@@ -36,11 +38,11 @@ var smallSizes = benchload.Sizes{Stories: 24, Releases: 3, Runs: 6, Results: 144
 
 // newScenario starts a scenario on a fresh pgtest database (or its own server when ownServer, for a
 // PostgreSQL restart), with debug logging captured. tune adjusts the flags first.
-func newScenario(t *testing.T, ownServer bool, tune func(*benchFlags)) *scenario {
+func newScenario(t *testing.T, ownServer bool, tune func(*Options)) *scenario {
 	t.Helper()
-	f := benchFlags{sizes: smallSizes, rate: 1000, workers: 4, logLevel: "debug", timeout: 5 * time.Second}
+	f := Options{Sizes: smallSizes, Rate: 1000, Workers: 4, LogLevel: "debug", Timeout: 5 * time.Second}
 	if !ownServer {
-		f.databaseURL = pgtest.URL(t)
+		f.DatabaseURL = pgtest.URL(t)
 	}
 	if tune != nil {
 		tune(&f)
@@ -51,7 +53,7 @@ func newScenario(t *testing.T, ownServer bool, tune func(*benchFlags)) *scenario
 	}
 	t.Cleanup(env.close)
 	s := &scenario{t: t, env: env, log: &syncbuf.Buffer{}}
-	s.b = &bencher{env: env, rate: f.rate, logf: t.Logf, errw: s.log}
+	s.b = &bencher{env: env, rate: f.Rate, logf: t.Logf, errw: s.log}
 	if err := s.b.loadRunner(); err != nil {
 		t.Fatal(err)
 	}
@@ -101,18 +103,18 @@ func (s *scenario) report() *report.Project {
 func (s *scenario) verify(kinds ...string) {
 	s.t.Helper()
 	if len(kinds) == 0 {
-		kinds = allKinds
+		kinds = push.TargetKinds()
 	}
 	p := s.report()
 	for _, k := range kinds {
 		switch k {
-		case kindJira:
+		case push.TargetJira:
 			s.verifyJira(p)
-		case kindADO:
+		case push.TargetADO:
 			s.verifyADO(p)
-		case kindLinkedRuns:
+		case push.TargetLinkedRuns:
 			s.verifyLinkedRuns(p)
-		case kindConfluence:
+		case push.TargetConfluence:
 			s.verifyConfluence(p)
 		}
 	}
@@ -238,7 +240,7 @@ func (s *scenario) verifyConfluence(p *report.Project) {
 func (s *scenario) checkAckedWereWritten() {
 	s.t.Helper()
 	ctx := context.Background()
-	l := ledger.New(s.env.pool, postgres.OwnSchema)
+	l := ledger.New(s.env.pool, config.OwnSchema)
 	jira, err := l.Load(ctx, "jira:bench-jira/"+s.env.workload.Prefix)
 	if err != nil {
 		s.t.Fatal(err)
