@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -22,7 +21,8 @@ import (
 	"github.com/covsync/covsync/templates"
 )
 
-// Field keys of the config's ado[].fields map (DESIGN.md §9): which story value goes to which work-item field.
+// Field keys of the config's ado[].fields map (docs/architecture.md, Contracts): which story value goes to
+// which work-item field.
 const (
 	FieldCoveragePercent = "coverage_percent"
 	FieldCoverageSummary = "coverage_summary"
@@ -90,8 +90,6 @@ type Target struct {
 	mapping Mapping
 }
 
-var refName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$`)
-
 // New checks o and returns the target. It does no I/O: the connection is made by the first Plan, Push or
 // probe.
 func New(o Options) (*Target, error) {
@@ -127,11 +125,11 @@ func New(o Options) (*Target, error) {
 		default:
 			bad("%s: fields.%s: unknown (want coverage_percent, coverage_summary, test_status or last_run_url)", where, k)
 		}
-		if !refName.MatchString(o.Fields[k]) {
+		if !config.IsFieldRefName(o.Fields[k]) {
 			bad("%s: fields.%s: %q is not a field reference name such as Custom.TestCoverage", where, k, o.Fields[k])
 		}
 	}
-	if o.MatchField != "" && !refName.MatchString(o.MatchField) {
+	if o.MatchField != "" && !config.IsFieldRefName(o.MatchField) {
 		bad("match_field %q is not a field reference name such as Custom.JiraKey", o.MatchField)
 	}
 	if len(errs) > 0 {

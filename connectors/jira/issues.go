@@ -11,7 +11,7 @@ import (
 	"github.com/covsync/covsync/sync/report"
 )
 
-// issueKeyRE is a Jira issue key (DESIGN.md §4).
+// issueKeyRE is a Jira issue key.
 var issueKeyRE = regexp.MustCompile(`^[A-Z][A-Z0-9]+-[0-9]+$`)
 
 // IssueTarget writes the configured custom fields of each story of one Jira project (kind "jira").

@@ -1,4 +1,6 @@
-package templates
+// Package fieldtext holds the rules the connectors apply to the text they send: field lengths counted the way
+// Jira, Confluence (Java) and Azure DevOps (.NET) count them, in UTF-16 code units, and cut with "…".
+package fieldtext
 
 import (
 	"strings"
