@@ -59,6 +59,7 @@ func newCycleRunner(d deps, pool *pgxpool.Pool, env cycleEnv) *cycleRunner {
 	if workers <= 0 {
 		workers = engine.DefaultWorkers
 	}
+	d.pool = pool // the sites' budgets are shared through the database (deps.pace)
 	return &cycleRunner{
 		d:       d,
 		env:     env,

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sirupsen/logrus"
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/httpx"
+	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/internal/budget"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/templates"
 )
@@ -22,6 +25,28 @@ type deps struct {
 	clients *clients
 	// counters, when set (serve), gives each HTTP client the counter its 429s go to on /metrics.
 	counters func(client string) *httpx.Counters
+	// pool, when set (the cycle runner's), holds every site's request budget for the whole deployment
+	// (internal/budget); without it a site's requests_per_second holds per process.
+	pool *pgxpool.Pool
+}
+
+// pace is the pacing every site's HTTP client gets: requests in flight bounded by workers.per_target, and
+// the site's budget shared by every replica when the deps has a database.
+func (d deps) pace(site string, rps float64) httpx.Options {
+	o := httpx.Options{MaxInFlight: d.cfg.Workers.PerTarget}
+	if d.pool == nil || rps <= 0 {
+		return o
+	}
+	b, err := budget.New(d.pool, budget.Options{Site: site, RequestsPerSecond: rps, Schema: postgres.OwnSchema,
+		OnError: func(err error) {
+			d.log.WithError(err).Warnf("%s: the shared request budget could not be leased; pacing this replica alone", site)
+		}})
+	if err != nil {
+		d.log.WithError(err).Warnf("%s: no shared request budget", site)
+		return o
+	}
+	o.Budget = b
+	return o
 }
 
 // httpCounters returns the counters of the HTTP client named client ("ado:acme"), or nil outside serve.

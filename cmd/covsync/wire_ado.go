@@ -56,11 +56,11 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 // guard and the pause on X-RateLimit-Remaining / X-RateLimit-Delay.
 func adoOrg(d deps, c *config.ADO) (*adoClient, error) {
 	org, err := clientFor(d.clients, kindADO, c.Name, func() (*adoClient, error) {
-		hc, err := httpx.New(httpx.Options{
-			Name: "ado:" + c.Name, RequestsPerSecond: c.RequestsPerSecond, Timeout: c.Timeout, CAFile: c.CAFile,
-			UserAgent: d.userAgent, Logger: d.log, Secrets: []string{c.Auth.Token.Reveal()},
-			Counters: d.httpCounters("ado:" + c.Name),
-		})
+		o := d.pace("ado:"+c.Name, c.RequestsPerSecond)
+		o.Name, o.RequestsPerSecond, o.Timeout, o.CAFile = "ado:"+c.Name, c.RequestsPerSecond, c.Timeout, c.CAFile
+		o.UserAgent, o.Logger, o.Secrets = d.userAgent, d.log, []string{c.Auth.Token.Reveal()}
+		o.Counters = d.httpCounters("ado:" + c.Name)
+		hc, err := httpx.New(o)
 		if err != nil {
 			return nil, err
 		}

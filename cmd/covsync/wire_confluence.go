@@ -57,11 +57,11 @@ func confluenceTarget(d deps, p config.Project) (*confluence.Target, error) {
 // site's requests_per_second (one token bucket, slowed down on 429) holds for the site as a whole.
 func confluenceHTTPClient(d deps, site config.Confluence) (*http.Client, error) {
 	return clientFor(d.clients, kindConfluence, site.Name, func() (*http.Client, error) {
-		return httpx.New(httpx.Options{
-			Name: "confluence:" + site.Name, RequestsPerSecond: site.RequestsPerSecond, Timeout: site.Timeout,
-			CAFile: site.CAFile, UserAgent: d.userAgent, Logger: d.log, Secrets: []string{site.Auth.Token.Reveal()},
-			Counters: d.httpCounters("confluence:" + site.Name),
-		})
+		o := d.pace("confluence:"+site.Name, site.RequestsPerSecond)
+		o.Name, o.RequestsPerSecond, o.Timeout = "confluence:"+site.Name, site.RequestsPerSecond, site.Timeout
+		o.CAFile, o.UserAgent, o.Logger, o.Secrets = site.CAFile, d.userAgent, d.log, []string{site.Auth.Token.Reveal()}
+		o.Counters = d.httpCounters("confluence:" + site.Name)
+		return httpx.New(o)
 	})
 }
 

@@ -14,7 +14,8 @@ import (
 // client (one token bucket) and one set of property locks.
 func (d deps) jiraSite(cfg config.Jira) (*jiraconn.Site, error) {
 	return clientFor(d.clients, kindJira, cfg.Name, func() (*jiraconn.Site, error) {
-		return jiraconn.NewSite(cfg, jiraconn.Options{Logger: d.log, UserAgent: d.userAgent, Templates: d.templates, Counters: d.httpCounters("jira:" + cfg.Name)})
+		return jiraconn.NewSite(cfg, jiraconn.Options{Logger: d.log, UserAgent: d.userAgent, Templates: d.templates, Counters: d.httpCounters("jira:" + cfg.Name),
+			HTTP: d.pace("jira:"+cfg.Name, cfg.RequestsPerSecond)})
 	})
 }
 

@@ -30,6 +30,9 @@ import (
 // DefaultWindow is how much of the site's time one lease covers.
 const DefaultWindow = 200 * time.Millisecond
 
+// RetryAfterError is how long a budget whose lease failed paces its replica alone before asking again.
+const RetryAfterError = 30 * time.Second
+
 // Options configure one replica's view of one site's budget.
 type Options struct {
 	// Site names the budget: every replica uses the same name for the same site ("jira:acme").
@@ -43,8 +46,8 @@ type Options struct {
 	// Window is how much time one lease covers (default DefaultWindow): the tokens of one lease are
 	// ceil(RequestsPerSecond × Window).
 	Window time.Duration
-	// OnError is told when the database could not be asked (nil: nobody); the request then goes on paced
-	// by the client's own bucket only.
+	// OnError is told when the database could not be asked (nil: nobody); requests then go on paced by
+	// the client's own bucket only, and the database is asked again RetryAfterError later.
 	OnError func(error)
 }
 
@@ -56,10 +59,11 @@ type Budget struct {
 	interval time.Duration
 	lease    string // the lease statement, schema filled in
 
-	mu   sync.Mutex
-	next time.Time // local time of the next slot of the current lease
-	left int       // slots left in the current lease
-	now  func() time.Time
+	mu          sync.Mutex
+	failedUntil time.Time // after a failed lease, the database is not asked again before this
+	next        time.Time // local time of the next slot of the current lease
+	left        int       // slots left in the current lease
+	now         func() time.Time
 }
 
 // New returns the budget of o.Site on pool's database, which must be migrated (connectors/postgres).
@@ -140,9 +144,16 @@ func (b *Budget) Wait(ctx context.Context) error {
 	if b.left > 0 && b.next.Before(now.Add(-b.interval)) {
 		b.left = 0 // the lease's time has passed: its unused slots lapsed with it
 	}
+	if b.left == 0 && now.Before(b.failedUntil) {
+		b.mu.Unlock()
+		return nil
+	}
 	if b.left == 0 {
 		l, err := b.Take(ctx)
 		if err != nil {
+			if ctx.Err() == nil {
+				b.failedUntil = now.Add(RetryAfterError)
+			}
 			b.mu.Unlock()
 			if ctx.Err() != nil {
 				return ctx.Err()

@@ -27,8 +27,11 @@ type Ledger interface {
 	FinishCycle(ctx context.Context, id int64, c ledger.Counts, cycleErr string) error
 }
 
-// DefaultWorkers is the number of concurrent pushes per cycle when Options.Workers is not set.
-const DefaultWorkers = 4
+// DefaultWorkers is the number of concurrent pushes per cycle when Options.Workers is not set
+// (workers.per_target's default). It is an upper bound: the HTTP client of each site holds its requests in
+// flight to what the site's latency and rate call for (connectors/httpx), so the workers beyond that wait
+// there instead of hammering the site.
+const DefaultWorkers = 64
 
 // recordTimeout bounds each ledger write. Writes use a context detached from the cycle's, so a cancelled
 // cycle still records the pushes that completed.
