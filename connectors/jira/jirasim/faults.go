@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // faults are injected misbehaviours, consumed request by request.
@@ -86,13 +88,34 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		failType, failBody = s.faults.failType, s.faults.failBody
 	}
 	var retryAfter time.Duration
+	reason, nearLimit := "", false
 	if !drop && fail == 0 && s.limiter != nil {
 		res := s.limiter.Reserve()
 		if d := res.Delay(); d > 0 {
 			res.Cancel()
-			retryAfter = d
+			retryAfter, reason = d, "jira-burst-based"
+		} else {
+			nearLimit = s.limiter.Tokens() < 0.2*float64(s.limiter.Burst())
 		}
 	}
+	if retryAfter == 0 && !drop && fail == 0 && s.opts.IssueWritesPerSecond > 0 && r.Method == http.MethodPut {
+		if key := issuePathKey(r.URL.Path); key != "" {
+			if s.perIssue == nil {
+				s.perIssue = map[string]*rate.Limiter{}
+			}
+			l := s.perIssue[key]
+			if l == nil {
+				l = rate.NewLimiter(rate.Limit(s.opts.IssueWritesPerSecond), 1)
+				s.perIssue[key] = l
+			}
+			res := l.Reserve()
+			if d := res.Delay(); d > 0 {
+				res.Cancel()
+				retryAfter, reason = d, "jira-per-issue-on-write"
+			}
+		}
+	}
+	omitRetryAfter := s.opts.OmitRetryAfter
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -122,12 +145,19 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, fail, []string{"Internal server error"}, nil)
 		return
 	case retryAfter > 0:
-		// Jira Cloud answers 429 with Retry-After in seconds
-		// (https://developer.atlassian.com/cloud/jira/platform/rate-limiting/).
-		rec.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
-		rec.Header().Set("X-RateLimit-Reason", "jira-burst-based")
+		// Jira Cloud answers 429 with the limit that was hit in RateLimit-Reason (jira-burst-based,
+		// jira-per-issue-on-write, …) and, not always since 2026, Retry-After in seconds
+		// (https://developer.atlassian.com/cloud/jira/platform/rate-limiting/ and "Build an app that respects
+		// rate limits").
+		if !omitRetryAfter {
+			rec.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
+		}
+		rec.Header().Set("RateLimit-Reason", reason)
 		writeError(rec, http.StatusTooManyRequests, []string{"Rate limit exceeded."}, nil)
 		return
+	case nearLimit:
+		// X-RateLimit-NearLimit: true when less than 20 % of a budget remains (same pages).
+		rec.Header().Set("X-RateLimit-NearLimit", "true")
 	}
 	if !s.authenticated(r) {
 		// Jira answers a bad or missing credential with 401 and no detail of what was wrong
@@ -170,4 +200,14 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// issuePathKey is the issue of an issue path ("/rest/api/2/issue/SHOP-1" → "SHOP-1"), or "".
+func issuePathKey(path string) string {
+	_, rest, ok := strings.Cut(path, "/issue/")
+	if !ok {
+		return ""
+	}
+	key, _, _ := strings.Cut(rest, "/")
+	return key
 }

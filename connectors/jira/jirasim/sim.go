@@ -95,6 +95,11 @@ type Options struct {
 	// RequestsPerSecond enables the rate limit (0: unlimited); Burst defaults to 1 s worth of requests.
 	RequestsPerSecond float64
 	Burst             int
+	// OmitRetryAfter answers 429s without Retry-After, as Jira Cloud may since its 2026 rate limits.
+	OmitRetryAfter bool
+	// IssueWritesPerSecond limits the writes to any one issue (0: unlimited), answered 429 with
+	// RateLimit-Reason: jira-per-issue-on-write.
+	IssueWritesPerSecond float64
 	// BaseURL is used in "self" links; set it to the test server's URL (optional).
 	BaseURL string
 }
@@ -109,7 +114,8 @@ type Sim struct {
 	nextID   int
 	requests []Request
 	limiter  *rate.Limiter
-	perms    map[string]bool // permission → denied
+	perIssue map[string]*rate.Limiter // issue key → its write limit (IssueWritesPerSecond)
+	perms    map[string]bool          // permission → denied
 	faults   faults
 	mux      *http.ServeMux
 }
