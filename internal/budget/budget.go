@@ -141,8 +141,11 @@ func (b *Budget) Take(ctx context.Context) (Lease, error) {
 func (b *Budget) Wait(ctx context.Context) error {
 	b.mu.Lock()
 	now := b.now()
-	if b.left > 0 && b.next.Before(now.Add(-b.interval)) {
-		b.left = 0 // the lease's time has passed: its unused slots lapsed with it
+	// Slots more than one window in the past lapsed unused: spending them now would be a burst. Later ones
+	// are spent at once (at most one lease's worth early, within what the site's own burst allows).
+	for b.left > 0 && b.next.Before(now.Add(-b.o.Window)) {
+		b.next = b.next.Add(b.interval)
+		b.left--
 	}
 	if b.left == 0 && now.Before(b.failedUntil) {
 		b.mu.Unlock()
