@@ -1,6 +1,7 @@
 package pacebench
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -44,7 +45,19 @@ type scenario struct {
 	latency  time.Duration // the simulator's answer time
 	replicas int           // one project per replica
 	n        int           // stories per project
-	before   bool          // the previous defaults: 4 workers, requests_per_second per process
+	mode     string        // after (default), before (4 workers, per-process rate), nobudget (default workers, per-process rate)
+}
+
+const (
+	modeAfter    = ""
+	modeBefore   = "before"
+	modeNoBudget = "nobudget"
+)
+
+var modeText = map[string]string{
+	modeAfter:    "after (default config, shared budget)",
+	modeBefore:   "before (4 workers, per-process rate)",
+	modeNoBudget: "adaptive in-flight limit, per-process rate (no shared budget)",
 }
 
 type result struct {
@@ -99,7 +112,7 @@ func run(tb testing.TB, sc scenario) result {
 		sim.AddIssues(keys[i], sc.n)
 	}
 	workers := config.DefaultWorkersPerTarget
-	if sc.before {
+	if sc.mode == modeBefore {
 		workers = 4
 	}
 	cfg := config.Jira{Conn: config.Conn{Name: siteName, RequestsPerSecond: sc.rate,
@@ -117,7 +130,7 @@ func run(tb testing.TB, sc scenario) result {
 	clients := make([]*httpx.Counters, sc.replicas)
 	for i := range reps {
 		ho := httpx.Options{MaxInFlight: workers}
-		if !sc.before {
+		if sc.mode == modeAfter {
 			b, err := budget.New(pool, budget.Options{Site: "jira:" + siteName, RequestsPerSecond: sc.rate, Holder: fmt.Sprint("replica-", i),
 				OnError: func(err error) { tb.Error(err) }})
 			if err != nil {
@@ -207,7 +220,7 @@ func report(b *testing.B, sc scenario, r result) {
 	b.ReportMetric(r.tooManyPercent(), "%429")
 	b.ReportMetric(float64(r.maxLimit), "max-inflight-limit")
 	b.Logf("%d replica(s) × %d stories, latency %v, %g req/s, %s: %d writes, %d requests, %d 429s (%.2f %%), %.2f s vs floor %.2f s = %.3f ×; in-flight limit max %d, last %d",
-		sc.replicas, sc.n, sc.latency, sc.rate, map[bool]string{true: "before (4 workers, per-process rate)", false: "after (default config, shared budget)"}[sc.before],
+		sc.replicas, sc.n, sc.latency, sc.rate, modeText[sc.mode],
 		r.writes, r.requests, r.tooMany, r.tooManyPercent(), r.took.Seconds(), floor.Seconds(), r.took.Seconds()/floor.Seconds(), r.maxLimit, r.lastLimit)
 }
 
@@ -228,13 +241,14 @@ func BenchmarkFullResync(b *testing.B) {
 
 // BenchmarkReplicas is three replicas, each running a full resync of its own project
 // (-pace.replica-stories stories each, 2,000) on one site at 100 requests/s answering in 100 ms: before
-// (4 workers, requests_per_second per process) and after (default configuration, the shared budget).
+// (4 workers, requests_per_second per process), with the adaptive in-flight limit but no shared budget, and
+// after (default configuration, the shared budget).
 //
 //	go test -run '^$' -bench Replicas -benchtime 1x -timeout 30m ./internal/pacebench/
 func BenchmarkReplicas(b *testing.B) {
-	for _, before := range []bool{true, false} {
-		b.Run(map[bool]string{true: "before", false: "after"}[before], func(b *testing.B) {
-			sc := scenario{rate: 100, latency: 100 * time.Millisecond, replicas: 3, n: *replicaStories, before: before}
+	for _, mode := range []string{modeBefore, modeNoBudget, modeAfter} {
+		b.Run(cmp.Or(mode, "after"), func(b *testing.B) {
+			sc := scenario{rate: 100, latency: 100 * time.Millisecond, replicas: 3, n: *replicaStories, mode: mode}
 			for range b.N {
 				report(b, sc, run(b, sc))
 			}
