@@ -74,7 +74,9 @@ func (r result) floor(rate float64) time.Duration {
 	return time.Duration(float64(r.requests-r.tooMany) / rate * float64(time.Second))
 }
 
-func (r result) tooManyPercent() float64 { return 100 * float64(r.tooMany) / float64(max(r.requests, 1)) }
+func (r result) tooManyPercent() float64 {
+	return 100 * float64(r.tooMany) / float64(max(r.requests, 1))
+}
 
 func quiet() *logrus.Logger {
 	l := logrus.New()
