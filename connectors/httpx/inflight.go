@@ -15,9 +15,11 @@ const DefaultMaxInFlight = 64
 const (
 	// assumedLatency sizes the limit before the site has answered once.
 	assumedLatency = 100 * time.Millisecond
-	// headroom is how far above rate × latency the limit sits, so that the token bucket, not the limit, is
-	// what paces a site whose latency wobbles.
-	headroom = 1.25
+	// headroom and spare are how far above rate × latency the limit sits, so that the token bucket, not
+	// the limit, is what paces a site whose latency wobbles (a fast site's latency wobbles by its whole
+	// size).
+	headroom = 1.5
+	spare    = 2
 	// fastWeight and slowWeight are the weights of a new sample in the short-term and baseline latency
 	// averages (exponentially weighted moving averages over about 5 and 100 answers).
 	fastWeight, slowWeight = 0.2, 0.01
@@ -29,7 +31,7 @@ const (
 
 // inflight is the adaptive limit on one client's requests in flight (one per site or organization).
 // Little's law sizes it: a site answering in L seconds at R requests a second has R × L requests in flight,
-// so the limit is ceil(R × L × headroom) + 1, between 1 and max. R is the client's current rate (which
+// so the limit is ceil(R × L × headroom) + spare, between 1 and max. R is the client's current rate (which
 // drops after 429s and near-limit warnings) and L the short-term average latency, unless that latency is
 // climbing well above its baseline: then the baseline sizes the limit, which lowers the request rate
 // while the site is slowing down, until the baseline has caught up with a latency that stays.
@@ -62,7 +64,7 @@ func newInflight(max int, rate func() float64, report func(n, limit int)) *infli
 
 // size is the limit for latency lat (seconds) at the current rate.
 func (f *inflight) size(lat float64) int {
-	want := math.Ceil(f.rate()*lat*headroom) + 1
+	want := math.Ceil(f.rate()*lat*headroom) + spare
 	if want > float64(f.max) || math.IsNaN(want) {
 		return f.max
 	}

@@ -1,8 +1,9 @@
 // Package budget is the request budget of one site or organization shared by every replica of a covsync
 // deployment through PostgreSQL (docs/architecture.md, "Pace to the site").
 //
-// The budget is a token bucket without burst kept in one row per site (covsync.rate_budget): a token is a
-// slot of the site's time, 1/requests_per_second long, and next_slot is the first slot nobody holds. A
+// The budget is a token bucket kept in one row per site (covsync.rate_budget), its burst one lease window:
+// a token is a slot of the site's time, 1/requests_per_second long, and next_slot is the first slot nobody
+// holds (at most one window in the past). A
 // replica leases a run of slots with one UPDATE (the row lock orders replicas, no leader is elected) and
 // spends them at their times; its lease is recorded in covsync.rate_leases. A lease ends at its last slot's
 // time whatever becomes of its holder: a replica that dies holding one leaves at most that run of slots
@@ -86,11 +87,13 @@ func New(pool *pgxpool.Pool, o Options) (*Budget, error) {
 	interval := time.Duration(float64(time.Second) / o.RequestsPerSecond)
 	tokens := max(1, int(math.Ceil(o.RequestsPerSecond*o.Window.Seconds())))
 	schema := pgx.Identifier{o.Schema}.Sanitize()
-	// One statement: take the next run of slots (never starting before now) and record the lease.
+	// One statement: take the next run of slots and record the lease. A run starts at most one window in the
+	// past: the time a replica spent asking is not lost (a lease asked for just as the last one ran out
+	// would otherwise start late every time), and a site idle for longer does not turn into a burst.
 	lease := `WITH b AS (
     INSERT INTO ` + schema + `.rate_budget AS r (site, next_slot)
     VALUES ($1, clock_timestamp() + make_interval(secs => $2))
-    ON CONFLICT (site) DO UPDATE SET next_slot = greatest(r.next_slot, clock_timestamp()) + make_interval(secs => $2)
+    ON CONFLICT (site) DO UPDATE SET next_slot = greatest(r.next_slot, clock_timestamp() - make_interval(secs => $5)) + make_interval(secs => $2)
     RETURNING next_slot - make_interval(secs => $2) AS starts_at, next_slot AS expires_at
 )
 INSERT INTO ` + schema + `.rate_leases AS l (site, holder, tokens, starts_at, expires_at)
@@ -124,7 +127,7 @@ func (b *Budget) Take(ctx context.Context) (Lease, error) {
 	var l Lease
 	var dbNow time.Time
 	before := b.now()
-	err := b.pool.QueryRow(ctx, b.lease, b.o.Site, float64(b.tokens)*b.interval.Seconds(), b.o.Holder, b.tokens).
+	err := b.pool.QueryRow(ctx, b.lease, b.o.Site, float64(b.tokens)*b.interval.Seconds(), b.o.Holder, b.tokens, b.o.Window.Seconds()).
 		Scan(&l.Start, &l.Expires, &dbNow)
 	if err != nil {
 		return Lease{}, fmt.Errorf("budget %s: lease: %w", b.o.Site, err)

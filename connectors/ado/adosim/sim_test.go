@@ -289,6 +289,32 @@ func TestTokenBucketAnswers429WithRetryAfterAndRateLimitHeaders(t *testing.T) {
 	}
 }
 
+// TestADelayedRequestCarriesRetryAfterOnIts200: with DelayRetryAfter, the 200s the service delays (the
+// bucket below a fifth) say how long to wait, and an httpx client pauses for it.
+func TestADelayedRequestCarriesRetryAfterOnIts200(t *testing.T) {
+	srv := start(t, adosim.Options{RatePerSecond: 0.01, RateBurst: 5, DelayRetryAfter: 3})
+	var heads []http.Header
+	for i := 0; i < 5; i++ {
+		req, _ := http.NewRequest(http.MethodGet, srv.OrgURL+"/_apis/projects/Shop?api-version=7.1", nil)
+		req.SetBasicAuth("", pat)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d, want 200", i+1, resp.StatusCode)
+		}
+		heads = append(heads, resp.Header)
+	}
+	if heads[0].Get("Retry-After") != "" {
+		t.Errorf("an undelayed request carries Retry-After %q", heads[0].Get("Retry-After"))
+	}
+	if last := heads[4]; last.Get("Retry-After") != "3" || last.Get("X-RateLimit-Delay") == "" {
+		t.Errorf("the delayed 200 carries Retry-After %q, X-RateLimit-Delay %q; want 3 and a delay", last.Get("Retry-After"), last.Get("X-RateLimit-Delay"))
+	}
+}
+
 func TestInjectedFailuresAnswerInOrder(t *testing.T) {
 	srv := start(t, adosim.Options{})
 	srv.Sim.FailNext(503, 500)

@@ -1,8 +1,8 @@
 -- One request budget per site or organization for the whole deployment (docs/architecture.md, "Pace to the
 -- site"): every replica and every cycle leases its tokens here, so together they stay within the site's
 -- requests_per_second. A token is a slot of the site's time (1 / requests_per_second long); a lease is a run
--- of consecutive slots. next_slot is where the next lease starts (never before now(): unused time is gone,
--- it does not pile up into a burst).
+-- of consecutive slots. next_slot is where the next lease starts (never more than one lease window before
+-- now(): time nobody used is gone, it does not pile up into a burst).
 CREATE TABLE {{.schema}}.rate_budget (
     site       text PRIMARY KEY,
     next_slot  timestamptz NOT NULL
