@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/covsync/covsync/connectors/jira/jirasim"
 )
 
 // TestTheInFlightLimitFollowsLittlesLaw feeds latencies and checks the limit is rate × latency × headroom
@@ -91,27 +93,32 @@ func TestTheInFlightLimitFollowsTheRate(t *testing.T) {
 	}
 }
 
-// latencyServer answers after d and records the most requests it had in flight at once.
+// latencyServer is the Jira simulator answering after d, behind a counter of the most requests it had in
+// flight at once.
 func latencyServer(t *testing.T, d time.Duration) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
+	sim := jirasim.New(jirasim.Options{Email: "bot@example.com", Token: "tok"})
+	sim.AddProject("SHOP", "Shop")
+	sim.SetLatency(d)
 	var cur, peak atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := cur.Add(1)
+		defer cur.Add(-1)
 		for {
 			p := peak.Load()
 			if n <= p || peak.CompareAndSwap(p, n) {
 				break
 			}
 		}
-		time.Sleep(d)
-		cur.Add(-1)
+		r.SetBasicAuth("bot@example.com", "tok")
+		sim.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &peak
 }
 
-// TestLittlesLawAgainstASlowAndAFastSite sends the same load to a site answering in 2 ms and one answering
-// in 250 ms: the slow one is given many requests in flight, the fast one few, and neither site ever sees
+// TestLittlesLawAgainstASlowAndAFastSite sends the same load to the Jira simulator answering in 2 ms and
+// answering in 250 ms: the slow one is given many requests in flight, the fast one few, and neither site ever sees
 // more than the limit allows.
 func TestLittlesLawAgainstASlowAndAFastSite(t *testing.T) {
 	run := func(d time.Duration) (limit int, peak int32) {
@@ -125,7 +132,7 @@ func TestLittlesLawAgainstASlowAndAFastSite(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				req, _ := http.NewRequest("GET", srv.URL, nil)
+				req, _ := http.NewRequest("GET", srv.URL+"/rest/api/2/project/SHOP", nil)
 				do(t, c, req)
 			}()
 		}
