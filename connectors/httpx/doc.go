@@ -23,7 +23,8 @@
 //     Each success two seconds or more after the last change adds back a tenth of the configured rate.
 //     Beta-Retry-After and Beta-RateLimit-* are logged, never obeyed. Requests in flight are held to
 //     rate × latency (Little's law), bounded by MaxInFlight. Options.Budget, when set, is a budget shared
-//     by every replica (internal/budget) that each attempt draws from after the client's own bucket.
+//     by every replica (internal/budget) that each attempt draws from; it stands in for the client's own
+//     bucket while the client runs at the configured rate.
 //   - Timeout: every attempt has Timeout (default 30 s) from dialling to the end of the body.
 //   - TLS: verification is always on (there is no option to turn it off); CAFile adds PEM certificates to
 //     the system pool rather than replacing it. The proxy comes from HTTPS_PROXY/HTTP_PROXY/NO_PROXY.

@@ -43,8 +43,11 @@ func newAdaptiveLimiter(rps float64) *adaptiveLimiter {
 }
 
 // wait blocks until the client's pause and the pause of issue (when not empty) are over and a token is
-// free, or ctx ends.
-func (l *adaptiveLimiter) wait(ctx context.Context, issue string) error {
+// free, or ctx ends. With shared set (a budget shared by every replica paces the site at the configured
+// rate) the client's own bucket is skipped while it runs at that rate: two buckets of one rate in a row
+// lose the tokens of the second whenever the first is late; it paces again once a 429 or a near-limit
+// warning has slowed the client.
+func (l *adaptiveLimiter) wait(ctx context.Context, issue string, shared bool) error {
 	for {
 		l.mu.Lock()
 		now := l.now()
@@ -59,8 +62,12 @@ func (l *adaptiveLimiter) wait(ctx context.Context, issue string) error {
 			}
 		}
 		d := until.Sub(now)
+		slowed := l.lim.Limit() < l.base
 		l.mu.Unlock()
 		if d <= 0 {
+			if shared && !slowed {
+				return nil
+			}
 			break
 		}
 		t := time.NewTimer(d)

@@ -260,12 +260,12 @@ func TestAPerIssueWriteLimitSlowsThatIssueOnly(t *testing.T) {
 	// Another issue goes at once: the limiter lets it through without waiting for SHOP-7's pause.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if err := l.wait(ctx, "SHOP-8"); err != nil {
+	if err := l.wait(ctx, "SHOP-8", false); err != nil {
 		t.Errorf("SHOP-8 waited for SHOP-7's pause: %v", err)
 	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel2()
-	if err := l.wait(ctx2, "SHOP-7"); err == nil {
+	if err := l.wait(ctx2, "SHOP-7", false); err == nil {
 		t.Errorf("SHOP-7 went again at once, want it held back")
 	}
 	if got := o.Counters.TooManyRequestsByReason(); got[ReasonPerIssueOnWrite] != 1 {
@@ -339,4 +339,25 @@ func quietLog() *logrus.Logger {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
 	return l
+}
+
+// TestWithASharedBudgetTheOwnBucketStepsAside: the shared budget paces the site at the configured rate, so
+// the client's own bucket of the same rate is not a second gate (it would lose tokens whenever the first was
+// late). Configured at one request per 1,000 s, three requests go out at once when the budget lets them.
+func TestWithASharedBudgetTheOwnBucketStepsAside(t *testing.T) {
+	srv, hits := script(t)
+	o := fastOptions()
+	o.RequestsPerSecond = 0.001
+	b := &countingBudget{}
+	o.Budget = b
+	c, _ := New(o)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for range 3 {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+		do(t, c, req)
+	}
+	if hits.Load() != 3 || b.n.Load() != 3 {
+		t.Fatalf("%d requests reached the site, %d budget draws; want 3 and 3", hits.Load(), b.n.Load())
+	}
 }

@@ -125,7 +125,7 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 // wait holds an attempt until the limiter (the client's pause, the issue's pause, its token bucket) and
 // the shared budget let it go.
 func (t *attemptTransport) wait(ctx context.Context, issue string) error {
-	if err := t.limiter.wait(ctx, issue); err != nil {
+	if err := t.limiter.wait(ctx, issue, t.budget != nil); err != nil {
 		return err
 	}
 	if t.budget == nil {

@@ -22,6 +22,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,6 +31,9 @@ import (
 
 // DefaultWindow is how much of the site's time one lease covers.
 const DefaultWindow = 200 * time.Millisecond
+
+// pruneEvery is how many leases a budget takes between two prunings of long-expired lease rows.
+const pruneEvery = 100
 
 // RetryAfterError is how long a budget whose lease failed paces its replica alone before asking again.
 const RetryAfterError = 30 * time.Second
@@ -59,6 +63,8 @@ type Budget struct {
 	tokens   int
 	interval time.Duration
 	lease    string // the lease statement, schema filled in
+	prune    string // the statement that forgets long-expired leases
+	takes    atomic.Int64
 
 	mu          sync.Mutex
 	failedUntil time.Time // after a failed lease, the database is not asked again before this
@@ -100,7 +106,8 @@ INSERT INTO ` + schema + `.rate_leases AS l (site, holder, tokens, starts_at, ex
 SELECT $1, $3, $4, b.starts_at, b.expires_at FROM b
 ON CONFLICT (site, holder) DO UPDATE SET tokens = excluded.tokens, starts_at = excluded.starts_at, expires_at = excluded.expires_at
 RETURNING starts_at, expires_at, clock_timestamp()`
-	return &Budget{pool: pool, o: o, tokens: tokens, interval: interval, lease: lease, now: time.Now}, nil
+	prune := `DELETE FROM ` + schema + `.rate_leases WHERE site = $1 AND expires_at < clock_timestamp() - interval '1 hour'`
+	return &Budget{pool: pool, o: o, tokens: tokens, interval: interval, lease: lease, prune: prune, now: time.Now}, nil
 }
 
 func defaultHolder() string {
@@ -133,6 +140,10 @@ func (b *Budget) Take(ctx context.Context) (Lease, error) {
 		return Lease{}, fmt.Errorf("budget %s: lease: %w", b.o.Site, err)
 	}
 	l.Tokens = b.tokens
+	if b.takes.Add(1)%pruneEvery == 1 {
+		// Holders come and go (restarts, reloads): rows of leases long over are forgotten now and then.
+		_, _ = b.pool.Exec(ctx, b.prune, b.o.Site)
+	}
 	after := b.now()
 	l.Offset = dbNow.Sub(before.Add(after.Sub(before) / 2)) // the grant happened about half-way
 	return l, nil
