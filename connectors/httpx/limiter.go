@@ -70,15 +70,27 @@ func (l *adaptiveLimiter) wait(ctx context.Context, issue string, shared bool) e
 			}
 			break
 		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := Sleep(ctx, d); err != nil {
+			return err
 		}
 	}
 	return l.lim.Wait(ctx)
+}
+
+// Sleep waits d, or until ctx ends (its error then). Pacers of the connectors and the shared budget wait
+// with it.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // tooManyRequests is a 429 for the whole site: the rate halves (once per halveEvery) and every request

@@ -27,6 +27,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/covsync/covsync/connectors/httpx"
 )
 
 // DefaultWindow is how much of the site's time one lease covers.
@@ -187,18 +189,10 @@ func (b *Budget) Wait(ctx context.Context) error {
 	b.left--
 	b.mu.Unlock()
 
-	d := slot.Sub(b.now())
-	if d <= 0 {
-		return nil
+	if d := slot.Sub(b.now()); d > 0 {
+		return httpx.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return nil
 }
 
 // Tokens is how many tokens one lease holds.

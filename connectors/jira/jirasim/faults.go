@@ -99,7 +99,8 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if retryAfter == 0 && !drop && fail == 0 && s.opts.IssueWritesPerSecond > 0 && r.Method == http.MethodPut {
-		if key := issuePathKey(r.URL.Path); key != "" {
+		// Only an issue's edit (PUT /rest/api/2/issue/{key}) counts as a write to it here.
+		if key, ok := strings.CutPrefix(r.URL.Path, "/rest/api/2/issue/"); ok && key != "" && !strings.Contains(key, "/") {
 			if s.perIssue == nil {
 				s.perIssue = map[string]*rate.Limiter{}
 			}
@@ -200,14 +201,4 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
-}
-
-// issuePathKey is the issue of an issue path ("/rest/api/2/issue/SHOP-1" → "SHOP-1"), or "".
-func issuePathKey(path string) string {
-	_, rest, ok := strings.Cut(path, "/issue/")
-	if !ok {
-		return ""
-	}
-	key, _, _ := strings.Cut(rest, "/")
-	return key
 }
