@@ -131,7 +131,8 @@ func run(tb testing.TB, sc scenario) result {
 	reps := make([]replica, sc.replicas)
 	clients := make([]*httpx.Counters, sc.replicas)
 	for i := range reps {
-		ho := httpx.Options{MaxInFlight: workers}
+		ho := httpx.ForConn("jira", cfg.Conn)
+		ho.MaxInFlight = workers
 		if sc.mode == modeAfter {
 			b, err := budget.New(pool, budget.Options{Site: "jira:" + siteName, RequestsPerSecond: sc.rate, Holder: fmt.Sprint("replica-", i),
 				OnError: func(err error) { tb.Error(err) }})
@@ -141,11 +142,16 @@ func run(tb testing.TB, sc scenario) result {
 			ho.Budget = b
 		}
 		clients[i] = &httpx.Counters{}
-		site, err := jira.NewSite(cfg, jira.Options{Logger: quiet(), Counters: clients[i], HTTP: ho})
+		ho.Counters = clients[i]
+		hc, err := httpx.New(ho)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		reps[i] = replica{site: site, target: site.IssueTarget(keys[i]), eng: engine.New(ledger.New(pool, postgres.OwnSchema), quiet(), nil), project: keys[i]}
+		site, err := jira.NewSite(cfg, jira.Options{Log: quiet(), HTTP: hc})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		reps[i] = replica{site: site, target: site.IssueTarget(keys[i]), eng: engine.New(ledger.New(pool, config.OwnSchema), quiet(), nil), project: keys[i]}
 	}
 	// The limit as the first replica's client sees it, sampled while it runs.
 	done := make(chan struct{})
