@@ -101,7 +101,7 @@ func TestLoad(t *testing.T) {
 				eq(t, "listen", c.HTTP.Listen, "127.0.0.1:9464")
 				eq(t, "log level", c.Log.Level, "info")
 				eq(t, "log format", c.Log.Format, "")
-				eq(t, "workers", c.Workers.PerTarget, 4)
+				eq(t, "workers", c.Workers.PerTarget, 64)
 				eq(t, "url", c.Database.URL.Reveal(), testEnv["DB"])
 			},
 		},

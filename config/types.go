@@ -79,7 +79,9 @@ type Templates struct {
 
 // Workers bounds concurrency.
 type Workers struct {
-	// PerTarget is the number of concurrent pushes within one target cycle (default 4).
+	// PerTarget bounds the requests in flight to one site or organization and the concurrent pushes of one
+	// target cycle (default 64). Within it, the HTTP client sizes the in-flight limit to the latency the site
+	// shows (connectors/httpx).
 	PerTarget int `yaml:"per_target"`
 	// Queues is how many cycles of each target kind (jira, linked-runs, ado, confluence) one replica runs at
 	// once (default 1 per kind). Each kind is a River queue of its own, so a slow Confluence cannot hold up

@@ -28,7 +28,7 @@ const (
 	DefaultLogLevel          = "info"
 	DefaultRequestsPerSecond = 10
 	DefaultTimeout           = 30 * time.Second
-	DefaultWorkersPerTarget  = 4
+	DefaultWorkersPerTarget  = 64
 	DefaultOnManualEdit      = "overwrite"
 	DefaultMaxRows           = 500
 	DefaultMaxConns          = 8

@@ -31,6 +31,9 @@ type Options struct {
 	// RatePerSecond and RateBurst configure the token bucket behind 429s (0: unlimited).
 	RatePerSecond float64
 	RateBurst     int
+	// DelayRetryAfter, when positive, is sent as Retry-After (in seconds) on the answers the service delays
+	// (200s with X-RateLimit-Delay), as Azure DevOps may: honoured on any status, it must slow the client.
+	DelayRetryAfter int
 }
 
 // Sim is the simulator. It is safe for concurrent use; create it with New.
@@ -300,6 +303,12 @@ func (s *Sim) rateLimited(w http.ResponseWriter) bool {
 			h.Set("X-RateLimit-Limit", fmt.Sprint(take.Burst))
 			h.Set("X-RateLimit-Remaining", fmt.Sprint(take.Remaining))
 			h.Set("X-RateLimit-Delay", "0.050")
+			if s.opts.DelayRetryAfter > 0 {
+				// A delayed request may carry Retry-After on its 200
+				// (https://learn.microsoft.com/en-us/azure/devops/integrate/concepts/rate-limits, "API client
+				// experience": Retry-After is sent on delayed and blocked requests alike).
+				h.Set("Retry-After", fmt.Sprint(s.opts.DelayRetryAfter))
+			}
 		}
 		return false
 	}

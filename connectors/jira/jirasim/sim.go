@@ -102,6 +102,11 @@ type Options struct {
 	// RequestsPerSecond enables the rate limit (0: unlimited); Burst defaults to 1 s worth of requests.
 	RequestsPerSecond float64
 	Burst             int
+	// OmitRetryAfter answers 429s without Retry-After, as Jira Cloud may since its 2026 rate limits.
+	OmitRetryAfter bool
+	// IssueWritesPerSecond limits the writes to any one issue (0: unlimited), answered 429 with
+	// RateLimit-Reason: jira-per-issue-on-write.
+	IssueWritesPerSecond float64
 	// BaseURL is used in "self" links; set it to the test server's URL (optional).
 	BaseURL string
 	// Deployment is DeploymentCloud (default) or DeploymentDataCenter: which search endpoints answer and
@@ -119,6 +124,7 @@ type Sim struct {
 	nextID   int
 	requests simkit.Log[Request]
 	bucket   simkit.Bucket
+	perIssue map[string]*simkit.Bucket // issue key → its write limit (IssueWritesPerSecond)
 	latency  simkit.Latency
 	perms    map[string]bool // permission → denied
 	faults   faults
