@@ -50,6 +50,13 @@ func (t *Target) session(ctx context.Context) (*session, error) {
 		}
 		t.cache.setAreas(conn.BaseUrl, a)
 	}
+	// The areas live on other hosts of the service (extmgmt.dev.azure.com); the organization named them in an
+	// authenticated answer, so they earn the PAT, as a redirect never does.
+	for _, u := range []string{a.wit, a.ext} {
+		if err := t.cred.Trust(u); err != nil {
+			return nil, fmt.Errorf("%s: resource area %s: %w", t.Name(), u, err)
+		}
+	}
 	witURL := a.wit
 	s.extURL = a.ext
 	s.wit = &workitemtracking.ClientImpl{Client: *t.client(conn, strings.ToLower(strings.TrimRight(witURL, "/")))}
@@ -108,7 +115,7 @@ func (s *session) rest(ctx context.Context, method, u, apiVersion string, in, ou
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", s.conn.AuthorizationString)
+	// Authorization is attached by httpx.Authorize (target.go), for the organization's origins only.
 	req.Header.Set("Accept", "application/json;api-version="+apiVersion)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json;charset=utf-8")

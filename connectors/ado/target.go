@@ -83,6 +83,7 @@ type Target struct {
 	maxConflicts int
 	summary      *summaryRenderer
 	pacer        *pacer
+	cred         *httpx.Credential
 
 	cache        *Cache
 	refreshEvery time.Duration
@@ -169,7 +170,12 @@ func New(o Options) (*Target, error) {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 	}
-	hc := *base
+	// The PAT goes to the organization's origin and the areas it names (session.go), never to a host a
+	// redirect names: httpx.Authorize attaches it (and strips the Go client's own header elsewhere).
+	if t.cred, err = httpx.BasicCredential(o.OrganizationURL, "", o.PAT.Reveal()); err != nil {
+		return nil, fmt.Errorf("%s: organization_url: %w", where, err)
+	}
+	hc := *httpx.Authorize(base, t.cred)
 	rt := hc.Transport
 	if rt == nil {
 		rt = http.DefaultTransport
