@@ -328,15 +328,21 @@ func (v *validator) auth(key string, a *Auth, types []string) {
 		v.c.add(key+".token_file", "set token_env or token_file, not both")
 	case a.TokenEnv != "":
 		if !validVarName(a.TokenEnv) {
-			v.c.add(key+".token_env", "%q is not an environment variable name", a.TokenEnv)
+			// Quote it only when it is a name written as a reference ("$JIRA_TOKEN"): anything else may be the
+			// token itself, pasted.
+			if ref := strings.Trim(a.TokenEnv, "${}"); ref != a.TokenEnv && shownVarName(ref) == ref {
+				v.c.add(key+".token_env", "%q is not an environment variable name", a.TokenEnv)
+			} else {
+				v.c.add(key+".token_env", "is not an environment variable name (letters, digits and _, not starting with a digit); its value is not shown, as it may be the token itself: "+tokenHint)
+			}
 			return
 		}
 		val, ok := v.env(a.TokenEnv)
 		switch {
 		case !ok:
-			v.c.add(key+".token_env", "environment variable %s is not set", a.TokenEnv)
+			v.c.add(key+".token_env", "environment variable %s is not set", shownVarName(a.TokenEnv))
 		case strings.TrimSpace(val) == "":
-			v.c.add(key+".token_env", "environment variable %s is empty", a.TokenEnv)
+			v.c.add(key+".token_env", "environment variable %s is empty", shownVarName(a.TokenEnv))
 		default:
 			a.Token = NewSecret(strings.TrimSpace(val))
 		}
