@@ -406,7 +406,9 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 	ids := map[string]bool{}
 	// Two projects writing the same Jira project, ADO project or Confluence page would overwrite each
 	// other every cycle (they share ledger names, and the Jira property keeps one project's runs), so a
-	// destination may be mapped once.
+	// destination may be mapped once. A destination is its site's canonical URL and the project there, not
+	// the entry's name: two entries naming one site are one destination (an ADO project named by name in
+	// one mapping and by id in another is caught when the connector resolves it).
 	owners := map[string]mappingOwner{}
 	claim := func(key, dest, what string, i int) {
 		if prev, ok := owners[dest]; ok {
@@ -445,7 +447,7 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 				v.c.add(k, "maps nothing: jira target %q names no fields and linked_runs is false", m.Target)
 			}
 			if t && m.ProjectKey != "" {
-				claim(k+".project_key", "jira\x00"+m.Target+"\x00"+m.ProjectKey,
+				claim(k+".project_key", "jira\x00"+v.destinationSite("jira", m.Target)+"\x00"+m.ProjectKey,
 					fmt.Sprintf("jira target %q project %s", m.Target, m.ProjectKey), i)
 			}
 		}
@@ -456,7 +458,7 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 				v.c.add(k+".project", "missing: the Azure DevOps project name")
 			} else if t {
 				// Azure DevOps project names are case-insensitive: "Shop" and "shop" are one project.
-				claim(k+".project", "ado\x00"+m.Target+"\x00"+strings.ToLower(m.Project),
+				claim(k+".project", "ado\x00"+v.destinationSite("ado", m.Target)+"\x00"+strings.ToLower(m.Project),
 					fmt.Sprintf("ado target %q project %q", m.Target, m.Project), i)
 			}
 			if m.MatchField != "" && !refNameRE.MatchString(m.MatchField) {
@@ -484,7 +486,7 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 				if !v.c.present(tk) {
 					tk = k + ".space"
 				}
-				claim(tk, "confluence\x00"+m.Target+"\x00"+m.Space+"\x00"+m.Title,
+				claim(tk, "confluence\x00"+v.destinationSite("confluence", m.Target)+"\x00"+m.Space+"\x00"+m.Title,
 					fmt.Sprintf("confluence target %q space %s title %q", m.Target, m.Space, m.Title), i)
 			}
 			if m.ReleaseTitle == "" {

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/workitemtracking"
 
 	"github.com/covsync/covsync/connectors/httpx"
@@ -212,7 +211,7 @@ func (t *Target) readWorkItems(ctx context.Context, s *session, ids []int) (map[
 			return nil, fmt.Errorf("%s: reading work items %d…%d: %w", t.Name(), batch[0], batch[len(batch)-1], err)
 		}
 		for _, wi := range deref(got) {
-			if sn := t.snapshotOf(wi); sn != nil {
+			if sn := t.snapshotOf(s, wi); sn != nil {
 				out[*wi.Id] = sn
 			}
 		}
@@ -222,15 +221,14 @@ func (t *Target) readWorkItems(ctx context.Context, s *session, ids []int) (map[
 
 // snapshotOf returns the snapshot of wi, or nil when wi is a null (missing) entry or belongs to another
 // project.
-func (t *Target) snapshotOf(wi workitemtracking.WorkItem) *snapshot {
+func (t *Target) snapshotOf(s *session, wi workitemtracking.WorkItem) *snapshot {
 	if wi.Id == nil || wi.Rev == nil {
 		return nil
 	}
 	f := deref(wi.Fields)
-	if _, err := uuid.Parse(t.o.Project); err != nil { // a project id cannot be compared with the name
-		if p, _ := f["System.TeamProject"].(string); !strings.EqualFold(p, t.o.Project) {
-			return nil
-		}
+	// The resolved name, so a project configured by id is checked as strictly as one configured by name.
+	if p, _ := f["System.TeamProject"].(string); !strings.EqualFold(p, s.project.name) {
+		return nil
 	}
 	return &snapshot{Rev: *wi.Rev, Fields: f}
 }

@@ -30,6 +30,7 @@ type session struct {
 	extURL  string // the ExtensionManagement area's base URL
 	wit     workitemtracking.Client
 	docsURL string // …/Collections/{collection}/Documents
+	project projectRef
 }
 
 func (t *Target) session(ctx context.Context) (*session, error) {
@@ -64,6 +65,13 @@ func (t *Target) session(ctx context.Context) (*session, error) {
 	s.docsURL = strings.TrimRight(s.extURL, "/") + "/_apis/ExtensionManagement/InstalledExtensions/" +
 		url.PathEscape(e.Publisher) + "/" + url.PathEscape(e.ID) + "/Data/Scopes/Default/Current/Collections/" +
 		url.PathEscape(e.Collection) + "/Documents"
+	// The project resolved to its id and name: a work item's System.TeamProject is compared with the name
+	// even when the config names the project by id, and the id is the destination two mappings may not share.
+	ref, err := t.resolveProject(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	s.project = ref
 	t.sess = s
 	return s, nil
 }

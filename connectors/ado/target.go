@@ -40,7 +40,10 @@ type Options struct {
 	OrganizationURL string // https://dev.azure.com/acme, or a Server collection URL
 	PAT             config.Secret
 	// Project is the Azure DevOps project (name or id) the source project maps to.
-	Project   string
+	Project string
+	// Owner is the covsync project the target writes for (projects[].id). Targets sharing a Cache refuse
+	// to write one Azure DevOps project (resolved to its id) for two owners; empty: not checked.
+	Owner     string
 	Extension config.ADOExtension
 	// Fields maps FieldCoveragePercent etc. to work-item field reference names; empty: documents only.
 	Fields map[string]string
