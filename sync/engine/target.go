@@ -22,3 +22,17 @@ type Target interface {
 	// push.Retryable and push.Fatal.
 	Push(ctx context.Context, it push.Item) (push.Result, error)
 }
+
+// Destined is a Target that knows its destination: the canonical URL of its site and the project (or space,
+// page) there, e.g. "jira:https://acme.atlassian.net:443/SHOP". The ledger keys the target's rows by it, not by
+// the configured name: a name pointed at another site pushes everything there. A Target without it is its
+// own destination (its Name).
+type Destined interface {
+	Destination() string
+}
+
+// Binder is a Ledger that keys rows by destination (*ledger.Ledger is one): Bind makes the rows under a
+// target's name those of its destination before the cycle loads them (ledger.Ledger.Bind).
+type Binder interface {
+	Bind(ctx context.Context, target, destination string, dryRun bool) (moved bool, err error)
+}
