@@ -82,6 +82,6 @@ func TestATargetNamePointedAtAnotherSitePushesThere(t *testing.T) {
 }
 
 type resyncTargetCounts struct {
-	Target                              string
+	Target                             string
 	Planned, Pushed, Unchanged, Failed int
 }
