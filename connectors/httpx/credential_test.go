@@ -6,51 +6,27 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/covsync/covsync/internal/authtest"
 )
-
-// recorder answers 200 and remembers the Authorization header of every request it gets.
-type recorder struct {
-	mu   sync.Mutex
-	auth []string
-}
-
-func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	r.mu.Lock()
-	r.auth = append(r.auth, req.Header.Get("Authorization"))
-	r.mu.Unlock()
-	w.WriteHeader(http.StatusOK)
-}
-
-func (r *recorder) got() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.auth...)
-}
-
-// redirectTo answers every request with 302 to target + the request's path.
-func redirectTo(target string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, target+r.URL.Path, http.StatusFound)
-	})
-}
 
 // TestCredentialGoesOnlyToTheConfiguredOrigin: a redirect to another origin (another port of the same host,
 // which Go's own rule lets through) gets no Authorization, whether the credential is attached by Authorize or
 // set on the request by a vendor client; the configured origin gets it on every hop.
 func TestCredentialGoesOnlyToTheConfiguredOrigin(t *testing.T) {
-	other := &recorder{}
-	otherSrv := httptest.NewServer(other)
-	defer otherSrv.Close()
-	away := httptest.NewServer(redirectTo(otherSrv.URL))
-	defer away.Close()
-
-	home := &recorder{}
+	other := authtest.NewRecorder(t, http.StatusOK)
+	away := authtest.Redirector(t, other.URL)
+	// The configured origin redirects to itself once ("/hop" → "/landed") and records where it lands.
+	var landed []string
+	var mu sync.Mutex
 	homeSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/hop") {
 			http.Redirect(w, r, "/landed", http.StatusFound)
 			return
 		}
-		home.ServeHTTP(w, r)
+		mu.Lock()
+		landed = append(landed, r.Header.Get("Authorization"))
+		mu.Unlock()
 	}))
 	defer homeSrv.Close()
 
@@ -78,12 +54,8 @@ func TestCredentialGoesOnlyToTheConfiguredOrigin(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	for i, a := range other.got() {
-		if a != "" {
-			t.Errorf("request %d to another origin carried Authorization %q", i, a)
-		}
-	}
-	if n := len(other.got()); n != 2 {
+	other.NoCredentialSeen(t)
+	if n := len(other.Seen()); n != 2 {
 		t.Fatalf("the other origin got %d requests, want 2 (the redirects were not followed)", n)
 	}
 
@@ -97,8 +69,10 @@ func TestCredentialGoesOnlyToTheConfiguredOrigin(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if g := home.got(); len(g) != 1 || !strings.HasPrefix(g[0], "Basic ") {
-		t.Fatalf("configured origin got Authorization %q, want the basic credential", g)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(landed) != 1 || !strings.HasPrefix(landed[0], "Basic ") {
+		t.Fatalf("configured origin got Authorization %q, want the basic credential", landed)
 	}
 }
 

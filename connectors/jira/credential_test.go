@@ -7,22 +7,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
+
+	"github.com/covsync/covsync/internal/authtest"
 )
-
-// authSeen records the Authorization header of every request a server gets.
-type authSeen struct {
-	mu   sync.Mutex
-	seen []string
-}
-
-func (a *authSeen) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	a.mu.Lock()
-	a.seen = append(a.seen, r.Header.Get("Authorization"))
-	a.mu.Unlock()
-	http.Error(w, `{"errorMessages":["not here"]}`, http.StatusNotFound)
-}
 
 // TestJiraCredentialNeverFollowsARedirectToAnotherOrigin: the site's URL answers 302 to another origin (an
 // SSO proxy in front of a Data Center does this): another port of 127.0.0.1, and a downgrade from https to
@@ -35,12 +23,8 @@ func TestJiraCredentialNeverFollowsARedirectToAnotherOrigin(t *testing.T) {
 	}{{"another port", false}, {"https to http", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, 1)
-			other := &authSeen{}
-			otherSrv := httptest.NewServer(other)
-			defer otherSrv.Close()
-			redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				http.Redirect(w, r, otherSrv.URL+r.URL.RequestURI(), http.StatusFound)
-			})
+			other := authtest.NewRecorder(t, http.StatusNotFound)
+			redirect := authtest.Redirect(other.URL)
 			var front *httptest.Server
 			if tc.tls {
 				front = httptest.NewTLSServer(redirect)
@@ -60,16 +44,7 @@ func TestJiraCredentialNeverFollowsARedirectToAnotherOrigin(t *testing.T) {
 					t.Fatalf("%s: Check passed against a site that only redirects", auth)
 				}
 			}
-			other.mu.Lock()
-			defer other.mu.Unlock()
-			if len(other.seen) == 0 {
-				t.Fatal("the redirect was not followed: the test proves nothing")
-			}
-			for i, a := range other.seen {
-				if a != "" {
-					t.Errorf("request %d to %s carried Authorization %q", i, otherSrv.URL, a)
-				}
-			}
+			other.NoCredentialSeen(t)
 		})
 	}
 }
