@@ -23,7 +23,7 @@ func TestAnEchoedBasicCredentialIsStoredNowhere(t *testing.T) {
 	t.Cleanup(srv.Close)
 	site.url = srv.URL
 	cfg := jiraOnlyConfig(t, db, []*simSite{site}, []string{token}, nil)
-	basic := base64.StdEncoding.EncodeToString([]byte(benchEmail + ":" + token))
+	basic := base64.StdEncoding.EncodeToString([]byte(simEmail + ":" + token))
 	site.sim.FailNextWith(1, 400, "application/json", `{"errorMessages":["refused Authorization: Basic `+basic+` (`+basic+`)"],"errors":{}}`)
 
 	var code int

@@ -11,6 +11,7 @@ import (
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/webapi"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/workitemtracking"
 
+	"github.com/covsync/covsync/connectors/fieldtext"
 	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
@@ -153,5 +154,5 @@ func (r *summaryRenderer) render(p *report.Project, s report.Story) (string, err
 	if err != nil {
 		return "", err
 	}
-	return templates.TruncateUTF16(out, maxSummary), nil
+	return fieldtext.TruncateUTF16(out, maxSummary), nil
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/covsync/covsync/config"
 )
 
 // A cycle job left "running" by a process that died (kill -9, OOM, a lost node) would hold its (project,
@@ -94,7 +96,7 @@ func (s *Scheduler) Reclaim(ctx context.Context) ([]Reclaimed, error) {
 		return nil, fmt.Errorf("schedule: reclaim: %w", err)
 	}
 	defer c.Release()
-	job := pgx.Identifier{Schema, "river_job"}.Sanitize()
+	job := pgx.Identifier{config.OwnSchema, "river_job"}.Sanitize()
 	rows, err := c.Query(ctx, `SELECT id, args, attempted_by[array_length(attempted_by, 1)], attempted_at, attempt, max_attempts
 		FROM `+job+` WHERE state = 'running' AND kind = $1 AND attempted_at < now() - make_interval(secs => $2)`,
 		JobKind, ReclaimGrace.Seconds())
@@ -151,7 +153,7 @@ func (s *Scheduler) Reclaim(ctx context.Context) ([]Reclaimed, error) {
 		})
 		// As River's rescuer does (JobRescueMany): append the error, retry or discard, and only if the job is
 		// still running under that client (it may have finished meanwhile).
-		tag, err := c.Exec(ctx, `UPDATE `+job+` SET errors = array_append(errors, $2::jsonb), state = $3::`+pgx.Identifier{Schema, "river_job_state"}.Sanitize()+`,
+		tag, err := c.Exec(ctx, `UPDATE `+job+` SET errors = array_append(errors, $2::jsonb), state = $3::`+pgx.Identifier{config.OwnSchema, "river_job_state"}.Sanitize()+`,
 			finalized_at = CASE WHEN $3 = 'discarded' THEN now() END, scheduled_at = now()
 			WHERE id = $1 AND state = 'running' AND attempted_by[array_length(attempted_by, 1)] IS NOT DISTINCT FROM $4`,
 			r.JobID, msg, r.State, nullable(r.Client))

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/covsync/covsync/sync/push"
 )
 
 // strandJob inserts a resync job of shop/jira and leaves it as a process that then died leaves it: running,
@@ -19,7 +21,7 @@ func strandJob(t *testing.T, pool *pgxpool.Pool, client string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enq, err := ins.Enqueue(context.Background(), []Request{{Project: "shop", Kind: KindJira}})
+	enq, err := ins.Enqueue(context.Background(), []Request{{Project: "shop", Kind: push.TargetJira}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +57,7 @@ func TestAResyncReclaimsTheCycleOfADeadProcessAndRuns(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	outs, err := s.Resync(ctx, []Request{{Project: "shop", Kind: KindJira}})
+	outs, err := s.Resync(ctx, []Request{{Project: "shop", Kind: push.TargetJira}})
 	if err != nil {
 		t.Fatalf("resync behind a dead process's job: %v", err)
 	}
@@ -87,7 +89,7 @@ func TestAResyncBehindALiveCycleGivesUpAtItsDeadline(t *testing.T) {
 	opts.LeaderElectionDisabled = true
 	opts.WaitTimeout = 3 * time.Second
 	s := start(t, pool, (&recorder{}).runner("resync"), opts)
-	_, err := s.Resync(context.Background(), []Request{{Project: "shop", Kind: KindJira}})
+	_, err := s.Resync(context.Background(), []Request{{Project: "shop", Kind: push.TargetJira}})
 	if !errors.Is(err, ErrWaitTimeout) || !strings.Contains(err.Error(), "shop/jira") {
 		t.Fatalf("err = %v, want ErrWaitTimeout naming shop/jira", err)
 	}
@@ -109,7 +111,7 @@ func TestADaemonReclaimsDeadProcessesCyclesAtStart(t *testing.T) {
 	waitFor(t, 10*time.Second, func() bool { s, _ := jobState(t, pool, stale); return s == "discarded" })
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != 1 || got[0].JobID != stale || got[0].Project != "shop" || got[0].Kind != KindJira {
+	if len(got) != 1 || got[0].JobID != stale || got[0].Project != "shop" || got[0].Kind != push.TargetJira {
 		t.Errorf("OnReclaim got %+v, want the stale shop/jira job", got)
 	}
 }

@@ -17,11 +17,10 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
-)
 
-// Schema is where River's tables live: covsync's own schema (postgres.OwnSchema), so a deployment grants one
-// schema to the daemon's role and River never touches `public`.
-const Schema = "covsync"
+	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/sync/push"
+)
 
 // Options configure a Scheduler. Zero values take the defaults noted.
 type Options struct {
@@ -116,7 +115,7 @@ func New(pool *pgxpool.Pool, r Runner, opts Options) (*Scheduler, error) {
 	s.SetRunner(r)
 
 	cfg := &river.Config{
-		Schema:                 Schema,
+		Schema:                 config.OwnSchema, // covsync's own schema: a deployment grants one schema, and River never touches public
 		MaxAttempts:            opts.MaxAttempts,
 		RetryPolicy:            retryPolicy{base: opts.RetryBackoff, max: opts.RetryBackoffMax, jitter: rand.Float64},
 		JobTimeout:             opts.CycleTimeout,
@@ -139,15 +138,19 @@ func New(pool *pgxpool.Pool, r Runner, opts Options) (*Scheduler, error) {
 		if err := river.AddWorkerSafely(workers, &cycleWorker{s: s}); err != nil {
 			return nil, fmt.Errorf("schedule: %w", err)
 		}
+		if err := river.AddWorkerSafely(workers, &reconcileTickWorker{s: s}); err != nil {
+			return nil, fmt.Errorf("schedule: %w", err)
+		}
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{}
-		for _, k := range Kinds() {
+		for _, k := range push.TargetKinds() {
 			n := opts.Queues[k]
 			if n <= 0 {
 				n = 1
 			}
 			cfg.Queues[k] = river.QueueConfig{MaxWorkers: n}
 		}
+		cfg.Queues[reconcileQueue] = river.QueueConfig{MaxWorkers: 1}
 	} else if len(opts.Entries) > 0 {
 		return nil, errors.New("schedule: a client that does not work jobs cannot schedule them")
 	}
@@ -211,9 +214,15 @@ func (s *Scheduler) SetEntries(entries []Entry) error {
 		}
 		changed := slices.Contains(remove, id)
 		args := CycleArgs{Project: e.Project, Target: e.Kind, Trigger: TriggerSchedule}
-		pj := river.NewPeriodicJob(e.sched, func() (river.JobArgs, *river.InsertOpts) {
-			return args, s.insertOpts(args)
-		}, &river.PeriodicJobOpts{ID: id, RunOnStart: !changed})
+		ctor := func() (river.JobArgs, *river.InsertOpts) { return args, s.insertOpts(args) }
+		// A reconcile does not run on start: a restart is no reason to read every target back.
+		runOnStart := !changed
+		if e.Reconcile {
+			tick := reconcileTickArgs{Project: e.Project, Target: e.Kind}
+			ctor = func() (river.JobArgs, *river.InsertOpts) { return tick, s.tickOpts() }
+			runOnStart = false
+		}
+		pj := river.NewPeriodicJob(e.sched, ctor, &river.PeriodicJobOpts{ID: id, RunOnStart: runOnStart})
 		if _, err := s.client.PeriodicJobs().AddSafely(pj); err != nil {
 			return fmt.Errorf("schedule: cycle %s: %w", id, err)
 		}
@@ -282,10 +291,11 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 
 // Request asks for one (project, kind) cycle outside its schedule.
 type Request struct {
-	Project string `json:"project"`
-	Kind    string `json:"target"`
-	Force   bool   `json:"force,omitempty"`
-	Trigger string `json:"-"` // TriggerResync or TriggerAPI (default TriggerResync)
+	Project   string `json:"project"`
+	Kind      string `json:"target"`
+	Force     bool   `json:"force,omitempty"`
+	Reconcile bool   `json:"reconcile,omitempty"`
+	Trigger   string `json:"-"` // TriggerResync or TriggerAPI (default TriggerResync)
 }
 
 // Enqueued is a job Enqueue inserted or found.
@@ -317,7 +327,7 @@ func (s *Scheduler) enqueue(ctx context.Context, r Request) (Enqueued, error) {
 	if trig == "" {
 		trig = TriggerResync
 	}
-	args := CycleArgs{Project: r.Project, Target: r.Kind, Trigger: trig, Force: r.Force}
+	args := CycleArgs{Project: r.Project, Target: r.Kind, Trigger: trig, Force: r.Force, Reconcile: r.Reconcile}
 	res, err := s.client.Insert(ctx, args, s.insertOpts(args))
 	if err != nil {
 		return Enqueued{}, fmt.Errorf("schedule: enqueue cycle %s/%s: %w", r.Project, r.Kind, err)
@@ -340,6 +350,9 @@ type Outcome struct {
 
 // OK reports whether the cycle ran to the end.
 func (o Outcome) OK() bool { return o.State == string(rivertype.JobStateCompleted) }
+
+// Cancelled reports whether the job was cancelled: its runner returned Permanent, so no retry would help.
+func (o Outcome) Cancelled() bool { return o.State == string(rivertype.JobStateCancelled) }
 
 // waitPoll is how often Wait looks at the jobs; polling (not River's events) sees jobs other replicas work.
 const waitPoll = 200 * time.Millisecond
