@@ -328,15 +328,21 @@ func (v *validator) auth(key string, a *Auth, types []string) {
 		v.c.add(key+".token_file", "set token_env or token_file, not both")
 	case a.TokenEnv != "":
 		if !validVarName(a.TokenEnv) {
-			v.c.add(key+".token_env", "%q is not an environment variable name", a.TokenEnv)
+			// Quote it only when it is a name written as a reference ("$JIRA_TOKEN"): anything else may be the
+			// token itself, pasted.
+			if ref := strings.Trim(a.TokenEnv, "${}"); ref != a.TokenEnv && shownVarName(ref) == ref {
+				v.c.add(key+".token_env", "%q is not an environment variable name", a.TokenEnv)
+			} else {
+				v.c.add(key+".token_env", "is not an environment variable name (letters, digits and _, not starting with a digit); its value is not shown, as it may be the token itself: "+tokenHint)
+			}
 			return
 		}
 		val, ok := v.env(a.TokenEnv)
 		switch {
 		case !ok:
-			v.c.add(key+".token_env", "environment variable %s is not set", a.TokenEnv)
+			v.c.add(key+".token_env", "environment variable %s is not set", shownVarName(a.TokenEnv))
 		case strings.TrimSpace(val) == "":
-			v.c.add(key+".token_env", "environment variable %s is empty", a.TokenEnv)
+			v.c.add(key+".token_env", "environment variable %s is empty", shownVarName(a.TokenEnv))
 		default:
 			a.Token = NewSecret(strings.TrimSpace(val))
 		}
@@ -400,7 +406,9 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 	ids := map[string]bool{}
 	// Two projects writing the same Jira project, ADO project or Confluence page would overwrite each
 	// other every cycle (they share ledger names, and the Jira property keeps one project's runs), so a
-	// destination may be mapped once.
+	// destination may be mapped once. A destination is its site's canonical URL and the project there, not
+	// the entry's name: two entries naming one site are one destination (an ADO project named by name in
+	// one mapping and by id in another is caught when the connector resolves it).
 	owners := map[string]mappingOwner{}
 	claim := func(key, dest, what string, i int) {
 		if prev, ok := owners[dest]; ok {
@@ -439,7 +447,7 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 				v.c.add(k, "maps nothing: jira target %q names no fields and linked_runs is false", m.Target)
 			}
 			if t && m.ProjectKey != "" {
-				claim(k+".project_key", "jira\x00"+m.Target+"\x00"+m.ProjectKey,
+				claim(k+".project_key", "jira\x00"+v.destinationSite("jira", m.Target)+"\x00"+m.ProjectKey,
 					fmt.Sprintf("jira target %q project %s", m.Target, m.ProjectKey), i)
 			}
 		}
@@ -450,7 +458,7 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 				v.c.add(k+".project", "missing: the Azure DevOps project name")
 			} else if t {
 				// Azure DevOps project names are case-insensitive: "Shop" and "shop" are one project.
-				claim(k+".project", "ado\x00"+m.Target+"\x00"+strings.ToLower(m.Project),
+				claim(k+".project", "ado\x00"+v.destinationSite("ado", m.Target)+"\x00"+strings.ToLower(m.Project),
 					fmt.Sprintf("ado target %q project %q", m.Target, m.Project), i)
 			}
 			if m.MatchField != "" && !IsFieldRefName(m.MatchField) {
@@ -478,7 +486,7 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 				if !v.c.present(tk) {
 					tk = k + ".space"
 				}
-				claim(tk, "confluence\x00"+m.Target+"\x00"+m.Space+"\x00"+m.Title,
+				claim(tk, "confluence\x00"+v.destinationSite("confluence", m.Target)+"\x00"+m.Space+"\x00"+m.Title,
 					fmt.Sprintf("confluence target %q space %s title %q", m.Target, m.Space, m.Title), i)
 			}
 			if m.ReleaseTitle == "" {

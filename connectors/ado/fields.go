@@ -67,7 +67,7 @@ func (t *Target) pushFields(ctx context.Context, s *session, key string, pl *pay
 			if err != nil {
 				return false, t.fieldError(what, "reading", err)
 			}
-			if snap = t.snapshotOf(deref(wi)); snap == nil {
+			if snap = t.snapshotOf(s, deref(wi)); snap == nil {
 				return false, push.Permanentf("%s: not in project %s", what, t.o.Project)
 			}
 		}

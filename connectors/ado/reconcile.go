@@ -104,7 +104,7 @@ func (t *Target) verifyDrifted(ctx context.Context, s *session, items []push.Ite
 // readBatch reads the fields covsync writes of work items ids with POST _apis/wit/workitemsbatch, 200 ids
 // a request, errorPolicy omit (a missing id is a null, not a failed call).
 func (t *Target) readBatch(ctx context.Context, s *session, ids []int) (map[int]*snapshot, error) {
-	return t.readInBatches(ctx, ids, "reading back", func(fields []string, batch []int) (*[]workitemtracking.WorkItem, error) {
+	return t.readInBatches(ctx, s, ids, "reading back", func(fields []string, batch []int) (*[]workitemtracking.WorkItem, error) {
 		return s.wit.GetWorkItemsBatch(ctx, workitemtracking.GetWorkItemsBatchArgs{
 			Project: &t.o.Project,
 			WorkItemGetRequest: &workitemtracking.WorkItemBatchGetRequest{

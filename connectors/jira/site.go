@@ -69,19 +69,25 @@ func NewSite(cfg config.Jira, o Options) (*Site, error) {
 			return nil, fmt.Errorf("jira %s: %w", cfg.Name, err)
 		}
 	}
-	var rt http.RoundTripper
+	// The credential is attached by httpx.Authorize, which sends it to the configured origin only; go-jira's
+	// BasicAuthTransport and PATAuthTransport add it below the redirect loop, to whatever host a redirect names.
+	var cred *httpx.Credential
+	var err error
 	switch strings.ToLower(cfg.Auth.Type) {
 	case "", "basic":
 		if cfg.Auth.Email == "" {
 			return nil, fmt.Errorf("jira %s: auth.email is required for basic auth", cfg.Name)
 		}
-		rt = &gojira.BasicAuthTransport{Username: cfg.Auth.Email, Password: token, Transport: hc.Transport}
+		cred, err = httpx.BasicCredential(cfg.URL, cfg.Auth.Email, token)
 	case "bearer", "pat":
-		rt = &gojira.PATAuthTransport{Token: token, Transport: hc.Transport}
+		cred, err = httpx.BearerCredential(cfg.URL, token)
 	default:
 		return nil, fmt.Errorf("jira %s: auth.type %q: want basic or bearer", cfg.Name, cfg.Auth.Type)
 	}
-	client, err := gojira.NewClient(&http.Client{Transport: rt}, cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("jira %s: url: %w", cfg.Name, err)
+	}
+	client, err := gojira.NewClient(httpx.Authorize(hc, cred), cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("jira %s: url %q: %w", cfg.Name, cfg.URL, err)
 	}
