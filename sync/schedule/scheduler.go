@@ -54,6 +54,9 @@ type Options struct {
 	ID string
 	// TestOnly turns off River's start-up jitter (tests only).
 	TestOnly bool
+	// BusySnooze is how long a cycle waits (plus up to as much again, random) when another cycle of its
+	// (project, kind) is running (default 2s).
+	BusySnooze time.Duration
 }
 
 func (o *Options) defaults() {
@@ -75,11 +78,15 @@ func (o *Options) defaults() {
 	if o.FetchPollInterval <= 0 {
 		o.FetchPollInterval = time.Second
 	}
+	if o.BusySnooze <= 0 {
+		o.BusySnooze = 2 * time.Second
+	}
 }
 
 // Scheduler is covsync's River client: it schedules, inserts and works cycle jobs.
 type Scheduler struct {
 	opts   Options
+	pool   *pgxpool.Pool
 	client *river.Client[pgx.Tx]
 	run    atomic.Pointer[Runner]
 
@@ -90,7 +97,7 @@ type Scheduler struct {
 // New builds the River client. Start makes it work.
 func New(pool *pgxpool.Pool, r Runner, opts Options) (*Scheduler, error) {
 	opts.defaults()
-	s := &Scheduler{opts: opts, entries: map[string]Entry{}}
+	s := &Scheduler{opts: opts, pool: pool, entries: map[string]Entry{}}
 	s.SetRunner(r)
 
 	cfg := &river.Config{
