@@ -82,6 +82,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newMigrateCmd(),
 		newIngestCmd(),
+		newKeysCmd(),
 		newReportCmd(),
 		newCheckCmd(),
 		newResyncCmd(),

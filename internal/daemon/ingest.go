@@ -41,13 +41,15 @@ func (d *daemon) ingestAPI() *httpapi.Ingest {
 }
 
 // enqueueAfter returns the hook that enqueues project's cycles inside the ingest's transaction, or
-// ErrNotReady when the scheduler has not started (the report would wait for the next tick unseen).
-func (d *daemon) enqueueAfter(cfg *config.Config, project string) (func(context.Context, pgx.Tx) error, error) {
+// ErrNotReady when the scheduler has not started (the report would wait for the next tick unseen). Once the
+// transaction has committed, the caller calls promote, which makes the new cycles available when
+// sync_delay is up.
+func (d *daemon) enqueueAfter(cfg *config.Config, project string) (hook func(context.Context, pgx.Tx) error, promote func(), err error) {
 	d.mu.Lock()
 	sched := d.sched
 	d.mu.Unlock()
 	if sched == nil {
-		return nil, httpapi.ErrNotReady
+		return nil, nil, httpapi.ErrNotReady
 	}
 	var kinds []string
 	for _, p := range cfg.Projects {
@@ -55,33 +57,60 @@ func (d *daemon) enqueueAfter(cfg *config.Config, project string) (func(context.
 			kinds = schedule.ProjectKinds(cfg, p)
 		}
 	}
-	return func(ctx context.Context, tx pgx.Tx) error {
+	var fresh []int64
+	hook = func(ctx context.Context, tx pgx.Tx) error {
 		if len(kinds) == 0 {
 			return nil // a project no target maps: stored, nothing to sync
 		}
-		_, err := sched.EnqueueAfterIngestTx(ctx, tx, project, kinds, cfg.Ingest.SyncDelay)
+		jobs, err := sched.EnqueueAfterIngestTx(ctx, tx, project, kinds, cfg.Ingest.SyncDelay)
+		for _, j := range jobs {
+			if !j.Duplicate {
+				fresh = append(fresh, j.JobID)
+			}
+		}
 		return err
-	}, nil
+	}
+	promote = func() {
+		if len(fresh) == 0 {
+			return
+		}
+		time.AfterFunc(cfg.Ingest.SyncDelay, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := sched.Promote(ctx, fresh); err != nil {
+				d.log.WithError(err).Debug("ingest: cycles left to River's scheduler")
+			}
+		})
+	}
+	return hook, promote, nil
 }
 
 func (d *daemon) storeRun(ctx context.Context, project string, body io.Reader, q httpapi.RunQuery) (*postgres.RunIngest, error) {
 	cfg := d.cfg.Load()
-	hook, err := d.enqueueAfter(cfg, project)
+	hook, promote, err := d.enqueueAfter(cfg, project)
 	if err != nil {
 		return nil, err
 	}
-	return postgres.NewIngester(d.pool, cfg.Database.SourceSchema).IngestCTRFFrom(ctx, body, postgres.CTRFOptions{
+	res, err := postgres.NewIngester(d.pool, cfg.Database.SourceSchema).IngestCTRFFrom(ctx, body, postgres.CTRFOptions{
 		Project: project, Release: q.Release, RunURL: q.RunURL, BeforeCommit: hook})
+	if err == nil {
+		promote()
+	}
+	return res, err
 }
 
 func (d *daemon) storeCoverage(ctx context.Context, project string, body io.Reader) (*postgres.CoverageIngest, error) {
 	cfg := d.cfg.Load()
-	hook, err := d.enqueueAfter(cfg, project)
+	hook, promote, err := d.enqueueAfter(cfg, project)
 	if err != nil {
 		return nil, err
 	}
-	return postgres.NewIngester(d.pool, cfg.Database.SourceSchema).IngestCoverageFrom(ctx, body, postgres.CoverageOptions{
+	res, err := postgres.NewIngester(d.pool, cfg.Database.SourceSchema).IngestCoverageFrom(ctx, body, postgres.CoverageOptions{
 		Project: project, BeforeCommit: hook})
+	if err == nil {
+		promote()
+	}
+	return res, err
 }
 
 // loadCert reads the endpoint's certificate pair; nil without http.tls.

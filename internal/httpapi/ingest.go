@@ -241,10 +241,17 @@ func (in *Ingest) runs(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 	run := strconv.FormatInt(res.RunID, 10)
 	if res.AlreadyIngested {
-		writeJSON(w, http.StatusOK, map[string]any{"run": run, "alreadyIngested": true})
+		writeJSON(w, http.StatusOK, struct {
+			Run             string `json:"run"`
+			AlreadyIngested bool   `json:"alreadyIngested"`
+		}{run, true})
 		return fmt.Sprintf("ingest: report already stored as run %s", run), nil
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"run": run, "tests": res.Tests, "stories": res.Tickets})
+	writeJSON(w, http.StatusCreated, struct {
+		Run     string `json:"run"`
+		Tests   int    `json:"tests"`
+		Stories int    `json:"stories"`
+	}{run, res.Tests, res.Tickets})
 	return fmt.Sprintf("ingest: stored run %s: %d tests, %d stories", run, res.Tests, res.Tickets), nil
 }
 
@@ -255,10 +262,17 @@ func (in *Ingest) coverage(ctx context.Context, w http.ResponseWriter, _ *http.R
 	}
 	stories := res.Inserted + res.Updated + res.Unchanged
 	if res.Inserted+res.Updated == 0 {
-		writeJSON(w, http.StatusOK, map[string]any{"stories": stories, "alreadyIngested": true})
+		writeJSON(w, http.StatusOK, struct {
+			Stories         int  `json:"stories"`
+			AlreadyIngested bool `json:"alreadyIngested"`
+		}{stories, true})
 		return "ingest: coverage already stored", nil
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"stories": stories, "inserted": res.Inserted, "updated": res.Updated})
+	writeJSON(w, http.StatusCreated, struct {
+		Stories  int `json:"stories"`
+		Inserted int `json:"inserted"`
+		Updated  int `json:"updated"`
+	}{stories, res.Inserted, res.Updated})
 	return fmt.Sprintf("ingest: coverage stored: %d new, %d changed", res.Inserted, res.Updated), nil
 }
 

@@ -75,3 +75,15 @@ func (s *Scheduler) otherRunning(ctx context.Context, id int64, a CycleArgs) (bo
 	return busy, nil
 }
 
+// Promote makes the given jobs available now if they are scheduled and due. River's own scheduler promotes
+// due jobs only every 5 seconds (maintenance.JobSchedulerIntervalDefault, not configurable), which would add
+// up to 5 s to a sync_delay; the replica that enqueued a cycle after an ingest promotes it on time, and
+// River's scheduler remains the fallback if that replica stops first.
+func (s *Scheduler) Promote(ctx context.Context, ids []int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE `+pgx.Identifier{Schema, "river_job"}.Sanitize()+`
+		SET state = 'available' WHERE id = ANY($1) AND state = 'scheduled' AND scheduled_at <= now()`, ids)
+	if err != nil {
+		return fmt.Errorf("schedule: make cycles %v available: %w", ids, err)
+	}
+	return nil
+}
