@@ -134,7 +134,10 @@ func Run(ctx context.Context, opts Options) error {
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), HTTPShutdownTimeout)
 		defer cancel()
-		_ = srv.Shutdown(sctx)
+		if err := srv.Shutdown(sctx); err != nil {
+			// Requests still running (a body still arriving) are cut off: a report not read whole is not stored.
+			_ = srv.Close()
+		}
 	}()
 
 	wctx, stopWatchdog := context.WithCancel(ctx)

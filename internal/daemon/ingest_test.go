@@ -143,7 +143,7 @@ func gzipped(t testing.TB, b []byte) []byte {
 
 type post struct {
 	path, key, encoding string
-	body               []byte
+	body                []byte
 }
 
 func (s *serving) post(t testing.TB, p post) (int, http.Header, string) {
@@ -217,7 +217,7 @@ func TestIngestAnswersEveryStatusOfTheContract(t *testing.T) {
 	good := report(t, 10, "r1")
 	bad := bytes.Replace(report(t, 3, "r2"), []byte(`"status":"passed"`), []byte(`"status":"green"`), 1)
 	bomb := gzipped(t, bytes.Repeat([]byte(" "), 10<<20)) // 10 MiB of spaces in ~10 KB
-	big := report(t, 3000, "big")                           // ~300 KB: past the limit
+	big := report(t, 3000, "big")                         // ~300 KB: past the limit
 
 	var run1 string
 	for _, tc := range []struct {
