@@ -169,35 +169,47 @@ func (g *Ingester) IngestCTRF(ctx context.Context, data []byte, opts CTRFOptions
 	return out, nil
 }
 
-// copyTests stores the results and their ticket links with COPY: a report can hold many thousand tests.
+// copyTests stores the results and their ticket links with COPY: a report can hold many thousand tests. The
+// rows are produced one at a time as COPY sends them, never all at once beside the parsed report.
 func (g *Ingester) copyTests(ctx context.Context, tx pgx.Tx, out *RunIngest, rep *CTRFReport) error {
-	rows := make([][]any, len(rep.Tests))
-	var links [][]any
-	for i, t := range rep.Tests {
-		var start any
-		if !t.Start.IsZero() {
-			start = t.Start
-		}
-		tags := t.Tags
-		if tags == nil {
-			tags = []string{}
-		}
-		rows[i] = []any{out.RunID, int32(i), t.Name, t.Suite, t.Status, t.DurationMS, start, t.File, t.Message,
-			t.Flaky, int32(t.Retries), tags}
-		for _, k := range t.Tickets {
-			links = append(links, []any{out.RunID, int32(i), k})
-		}
-	}
+	row := make([]any, 12)
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{g.schema, "test_results"},
 		[]string{"run_id", "ordinal", "name", "suite", "status", "duration_ms", "started_at", "file", "message",
 			"flaky", "retries", "tags"},
-		pgx.CopyFromRows(rows))
+		pgx.CopyFromSlice(len(rep.Tests), func(i int) ([]any, error) {
+			t := &rep.Tests[i]
+			var start any
+			if !t.Start.IsZero() {
+				start = t.Start
+			}
+			tags := t.Tags
+			if tags == nil {
+				tags = []string{}
+			}
+			row[0], row[1], row[2], row[3], row[4], row[5] = out.RunID, int32(i), t.Name, t.Suite, t.Status, t.DurationMS
+			row[6], row[7], row[8], row[9], row[10], row[11] = start, t.File, t.Message, t.Flaky, int32(t.Retries), tags
+			return row, nil
+		}))
 	if err != nil {
 		return fmt.Errorf("store test results: %w", err)
 	}
 	out.Tests = int(n)
+	// Links in (test, ticket) order: test i, its j-th ticket.
+	ti, tj := 0, 0
+	links := 0
+	for _, t := range rep.Tests {
+		links += len(t.Tickets)
+	}
+	link := make([]any, 3)
 	n, err = tx.CopyFrom(ctx, pgx.Identifier{g.schema, "test_tickets"}, []string{"run_id", "ordinal", "ticket"},
-		pgx.CopyFromRows(links))
+		pgx.CopyFromSlice(links, func(int) ([]any, error) {
+			for tj >= len(rep.Tests[ti].Tickets) {
+				ti, tj = ti+1, 0
+			}
+			link[0], link[1], link[2] = out.RunID, int32(ti), rep.Tests[ti].Tickets[tj]
+			tj++
+			return link, nil
+		}))
 	if err != nil {
 		return fmt.Errorf("store ticket links: %w", err)
 	}
