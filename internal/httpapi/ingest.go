@@ -21,7 +21,7 @@ import (
 )
 
 // Ingest takes reports posted by CI with a project-scoped API key: POST /v1/projects/{id}/runs and
-// /v1/projects/{id}/coverage (docs/architecture.md, "Ingest over HTTPS").
+// /v1/projects/{id}/coverage.
 type Ingest struct {
 	// Authenticate checks an X-API-KEY value against the stored keys (apikey.Store.Authenticate).
 	Authenticate func(ctx context.Context, key string) (apikey.Info, error)

@@ -1,4 +1,4 @@
--- API keys of the ingest endpoint (docs/architecture.md): each is scoped to one project. Only the key's
+-- API keys of the ingest endpoint: each is scoped to one project. Only the key's
 -- SHA-256 and its display prefix (its first 12 characters) are stored; the key itself is shown once by
 -- `covsync keys create` and kept nowhere.
 CREATE TABLE {{.schema}}.api_keys (
