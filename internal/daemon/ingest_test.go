@@ -23,39 +23,18 @@ import (
 	"github.com/covsync/covsync/sync/schedule"
 )
 
-// writeIngestConfig writes a config whose source schema is migrated by the daemon, for the ingest
-// endpoint's tests; http is the http section's extra keys, ingest the ingest section.
+// writeIngestConfig writes writeConfig's config with the source schema migrated by the daemon, for the
+// ingest endpoint's tests; http is the http section's extra keys, ingest the ingest section.
 func writeIngestConfig(t *testing.T, dbURL, http, ingest string) string {
 	t.Helper()
-	t.Setenv("COVSYNC_TEST_TOKEN", "t0ken-never-logged")
 	path := filepath.Join(t.TempDir(), "covsync.yaml")
-	y := fmt.Sprintf(`database:
-  url: %q
-  auto_migrate: true
-http:
-  listen: 127.0.0.1:0
-%s
-ingest:
-%s
-log: {level: debug}
-workers:
-  shutdown_timeout: 1s
-jira:
-  - name: acme
-    url: http://127.0.0.1:1
-    auth: {type: bearer, token_env: COVSYNC_TEST_TOKEN}
-    fields: {coverage_percent: Test Coverage}
-confluence:
-  - name: wiki
-    url: http://127.0.0.1:1/wiki
-    auth: {type: bearer, token_env: COVSYNC_TEST_TOKEN}
-projects:
-  - id: shop
-    jira: {target: acme, project_key: SHOP}
-    confluence: {target: wiki, space: QA, parent_page_id: "1"}
-  - id: bank
-    jira: {target: acme, project_key: BANK}
-`, dbURL, http, ingest)
+	writeConfig(t, path, dbURL, "", "")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := strings.Replace(string(b), "  migrate_source: false\n", "", 1)
+	y = strings.Replace(y, "  resync_api_key_sha256: []\n", "  resync_api_key_sha256: []\n"+http+"\ningest:\n"+ingest+"\n", 1)
 	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +319,7 @@ func TestABurstOfReportsCostsOneCyclePerTargetAfterSyncDelay(t *testing.T) {
 			t.Errorf("%d cycles %q for a burst of 6 reports, want 1", n, c)
 		}
 	}
-	if n := log.count("bank/jira ingest"); n != 0 {
+	if n := log.count("bank/ado ingest"); n != 0 {
 		t.Errorf("%d ingest cycles of bank, which got no report", n)
 	}
 }
