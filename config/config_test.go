@@ -101,7 +101,7 @@ func TestLoad(t *testing.T) {
 				eq(t, "listen", c.HTTP.Listen, "127.0.0.1:9464")
 				eq(t, "log level", c.Log.Level, "info")
 				eq(t, "log format", c.Log.Format, "")
-				eq(t, "workers", c.Workers.PerTarget, 4)
+				eq(t, "workers", c.Workers.PerTarget, 64)
 				eq(t, "url", c.Database.URL.Reveal(), testEnv["DB"])
 			},
 		},
@@ -241,6 +241,25 @@ projects:
 			want: []string{`4: schedules.ado: "*/15 * * * mon-fri-sat" is not a cron spec`},
 		},
 		{
+			name: "schedules.reconcile is @daily when unset",
+			yaml: minimal,
+			check: func(t *testing.T, c *Config) {
+				eq(t, "reconcile", c.Schedules.ReconcileSpec(), "@daily")
+			},
+		},
+		{
+			name: "schedules.reconcile set empty turns reconcile cycles off",
+			yaml: minimal + "schedules:\n  reconcile: \"\"\n",
+			check: func(t *testing.T, c *Config) {
+				eq(t, "reconcile", c.Schedules.ReconcileSpec(), "")
+			},
+		},
+		{
+			name: "a bad schedules.reconcile is refused on its line",
+			yaml: minimal + "schedules:\n  reconcile: \"@fortnightly\"\n",
+			want: []string{`4: schedules.reconcile: "@fortnightly" is not a cron spec`},
+		},
+		{
 			name: "cron descriptors such as @every 10m and @hourly are accepted",
 			yaml: minimal + "schedules:\n  jira: \"@every 10m\"\n  confluence: \"@hourly\"\n  linked_runs: \"*/5 * * * *\"\n",
 			check: func(t *testing.T, c *Config) {
@@ -357,6 +376,11 @@ projects:
 			name: "an ado work-item field must be a known key with a reference name",
 			yaml: minimal + adoSection("pat") + "    fields: {coverage: Custom.X, test_status: Test Status}\n",
 			want: []string{`8: ado[0].fields.coverage: unknown field "coverage"`, `8: ado[0].fields.test_status: "Test Status" is not a work-item field reference name`},
+		},
+		{
+			name: "an ado field reference name cannot start with an underscore",
+			yaml: minimal + adoSection("pat") + "    fields: {test_status: _Custom.TestStatus}\n",
+			want: []string{`8: ado[0].fields.test_status: "_Custom.TestStatus" is not a work-item field reference name`},
 		},
 		{
 			name: "on_manual_edit takes overwrite or skip",

@@ -2,8 +2,8 @@ package config
 
 import "time"
 
-// Config is the whole covsync configuration file (DESIGN.md §9). Every key is optional unless Validate says
-// otherwise; Load fills the defaults.
+// Config is the whole covsync configuration file (docs/architecture.md, Contracts). Every key is optional
+// unless Validate says otherwise; Load fills the defaults.
 type Config struct {
 	Database   Database     `yaml:"database"`
 	HTTP       HTTP         `yaml:"http"`
@@ -85,6 +85,20 @@ type Schedules struct {
 	LinkedRuns string `yaml:"linked_runs"`
 	ADO        string `yaml:"ado"`
 	Confluence string `yaml:"confluence"`
+	// Reconcile runs reconcile cycles of every (project, target): read back what each target holds and push
+	// what drifted. Unset means DefaultReconcile; an empty string turns reconcile cycles off.
+	Reconcile *string `yaml:"reconcile"`
+}
+
+// DefaultReconcile is schedules.reconcile when the config does not set it.
+const DefaultReconcile = "@daily"
+
+// ReconcileSpec is the reconcile schedule in effect: the configured spec, or DefaultReconcile when unset.
+func (s Schedules) ReconcileSpec() string {
+	if s.Reconcile == nil {
+		return DefaultReconcile
+	}
+	return *s.Reconcile
 }
 
 // Templates points at a directory whose files override the embedded defaults of the same relative path
@@ -95,7 +109,9 @@ type Templates struct {
 
 // Workers bounds concurrency.
 type Workers struct {
-	// PerTarget is the number of concurrent pushes within one target cycle (default 4).
+	// PerTarget bounds the requests in flight to one site or organization and the concurrent pushes of one
+	// target cycle (default 64). Within it, the HTTP client sizes the in-flight limit to the latency the site
+	// shows (connectors/httpx).
 	PerTarget int `yaml:"per_target"`
 	// Queues is how many cycles of each target kind (jira, linked-runs, ado, confluence) one replica runs at
 	// once (default 1 per kind). Each kind is a River queue of its own, so a slow Confluence cannot hold up

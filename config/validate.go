@@ -22,14 +22,14 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// Defaults (DESIGN.md §9).
+// Defaults: each declared here once; the packages that fill a default read it from here.
 const (
 	DefaultSourceSchema      = "covsync_source"
 	DefaultListen            = "127.0.0.1:9464"
 	DefaultLogLevel          = "info"
 	DefaultRequestsPerSecond = 10
 	DefaultTimeout           = 30 * time.Second
-	DefaultWorkersPerTarget  = 4
+	DefaultWorkersPerTarget  = 64
 	DefaultOnManualEdit      = "overwrite"
 	DefaultMaxRows           = 500
 	DefaultMaxConns          = 8
@@ -43,14 +43,13 @@ const (
 	DefaultReleaseTitle      = "Test coverage: {{.Project.Name}} {{.Release.Name}}"
 )
 
-// ownSchema is covsync's own schema (connectors/postgres.OwnSchema; config imports no connector).
-const ownSchema = "covsync"
+// OwnSchema is covsync's own schema: the ledger, the cycle history and River's job tables.
+const OwnSchema = "covsync"
 
 var (
 	identRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 	targetNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	jiraKeyRE    = regexp.MustCompile(`^[A-Z][A-Z0-9_]+$`)
-	refNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$`)
 	digitsRE     = regexp.MustCompile(`^[0-9]+$`)
 )
 
@@ -107,7 +106,7 @@ func (v *validator) ado() map[string]bool {
 			fk := key + ".fields." + k
 			if !slices.Contains(adoFieldKeys, k) {
 				v.c.add(fk, "unknown field %q: one of %s", k, strings.Join(adoFieldKeys, ", "))
-			} else if !refNameRE.MatchString(t.Fields[k]) {
+			} else if !IsFieldRefName(t.Fields[k]) {
 				v.c.add(fk, "%q is not a work-item field reference name (such as Custom.TestCoverage)", t.Fields[k])
 			}
 		}
@@ -147,8 +146,8 @@ func (v *validator) database() {
 		d.SourceSchema = DefaultSourceSchema
 	} else if !identRE.MatchString(d.SourceSchema) {
 		v.c.add("database.source_schema", "%q is not a schema name (letters, digits and _, starting with a letter or _)", d.SourceSchema)
-	} else if d.SourceSchema == ownSchema {
-		v.c.add("database.source_schema", "%q is covsync's own schema; the source data needs another", ownSchema)
+	} else if d.SourceSchema == OwnSchema {
+		v.c.add("database.source_schema", "%q is covsync's own schema; the source data needs another", OwnSchema)
 	}
 	if d.MigrateSource == nil {
 		t := true
@@ -317,6 +316,7 @@ func (v *validator) schedules() {
 	for _, e := range []struct{ key, spec string }{
 		{"schedules.jira", s.Jira}, {"schedules.linked_runs", s.LinkedRuns},
 		{"schedules.ado", s.ADO}, {"schedules.confluence", s.Confluence},
+		{"schedules.reconcile", s.ReconcileSpec()},
 	} {
 		if e.spec == "" {
 			continue
@@ -394,15 +394,21 @@ func (v *validator) auth(key string, a *Auth, types []string) {
 		v.c.add(key+".token_file", "set token_env or token_file, not both")
 	case a.TokenEnv != "":
 		if !validVarName(a.TokenEnv) {
-			v.c.add(key+".token_env", "%q is not an environment variable name", a.TokenEnv)
+			// Quote it only when it is a name written as a reference ("$JIRA_TOKEN"): anything else may be the
+			// token itself, pasted.
+			if ref := strings.Trim(a.TokenEnv, "${}"); ref != a.TokenEnv && shownVarName(ref) == ref {
+				v.c.add(key+".token_env", "%q is not an environment variable name", a.TokenEnv)
+			} else {
+				v.c.add(key+".token_env", "is not an environment variable name (letters, digits and _, not starting with a digit); its value is not shown, as it may be the token itself: "+tokenHint)
+			}
 			return
 		}
 		val, ok := v.env(a.TokenEnv)
 		switch {
 		case !ok:
-			v.c.add(key+".token_env", "environment variable %s is not set", a.TokenEnv)
+			v.c.add(key+".token_env", "environment variable %s is not set", shownVarName(a.TokenEnv))
 		case strings.TrimSpace(val) == "":
-			v.c.add(key+".token_env", "environment variable %s is empty", a.TokenEnv)
+			v.c.add(key+".token_env", "environment variable %s is empty", shownVarName(a.TokenEnv))
 		default:
 			a.Token = NewSecret(strings.TrimSpace(val))
 		}
@@ -466,7 +472,9 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 	ids := map[string]bool{}
 	// Two projects writing the same Jira project, ADO project or Confluence page would overwrite each
 	// other every cycle (they share ledger names, and the Jira property keeps one project's runs), so a
-	// destination may be mapped once.
+	// destination may be mapped once. A destination is its site's canonical URL and the project there, not
+	// the entry's name: two entries naming one site are one destination (an ADO project named by name in
+	// one mapping and by id in another is caught when the connector resolves it).
 	owners := map[string]mappingOwner{}
 	claim := func(key, dest, what string, i int) {
 		if prev, ok := owners[dest]; ok {
@@ -505,7 +513,7 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 				v.c.add(k, "maps nothing: jira target %q names no fields and linked_runs is false", m.Target)
 			}
 			if t && m.ProjectKey != "" {
-				claim(k+".project_key", "jira\x00"+m.Target+"\x00"+m.ProjectKey,
+				claim(k+".project_key", "jira\x00"+v.destinationSite("jira", m.Target)+"\x00"+m.ProjectKey,
 					fmt.Sprintf("jira target %q project %s", m.Target, m.ProjectKey), i)
 			}
 		}
@@ -516,10 +524,10 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 				v.c.add(k+".project", "missing: the Azure DevOps project name")
 			} else if t {
 				// Azure DevOps project names are case-insensitive: "Shop" and "shop" are one project.
-				claim(k+".project", "ado\x00"+m.Target+"\x00"+strings.ToLower(m.Project),
+				claim(k+".project", "ado\x00"+v.destinationSite("ado", m.Target)+"\x00"+strings.ToLower(m.Project),
 					fmt.Sprintf("ado target %q project %q", m.Target, m.Project), i)
 			}
-			if m.MatchField != "" && !refNameRE.MatchString(m.MatchField) {
+			if m.MatchField != "" && !IsFieldRefName(m.MatchField) {
 				v.c.add(k+".match_field", "%q is not a work-item field reference name (such as Custom.JiraKey)", m.MatchField)
 			}
 		}
@@ -544,7 +552,7 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 				if !v.c.present(tk) {
 					tk = k + ".space"
 				}
-				claim(tk, "confluence\x00"+m.Target+"\x00"+m.Space+"\x00"+m.Title,
+				claim(tk, "confluence\x00"+v.destinationSite("confluence", m.Target)+"\x00"+m.Space+"\x00"+m.Title,
 					fmt.Sprintf("confluence target %q space %s title %q", m.Target, m.Space, m.Title), i)
 			}
 			if m.ReleaseTitle == "" {

@@ -78,7 +78,8 @@ func TestCheckProbesTheADOProjectAndCollectionReadOnly(t *testing.T) {
 	}
 }
 
-// resyncADO runs `covsync resync --target ado --output json` and decodes its output (DESIGN.md §9).
+// resyncADO runs `covsync resync --target ado --output json` and decodes its output (docs/architecture.md,
+// Contracts).
 func resyncADO(t *testing.T, cfg string) (int, jsonTargets, string) {
 	t.Helper()
 	code, out, errOut := execute(t, "resync", "--config", cfg, "--target", "ado", "--output", "json")
@@ -90,7 +91,7 @@ func resyncADO(t *testing.T, cfg string) (int, jsonTargets, string) {
 }
 
 // TestResyncADOWritesTheDocumentsAndASecondRunWritesNothing is the ADO issue's "done when": data ingested
-// from ../shared/testdata, `covsync resync --target ado` against adosim, then again.
+// from testdata/ctrf, `covsync resync --target ado` against adosim, then again.
 func TestResyncADOWritesTheDocumentsAndASecondRunWritesNothing(t *testing.T) {
 	w := newADOWorld(t, adosim.Options{}, ", match_field: Custom.JiraKey", "story-coverage")
 	ids := map[string]int{}
@@ -126,12 +127,13 @@ func TestResyncADOWritesTheDocumentsAndASecondRunWritesNothing(t *testing.T) {
 			TotalMethods    *int            `json:"totalMethods"`
 			Tests           json.RawMessage `json:"tests"`
 			Status          string          `json:"status"`
+			Flaky           int             `json:"flaky"`
 		} `json:"stories"`
 	}
 	if err := json.Unmarshal([]byte(mustRun(t, "report", "--config", w.cfg, "--project", "shop", "--output", "json")), &rep); err != nil {
 		t.Fatal(err)
 	}
-	checked := 0
+	checked, flaky := 0, 0
 	for _, s := range rep.Stories {
 		id, ok := ids[s.Key]
 		if !ok {
@@ -146,10 +148,15 @@ func TestResyncADOWritesTheDocumentsAndASecondRunWritesNothing(t *testing.T) {
 		_ = json.Unmarshal(s.Tests, &wantTests)
 		_ = json.Unmarshal(tests, &gotTests)
 		if fmt.Sprint(d["coveragePercent"]) != fmt.Sprint(derefOr(s.CoveragePercent)) || d["status"] != s.Status ||
-			fmt.Sprint(wantTests) != fmt.Sprint(gotTests) || d["source"] != "covsync" || d["project"] != "shop" {
+			fmt.Sprint(wantTests) != fmt.Sprint(gotTests) || d["source"] != "covsync" || d["project"] != "shop" ||
+			d["flakyTests"] != float64(s.Flaky) {
 			t.Fatalf("document of %s = %v, report says %+v", s.Key, d, s)
 		}
 		checked++
+		flaky += s.Flaky
+	}
+	if flaky == 0 {
+		t.Fatal("no mapped story has a flaky test: the test data does not exercise flakyTests")
 	}
 	if checked != len(ids) {
 		t.Fatalf("checked %d documents against the report, want %d", checked, len(ids))

@@ -10,6 +10,8 @@ import (
 
 	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/apikey"
+	"github.com/covsync/covsync/internal/app"
+	"github.com/covsync/covsync/sync/push"
 )
 
 func newKeysCmd() *cobra.Command {
@@ -31,7 +33,7 @@ func keyStore(cmd *cobra.Command, f func(*apikey.Store) error) error {
 	if err != nil {
 		return err
 	}
-	pool, err := openPool(cmd.Context(), c)
+	pool, err := app.OpenPool(cmd.Context(), c)
 	if err != nil {
 		return err
 	}
@@ -40,7 +42,7 @@ func keyStore(cmd *cobra.Command, f func(*apikey.Store) error) error {
 		if errors.Is(err, apikey.ErrNotFound) {
 			return usageErr("%v", err)
 		}
-		return withCode(exitDependency, err)
+		return push.Unreachable(err)
 	}
 	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/internal/app"
+	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 )
 
@@ -34,22 +36,22 @@ func newReportCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			pool, err := openPool(ctx, c)
+			pool, err := app.OpenPool(ctx, c)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
 			rd := postgres.NewReader(pool, c.Database.SourceSchema)
-			rctx, cancel := context.WithTimeout(ctx, dbReadTimeout)
+			rctx, cancel := context.WithTimeout(ctx, app.DBReadTimeout)
 			defer cancel()
 			p, err := rd.ReadProject(rctx, project)
 			switch {
 			case errors.Is(err, postgres.ErrUnknownProject):
-				return withCode(exitUsage, fmt.Errorf("report: %w%s", err, knownProjects(cmd, rd)))
+				return push.Config(fmt.Errorf("report: %w%s", err, knownProjects(cmd, rd)))
 			case errors.Is(err, postgres.ErrSchemaMissing):
-				return withCode(exitUsage, fmt.Errorf("report: %w", err))
+				return push.Config(fmt.Errorf("report: %w", err))
 			case err != nil:
-				return withCode(exitDependency, fmt.Errorf("report: %w", err))
+				return push.Unreachable(fmt.Errorf("report: %w", err))
 			}
 			if output == "json" {
 				b, err := json.MarshalIndent(p, "", "  ")
@@ -64,7 +66,7 @@ func newReportCmd() *cobra.Command {
 	}
 	addConfigFlag(cmd)
 	cmd.Flags().StringVar(&project, "project", "", "the project id")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text (a readable table) or json (DESIGN.md §9)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text (a readable table) or json (the shape docs/architecture.md, Contracts, gives)")
 	return cmd
 }
 
@@ -129,6 +131,40 @@ func printReport(w io.Writer, p *report.Project) error {
 		for _, r := range rel.Runs {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.Name, r.Status, runCounts(r), day(r.StartedAt))
 		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printTrends(w, p)
+}
+
+// printTrends writes the trend (oldest release first) and the flaky tests.
+func printTrends(w io.Writer, p *report.Project) error {
+	pct := func(v *float64) string {
+		if v == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f%%", *v)
+	}
+	fmt.Fprintf(w, "\nTrend (%d releases, oldest first)\n", len(p.Trend))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RELEASE\tRUNS\tTESTS\tPASSED\tFAILED\tPASS RATE\tCOVERAGE")
+	for _, x := range p.Trend {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", x.Release, x.Runs, x.Tests, x.Passed, x.Failed, pct(x.PassRate),
+			pct(x.CoveragePercent))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nFlaky tests (%d, newest %d runs)\n", len(p.Flaky), report.FlakyWindow)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TEST\tSUITE\tFLIPS\tFLAKY RUNS\tRUNS\tSTORIES")
+	for _, f := range p.Flaky {
+		stories := strings.Join(f.Stories, ", ")
+		if stories == "" {
+			stories = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", f.Name, f.Suite, f.Flips, f.FlakyRuns, f.Runs, stories)
 	}
 	return tw.Flush()
 }

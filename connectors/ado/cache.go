@@ -26,6 +26,8 @@ type Cache struct {
 	mu       sync.Mutex
 	areas    map[string]areaURLs // organization URL → where its areas live
 	projects map[string]*mapped  // project + rule → mapping
+
+	projectRefs projects // configured project → id and name; id → the covsync project writing it
 }
 
 // NewCache returns an empty cache.

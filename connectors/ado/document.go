@@ -15,7 +15,7 @@ import (
 	"github.com/covsync/covsync/sync/report"
 )
 
-// docLastRun is the document's "lastRun" (DESIGN.md §9).
+// docLastRun is the document's "lastRun" (docs/architecture.md, Contracts).
 type docLastRun struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
@@ -23,8 +23,9 @@ type docLastRun struct {
 	StartedAt time.Time `json:"startedAt"`
 }
 
-// ownedDoc is the part of a document covsync owns (DESIGN.md §9). Every key is always written (null when the
-// report has no value), so a value that went away is cleared, and every other key is left as found.
+// ownedDoc is the part of a document covsync owns (docs/architecture.md, Contracts). Every key is always
+// written (null when the report has no value), so a value that went away is cleared, and every other key is
+// left as found.
 type ownedDoc struct {
 	Source          string            `json:"source"`
 	UpdatedAt       *time.Time        `json:"updatedAt"`
@@ -36,6 +37,8 @@ type ownedDoc struct {
 	Status          string            `json:"status"`
 	LastRun         *docLastRun       `json:"lastRun"`
 	Release         *string           `json:"release"`
+	// FlakyTests is the story's Flaky: its linked tests in the report's flaky list.
+	FlakyTests int `json:"flakyTests"`
 }
 
 // documentFor is the owned part of story s's document: the story's numbers and status exactly as the report
@@ -45,7 +48,7 @@ type ownedDoc struct {
 func documentFor(p *report.Project, s report.Story) map[string]any {
 	d := ownedDoc{
 		Source: "covsync", Project: p.ID, CoveragePercent: s.CoveragePercent, CoveredMethods: s.CoveredMethods,
-		TotalMethods: s.TotalMethods, Tests: s.Tests, Status: s.Status,
+		TotalMethods: s.TotalMethods, Tests: s.Tests, Status: s.Status, FlakyTests: s.Flaky,
 	}
 	var at time.Time
 	if s.LastRun != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/webapi"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/workitemtracking"
 
+	"github.com/covsync/covsync/connectors/fieldtext"
 	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
@@ -66,7 +67,7 @@ func (t *Target) pushFields(ctx context.Context, s *session, key string, pl *pay
 			if err != nil {
 				return false, t.fieldError(what, "reading", err)
 			}
-			if snap = t.snapshotOf(deref(wi)); snap == nil {
+			if snap = t.snapshotOf(s, deref(wi)); snap == nil {
 				return false, push.Permanentf("%s: not in project %s", what, t.o.Project)
 			}
 		}
@@ -153,5 +154,5 @@ func (r *summaryRenderer) render(p *report.Project, s report.Story) (string, err
 	if err != nil {
 		return "", err
 	}
-	return templates.TruncateUTF16(out, maxSummary), nil
+	return fieldtext.TruncateUTF16(out, maxSummary), nil
 }

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/workitemtracking"
 
 	"github.com/covsync/covsync/connectors/httpx"
@@ -30,7 +29,7 @@ type snapshot struct {
 	Fields map[string]any
 }
 
-// idKey is the id rule: an Azure Boards mention "AB#123" (DESIGN.md §4) or a bare work item id.
+// idKey is the id rule: an Azure Boards mention "AB#123" or a bare work item id.
 var idKey = regexp.MustCompile(`^(?i:AB#)?([0-9]+)$`)
 
 // Service limits that shape the calls: GET _apis/wit/workItems takes at most 200 ids
@@ -194,25 +193,33 @@ func (t *Target) wantedFields() []string {
 }
 
 // readWorkItems reads ids in batches of 200 with errorPolicy=omit, so a missing id is a null in the answer,
-// not a failed call. Work items of another project are left out (project data goes only to its own project,
-// DESIGN.md §7).
+// not a failed call. Work items of another project are left out (project data goes only to its own
+// project).
 func (t *Target) readWorkItems(ctx context.Context, s *session, ids []int) (map[int]*snapshot, error) {
+	return t.readInBatches(ctx, s, ids, "reading", func(fields []string, batch []int) (*[]workitemtracking.WorkItem, error) {
+		return s.wit.GetWorkItems(ctx, workitemtracking.GetWorkItemsArgs{
+			Project: &t.o.Project, Ids: &batch, Fields: &fields, ErrorPolicy: &workitemtracking.WorkItemErrorPolicyValues.Omit,
+		})
+	})
+}
+
+// readInBatches reads ids batchSize at a time with get (given the wanted fields and one batch) and keeps
+// the snapshots of this project's work items; doing names the reading in an error.
+func (t *Target) readInBatches(ctx context.Context, s *session, ids []int, doing string, get func(fields []string, batch []int) (*[]workitemtracking.WorkItem, error)) (map[int]*snapshot, error) {
 	out := map[int]*snapshot{}
 	fields := t.wantedFields()
 	for start := 0; start < len(ids); start += batchSize {
 		batch := ids[start:min(start+batchSize, len(ids))]
 		var got *[]workitemtracking.WorkItem
 		err := t.paced(ctx, func() (err error) {
-			got, err = s.wit.GetWorkItems(ctx, workitemtracking.GetWorkItemsArgs{
-				Project: &t.o.Project, Ids: &batch, Fields: &fields, ErrorPolicy: &workitemtracking.WorkItemErrorPolicyValues.Omit,
-			})
+			got, err = get(fields, batch)
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%s: reading work items %d…%d: %w", t.Name(), batch[0], batch[len(batch)-1], err)
+			return nil, fmt.Errorf("%s: %s work items %d…%d: %w", t.Name(), doing, batch[0], batch[len(batch)-1], err)
 		}
 		for _, wi := range deref(got) {
-			if sn := t.snapshotOf(wi); sn != nil {
+			if sn := t.snapshotOf(s, wi); sn != nil {
 				out[*wi.Id] = sn
 			}
 		}
@@ -222,15 +229,14 @@ func (t *Target) readWorkItems(ctx context.Context, s *session, ids []int) (map[
 
 // snapshotOf returns the snapshot of wi, or nil when wi is a null (missing) entry or belongs to another
 // project.
-func (t *Target) snapshotOf(wi workitemtracking.WorkItem) *snapshot {
+func (t *Target) snapshotOf(s *session, wi workitemtracking.WorkItem) *snapshot {
 	if wi.Id == nil || wi.Rev == nil {
 		return nil
 	}
 	f := deref(wi.Fields)
-	if _, err := uuid.Parse(t.o.Project); err != nil { // a project id cannot be compared with the name
-		if p, _ := f["System.TeamProject"].(string); !strings.EqualFold(p, t.o.Project) {
-			return nil
-		}
+	// The resolved name, so a project configured by id is checked as strictly as one configured by name.
+	if p, _ := f["System.TeamProject"].(string); !strings.EqualFold(p, s.project.name) {
+		return nil
 	}
 	return &snapshot{Rev: *wi.Rev, Fields: f}
 }

@@ -30,6 +30,7 @@ type session struct {
 	extURL  string // the ExtensionManagement area's base URL
 	wit     workitemtracking.Client
 	docsURL string // …/Collections/{collection}/Documents
+	project projectRef
 }
 
 func (t *Target) session(ctx context.Context) (*session, error) {
@@ -50,6 +51,13 @@ func (t *Target) session(ctx context.Context) (*session, error) {
 		}
 		t.cache.setAreas(conn.BaseUrl, a)
 	}
+	// The areas live on other hosts of the service (extmgmt.dev.azure.com); the organization named them in an
+	// authenticated answer, so they earn the PAT, as a redirect never does.
+	for _, u := range []string{a.wit, a.ext} {
+		if err := t.cred.Trust(u); err != nil {
+			return nil, fmt.Errorf("%s: resource area %s: %w", t.Name(), u, err)
+		}
+	}
 	witURL := a.wit
 	s.extURL = a.ext
 	s.wit = &workitemtracking.ClientImpl{Client: *t.client(conn, strings.ToLower(strings.TrimRight(witURL, "/")))}
@@ -57,6 +65,13 @@ func (t *Target) session(ctx context.Context) (*session, error) {
 	s.docsURL = strings.TrimRight(s.extURL, "/") + "/_apis/ExtensionManagement/InstalledExtensions/" +
 		url.PathEscape(e.Publisher) + "/" + url.PathEscape(e.ID) + "/Data/Scopes/Default/Current/Collections/" +
 		url.PathEscape(e.Collection) + "/Documents"
+	// The project resolved to its id and name: a work item's System.TeamProject is compared with the name
+	// even when the config names the project by id, and the id is the destination two mappings may not share.
+	ref, err := t.resolveProject(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	s.project = ref
 	t.sess = s
 	return s, nil
 }
@@ -108,7 +123,7 @@ func (s *session) rest(ctx context.Context, method, u, apiVersion string, in, ou
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", s.conn.AuthorizationString)
+	// Authorization is attached by httpx.Authorize (target.go), for the organization's origins only.
 	req.Header.Set("Accept", "application/json;api-version="+apiVersion)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json;charset=utf-8")

@@ -16,8 +16,8 @@ import (
 
 // SignInError is what an answer that is a sign-in page becomes: a 203 Non-Authoritative Information or an
 // HTML body where JSON was asked for. Azure DevOps answers that way to an expired or wrong PAT when the
-// client does not suppress the redirect (DESIGN.md §10), and some proxies do so regardless. It is never
-// parsed as data.
+// client does not suppress the redirect (X-TFS-FedAuthRedirect: Suppress), and some proxies do so regardless.
+// It is never parsed as data.
 type SignInError struct {
 	Status int
 }
@@ -89,14 +89,7 @@ func (p *pacer) wait(ctx context.Context) error {
 	if d <= 0 {
 		return nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return httpx.Sleep(ctx, d)
 }
 
 func (p *pacer) clock() time.Time {

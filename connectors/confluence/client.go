@@ -25,11 +25,11 @@ type Auth struct {
 }
 
 // client speaks the v1 content API. It takes a plain *http.Client so the caller decides retries, pacing and
-// TLS (covsync passes connectors/httpx's client); it adds only the base path, auth and JSON.
+// TLS (covsync passes connectors/httpx's client); it adds only the base path and JSON (the
+// credential comes from httpx.Authorize, wrapped around that client).
 type client struct {
 	http      *http.Client
 	api       string // <url>/rest/api
-	auth      Auth
 	userAgent string
 }
 
@@ -88,12 +88,7 @@ func (c *client) do(ctx context.Context, method, path string, q url.Values, in, 
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)
 	}
-	switch c.auth.Type {
-	case "bearer":
-		req.Header.Set("Authorization", "Bearer "+c.auth.Token.Reveal())
-	default:
-		req.SetBasicAuth(c.auth.Email, c.auth.Token.Reveal())
-	}
+	// The credential is attached by httpx.Authorize (target.go), for the configured origin only.
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return transportError(method, path, err)
@@ -230,7 +225,7 @@ type markProperty struct {
 }
 
 // getMark reads covsync's property of page id; nil when the page has none. It is read by key, not by
-// expansion: expand takes dot paths, so metadata.properties.covsync.sync would ask for "covsync" (§10).
+// expansion: expand takes dot paths, so metadata.properties.covsync.sync would ask for "covsync".
 func (c *client) getMark(ctx context.Context, id string) (*markProperty, error) {
 	var p markProperty
 	err := c.do(ctx, http.MethodGet, "/content/"+id+"/property/"+PropertyKey, nil, nil, &p)

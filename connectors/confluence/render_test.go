@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/confluence"
 	"github.com/covsync/covsync/connectors/confluence/confluencesim"
 	"github.com/covsync/covsync/sync/report"
@@ -230,8 +231,8 @@ func TestTitle(t *testing.T) {
 		rel              *report.Release
 		wantErr          bool
 	}{
-		{name: "the default title names the project", tmpl: confluence.DefaultTitle, want: "Test coverage: Shop & Co <web>"},
-		{name: "a release title names the release", tmpl: confluence.DefaultReleaseTitle, rel: &p.Releases[0], want: "Test coverage: Shop & Co <web> 2.4.0"},
+		{name: "the default title names the project", tmpl: config.DefaultPageTitle, want: "Test coverage: Shop & Co <web>"},
+		{name: "a release title names the release", tmpl: config.DefaultReleaseTitle, rel: &p.Releases[0], want: "Test coverage: Shop & Co <web> 2.4.0"},
 		{name: "control characters and runs of spaces go", tmpl: "a\x01  b\n{{.Project.ID}}", want: "a b shop"},
 		{name: "a title that renders empty is an error", tmpl: "  ", wantErr: true},
 		{name: "a broken template is an error", tmpl: "{{.Project.Nope}}", wantErr: true},
@@ -267,6 +268,11 @@ func FuzzRender(f *testing.F) {
 		p.Releases[0].Name = release
 		p.Releases[0].Runs[0].Name = run
 		p.Stories[1].LastRun.Name, p.Stories[1].LastRun.URL = run, url
+		// The trend chart and the flaky table carry the same hostile values.
+		p.Trend[0].Release, p.Trend[1].Release = release, name
+		*p.Trend[1].PassRate = float64(rows%2001) / 10
+		p.Flaky[0].Name, p.Flaky[0].Suite, p.Flaky[0].Stories = key, run, []string{key, url}
+		p.Flaky[1].Name, p.Flaky[1].Flips = url, rows
 		for _, rp := range []bool{false, true} {
 			var rel *report.Release
 			if rp {

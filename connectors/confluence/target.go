@@ -12,20 +12,17 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 )
 
 const (
-	// Kind is the target kind, as --target and the schedules name it.
-	Kind = "confluence"
 	// PropertyKey is the content property that marks covsync's pages: {"hash", "version", "project"}.
 	PropertyKey = "covsync.sync"
 	// Label is put on every page covsync creates, with the project id.
 	Label = "covsync"
-	// DefaultTitle and DefaultReleaseTitle are the title templates when the mapping sets none.
-	DefaultTitle        = "Test coverage: {{.Project.Name}}"
-	DefaultReleaseTitle = "Test coverage: {{.Project.Name}} {{.Release.Name}}"
 	// OnManualEditOverwrite and OnManualEditSkip are the on_manual_edit choices.
 	OnManualEditOverwrite = "overwrite"
 	OnManualEditSkip      = "skip"
@@ -100,10 +97,10 @@ func New(o Options) (*Target, error) {
 		problems = append(problems, fmt.Sprintf("auth.type %q: want basic or bearer", o.Auth.Type))
 	}
 	if o.Title == "" {
-		o.Title = DefaultTitle
+		o.Title = config.DefaultPageTitle
 	}
 	if o.ReleaseTitle == "" {
-		o.ReleaseTitle = DefaultReleaseTitle
+		o.ReleaseTitle = config.DefaultReleaseTitle
 	}
 	tmpl, err := ParseTemplate(o.PageTemplate)
 	if err != nil {
@@ -117,9 +114,18 @@ func New(o Options) (*Target, error) {
 		l.SetOutput(io.Discard)
 		o.Log = l
 	}
+	var cred *httpx.Credential
+	if o.Auth.Type == "bearer" {
+		cred, err = httpx.BearerCredential(o.URL, o.Auth.Token.Reveal())
+	} else {
+		cred, err = httpx.BasicCredential(o.URL, o.Auth.Email, o.Auth.Token.Reveal())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("confluence target %s for project %q: url: %w", o.Site, o.ProjectID, err)
+	}
 	t := &Target{
 		o:    o,
-		c:    &client{http: o.HTTP, api: strings.TrimRight(o.URL, "/") + "/rest/api", auth: o.Auth, userAgent: o.UserAgent},
+		c:    &client{http: httpx.Authorize(o.HTTP, cred), api: strings.TrimRight(o.URL, "/") + "/rest/api", userAgent: o.UserAgent},
 		tmpl: tmpl,
 	}
 	t.log = o.Log.WithField("target", t.Name())
@@ -132,7 +138,7 @@ func (t *Target) Name() string {
 }
 
 // Kind is "confluence".
-func (t *Target) Kind() string { return Kind }
+func (t *Target) Kind() string { return push.TargetConfluence }
 
 // Check verifies, read-only, that the space and the parent page exist and that covsync's credentials may read
 // them (`covsync check`).

@@ -59,7 +59,7 @@ type CTRFTest struct {
 var ctrfStatuses = []string{"passed", "failed", "skipped", "pending", "other"}
 
 var (
-	// Ticket keys (DESIGN.md §4): a Jira issue key, or an Azure Boards mention of a work item, not preceded by
+	// Ticket keys: a Jira issue key, or an Azure Boards mention of a work item, not preceded by
 	// a letter or digit. Not \b: Go subtest names turn spaces into underscores ("TestCart/SHOP-12_adds"), and
 	// the greedy digits already stop a key from ending inside a number.
 	ticketRE = regexp.MustCompile(`(?:^|[^A-Za-z0-9])([A-Z][A-Z0-9]+-[0-9]+|AB#[0-9]+)`)
@@ -308,7 +308,7 @@ func tickets(tags []string, name string) []string {
 	return out
 }
 
-// RunName is the name a run gets (DESIGN.md §5 shows "build 482"): "build N" from environment.buildNumber,
+// RunName is the name a run gets (as in "build 482"): "build N" from environment.buildNumber,
 // else environment.buildName, else environment.reportName, else the tool and the start time in UTC
 // ("vitest 2026-03-19 11:14").
 func (rep *CTRFReport) RunName() string {

@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/covsync/covsync/internal/fixture"
 	"github.com/covsync/covsync/internal/pgtest"
-	"github.com/covsync/covsync/internal/shared"
 )
 
 // testSchema has a space and a capital so every statement is seen to quote the configured schema name.
@@ -186,7 +186,7 @@ func TestIngestStoresRunFieldsAndTicketLinks(t *testing.T) {
 func TestARefusedFileStoresNothing(t *testing.T) {
 	s := newSource(t)
 	ctx := context.Background()
-	good := mustRead(t, shared.CTRF(t, "vitest-testream-reporter.json"))
+	good := mustRead(t, fixture.CTRF(t, "vitest-testream-reporter.json"))
 	// tests[3].status broken: the first three tests are valid and would have been stored by a writer that
 	// streams without a transaction.
 	bad := breakTest(t, good, 3, "status", "exploded")
@@ -296,7 +296,7 @@ func equalCounts(a, b map[string]int) bool {
 
 func TestConcurrentIngestsOfOneReportStoreItOnce(t *testing.T) {
 	s := newSource(t)
-	data := mustRead(t, shared.CTRF(t, "vitest-testream-reporter.json"))
+	data := mustRead(t, fixture.CTRF(t, "vitest-testream-reporter.json"))
 	const n = 4
 	type outcome struct {
 		res *RunIngest

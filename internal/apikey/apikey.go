@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/postgres"
 )
 
@@ -56,7 +57,7 @@ type Store struct{ pool *pgxpool.Pool }
 // NewStore uses pool.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-func table() string { return pgx.Identifier{postgres.OwnSchema, "api_keys"}.Sanitize() }
+func table() string { return pgx.Identifier{config.OwnSchema, "api_keys"}.Sanitize() }
 
 // generate returns a new key from crypto/rand.
 func generate() (string, error) {

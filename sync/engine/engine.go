@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/time/rate"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/internal/redact"
 	"github.com/covsync/covsync/sync/ledger"
 	"github.com/covsync/covsync/sync/push"
@@ -23,12 +24,9 @@ type Ledger interface {
 	RecordPushed(ctx context.Context, target, key string, hash [32]byte, summary, note string) error
 	RecordFailed(ctx context.Context, target, key, errText string) error
 	RecordSkipped(ctx context.Context, target, key, note string) error
-	StartCycle(ctx context.Context, target, kind, project, trigger string) (int64, error)
+	StartCycle(ctx context.Context, target, kind, project, trigger string, reconcile bool) (int64, error)
 	FinishCycle(ctx context.Context, id int64, c ledger.Counts, cycleErr string) error
 }
-
-// DefaultWorkers is the number of concurrent pushes per cycle when Options.Workers is not set.
-const DefaultWorkers = 4
 
 // recordTimeout bounds each ledger write. Writes use a context detached from the cycle's, so a cancelled
 // cycle still records the pushes that completed.
@@ -40,7 +38,7 @@ const loadTimeout = 2 * time.Minute
 
 // Options tune one cycle.
 type Options struct {
-	// Workers bounds concurrent pushes (DefaultWorkers when <= 0).
+	// Workers bounds concurrent pushes (config.DefaultWorkersPerTarget when <= 0).
 	Workers int
 	// Force pushes every planned item, whatever the ledger says.
 	Force bool
@@ -57,6 +55,11 @@ type Options struct {
 	Trigger string
 	// Observer is told about the cycle (nil: nobody).
 	Observer Observer
+	// Reconcile reads back what the target holds (the target must implement Reader) and pushes exactly the
+	// items whose held state differs from the desired one, whatever the ledger says; items the target already
+	// holds as desired are recorded in the ledger without a write, so the next ordinary cycle pushes nothing.
+	// With DryRun it lists the drift (Summary.WouldPush with each differing field) and writes nothing.
+	Reconcile bool
 }
 
 // Engine runs cycles. It is safe for concurrent use: cycles of different targets may run at once.
@@ -70,7 +73,7 @@ type Engine struct {
 // puts in a Summary passes red, which should be the log's own redactor (the one that knows the configured
 // secrets); nil masks by shape only (Authorization values, DSN passwords, token= pairs). The redactor is
 // passed in rather than looked up from the logger so that the engine does not depend on the logging setup,
-// and through it on the config package (DESIGN §2: the engine imports no YAML).
+// and through it on the config package (the engine imports no YAML; docs/architecture.md, Packages).
 func New(l Ledger, log logrus.FieldLogger, red *redact.Redactor) *Engine {
 	if red == nil {
 		red = redact.New()
@@ -104,6 +107,7 @@ func (r *redactedError) Unwrap() error { return r.err }
 type task struct {
 	item   push.Item
 	reason string
+	diffs  []push.Diff // what drifted, in a reconcile
 }
 
 // Run runs one cycle of target t for project p: plan → diff against the ledger → push what changed →
@@ -117,7 +121,7 @@ func (e *Engine) Run(ctx context.Context, t Target, p *report.Project, opts Opti
 	if p == nil {
 		return Summary{Target: t.Name(), Kind: t.Kind()}, fmt.Errorf("%s: no project report to plan from", t.Name())
 	}
-	s := Summary{Target: t.Name(), Kind: t.Kind(), Project: p.ID, DryRun: opts.DryRun}
+	s := Summary{Target: t.Name(), Kind: t.Kind(), Project: p.ID, DryRun: opts.DryRun, Reconcile: opts.Reconcile}
 	obs := opts.Observer
 	if obs == nil || opts.DryRun {
 		obs = NopObserver{}
@@ -127,7 +131,7 @@ func (e *Engine) Run(ctx context.Context, t Target, p *report.Project, opts Opti
 	cycleID := int64(-1)
 	if !opts.DryRun {
 		sctx, cancel := context.WithTimeout(ctx, loadTimeout)
-		id, err := e.ledger.StartCycle(sctx, s.Target, s.Kind, s.Project, opts.Trigger)
+		id, err := e.ledger.StartCycle(sctx, s.Target, s.Kind, s.Project, opts.Trigger, opts.Reconcile)
 		cancel()
 		if err != nil {
 			return e.finish(ctx, log, obs, &s, cycleID, start, err)
@@ -135,8 +139,11 @@ func (e *Engine) Run(ctx context.Context, t Target, p *report.Project, opts Opti
 		cycleID = id
 	}
 
-	todo, err := e.plan(ctx, log, t, p, opts, &s)
+	todo, held, err := e.plan(ctx, log, t, p, opts, &s)
 	if err != nil || opts.DryRun {
+		return e.finish(ctx, log, obs, &s, cycleID, start, err)
+	}
+	if err := e.adopt(ctx, s.Target, held); err != nil {
 		return e.finish(ctx, log, obs, &s, cycleID, start, err)
 	}
 	obs.CyclePlanned(PlanEvent{Target: s.Target, Kind: s.Kind, Project: s.Project, Planned: s.Planned, ToPush: len(todo)})
@@ -144,32 +151,77 @@ func (e *Engine) Run(ctx context.Context, t Target, p *report.Project, opts Opti
 	return e.finish(ctx, log, obs, &s, cycleID, start, err)
 }
 
-// plan asks the target for its items and diffs them with the ledger. In a dry run it fills WouldPush.
-func (e *Engine) plan(ctx context.Context, log logrus.FieldLogger, t Target, p *report.Project, opts Options, s *Summary) ([]task, error) {
+// load reads the ledger's states of the target, after binding its rows to the target's destination (Destined,
+// Binder): rows written for another site are set aside, so the target's items are new there.
+func (e *Engine) load(ctx context.Context, log logrus.FieldLogger, t Target, opts Options, s *Summary) (map[string]ledger.State, error) {
+	lctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	defer cancel()
+	d, destined := t.(Destined)
+	b, binds := e.ledger.(Binder)
+	if destined && binds {
+		moved, err := b.Bind(lctx, s.Target, d.Destination(), opts.DryRun)
+		if err != nil {
+			return nil, err
+		}
+		if moved && opts.DryRun {
+			return map[string]ledger.State{}, nil // the rows under the name are another destination's
+		}
+		if moved {
+			log.WithField("destination", d.Destination()).Warn("the target now writes to another site or project: what covsync pushed to the old one is set aside, and every item is pushed to the new one")
+		}
+	}
+	return e.ledger.Load(lctx, s.Target)
+}
+
+// plan asks the target for its items and diffs them with the ledger (or, reconciling, with what the target
+// holds). In a dry run it fills WouldPush. held are the items a reconcile found already in place whose
+// ledger row says otherwise: they are recorded without a push.
+func (e *Engine) plan(ctx context.Context, log logrus.FieldLogger, t Target, p *report.Project, opts Options, s *Summary) (todo []task, held []push.Item, err error) {
 	items, err := t.Plan(ctx, p)
 	if err != nil {
-		return nil, fmt.Errorf("%s: plan: %w", s.Target, err)
+		return nil, nil, fmt.Errorf("%s: plan: %w", s.Target, err)
 	}
 	s.Planned = len(items)
-	lctx, cancel := context.WithTimeout(ctx, loadTimeout)
-	states, err := e.ledger.Load(lctx, s.Target)
-	cancel()
+	states, err := e.load(ctx, log, t, opts, s)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	planned := make(map[string]struct{}, len(items))
-	var todo []task
 	for _, it := range items {
 		if it.Key == "" {
-			return nil, fmt.Errorf("%s: plan has an item without a key (%q)", s.Target, it.Summary)
+			return nil, nil, fmt.Errorf("%s: plan has an item without a key (%q)", s.Target, it.Summary)
 		}
 		if _, dup := planned[it.Key]; dup {
-			return nil, fmt.Errorf("%s: plan has item %q twice", s.Target, it.Key)
+			return nil, nil, fmt.Errorf("%s: plan has item %q twice", s.Target, it.Key)
 		}
 		planned[it.Key] = struct{}{}
+	}
+	var drift push.Drift
+	if opts.Reconcile {
+		if drift, err = readDrift(ctx, t, items, s); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, it := range items {
 		st, known := states[it.Key]
 		var reason string
+		var diffs []push.Diff
 		switch {
+		case opts.Reconcile:
+			diffs = drift[it.Key]
+			switch {
+			case len(diffs) > 0:
+				reason = "drifted"
+				s.Drifted++
+			case opts.Force:
+				reason = "forced"
+			default:
+				if !known || !st.Acked || st.Failing || st.Hash != it.Hash {
+					held = append(held, it)
+				}
+				s.Unchanged++
+				continue
+			}
 		case !known || (!st.Acked && !st.Failing):
 			reason = "new"
 		case st.Failing:
@@ -182,7 +234,7 @@ func (e *Engine) plan(ctx context.Context, log logrus.FieldLogger, t Target, p *
 			s.Unchanged++
 			continue
 		}
-		todo = append(todo, task{item: it, reason: reason})
+		todo = append(todo, task{item: it, reason: reason, diffs: diffs})
 	}
 	var stale []string
 	for k := range states {
@@ -198,10 +250,37 @@ func (e *Engine) plan(ctx context.Context, log logrus.FieldLogger, t Target, p *
 	if opts.DryRun {
 		s.WouldPush = make([]Change, len(todo))
 		for i, tk := range todo {
-			s.WouldPush[i] = Change{Key: tk.item.Key, Summary: tk.item.Summary, Reason: tk.reason}
+			s.WouldPush[i] = Change{Key: tk.item.Key, Summary: tk.item.Summary, Reason: tk.reason, Drift: tk.diffs}
 		}
 	}
-	return todo, nil
+	return todo, held, nil
+}
+
+// readDrift asks a reconciling target what it holds.
+func readDrift(ctx context.Context, t Target, items []push.Item, s *Summary) (push.Drift, error) {
+	r, ok := t.(Reader)
+	if !ok {
+		return nil, fmt.Errorf("%s: reconcile: the %s target cannot read back what it holds", s.Target, s.Kind)
+	}
+	d, err := r.Drift(ctx, items)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reconcile: read back: %w", s.Target, err)
+	}
+	return d, nil
+}
+
+// adopt records items a reconcile found already held as desired, so the ledger agrees with the target and
+// the next ordinary cycle pushes nothing. Nothing is written to the target.
+func (e *Engine) adopt(ctx context.Context, target string, held []push.Item) error {
+	for _, it := range held {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		err := e.ledger.RecordPushed(rctx, target, it.Key, it.Hash, it.Summary, "reconcile: the target already held it")
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pushAll pushes todo through opts.Workers workers and records each outcome. It returns the cycle-level
@@ -209,7 +288,7 @@ func (e *Engine) plan(ctx context.Context, log logrus.FieldLogger, t Target, p *
 func (e *Engine) pushAll(ctx context.Context, log logrus.FieldLogger, obs Observer, t Target, todo []task, opts Options, s *Summary) error {
 	workers := opts.Workers
 	if workers <= 0 {
-		workers = DefaultWorkers
+		workers = config.DefaultWorkersPerTarget
 	}
 	workers = min(workers, len(todo))
 
@@ -327,6 +406,9 @@ func (c *cycle) one(ctx, pushCtx context.Context, lim *rate.Limiter, tk task) {
 	name, kind := c.s.Target, c.s.Kind
 	ev := ItemEvent{Target: name, Kind: kind, Project: c.s.Project, Item: it.Key}
 	log := c.log.WithFields(logrus.Fields{"item": it.Key, "reason": tk.reason})
+	if len(tk.diffs) > 0 {
+		log = log.WithField("drift", push.Describe(tk.diffs))
+	}
 
 	t0 := time.Now()
 	res, err := c.t.Push(pushCtx, it)
@@ -430,7 +512,14 @@ func (e *Engine) finish(ctx context.Context, log logrus.FieldLogger, obs Observe
 	fields := logrus.Fields{"planned": s.Planned, "pushed": s.Pushed, "unchanged": s.Unchanged, "failed": s.Failed,
 		"skipped": s.Skipped, "remaining": s.Remaining, "pruned": s.Pruned, "stale": s.Stale,
 		"duration_ms": s.Duration.Milliseconds()}
-	line := fmt.Sprintf("cycle of %s (project %s)%s: %s in %s", s.Target, s.Project, dryRunNote(s.DryRun), countsLine(*s), s.Duration.Round(time.Millisecond))
+	if s.Reconcile {
+		fields["drifted"] = s.Drifted
+	}
+	what := "cycle"
+	if s.Reconcile {
+		what = "reconcile cycle"
+	}
+	line := fmt.Sprintf("%s of %s (project %s)%s: %s in %s", what, s.Target, s.Project, dryRunNote(s.DryRun), countsLine(*s), s.Duration.Round(time.Millisecond))
 	switch {
 	case err != nil:
 		log.WithFields(fields).WithField("error", s.CycleError).Error(line + ": " + s.CycleError)
@@ -445,6 +534,9 @@ func (e *Engine) finish(ctx context.Context, log logrus.FieldLogger, obs Observe
 
 func countsLine(s Summary) string {
 	parts := []string{fmt.Sprintf("%d planned", s.Planned)}
+	if s.Reconcile {
+		parts = append(parts, fmt.Sprintf("%d drifted", s.Drifted))
+	}
 	if s.DryRun {
 		parts = append(parts, fmt.Sprintf("%d would be pushed", len(s.WouldPush)))
 	} else {

@@ -9,10 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-)
 
-// DefaultSchema is covsync's own schema, where the migrations put the ledger.
-const DefaultSchema = "covsync"
+	"github.com/covsync/covsync/config"
+)
 
 // MaxTextLen caps every error and note written to the ledger. Connectors redact secrets from their errors
 // before the engine sees them; the cap bounds what a misbehaving server's error body can put in the table and
@@ -28,20 +27,22 @@ type DB interface {
 
 // Ledger reads and writes the ledger and cycle tables. It is safe for concurrent use when its DB is (a pool).
 type Ledger struct {
-	db     DB
-	ledger string // quoted, schema-qualified table names
-	cycles string
+	db           DB
+	ledger       string // quoted, schema-qualified table names
+	cycles       string
+	destinations string
 }
 
-// New returns a ledger on the tables of schema (DefaultSchema when empty).
+// New returns a ledger on the tables of schema (config.OwnSchema when empty).
 func New(db DB, schema string) *Ledger {
 	if schema == "" {
-		schema = DefaultSchema
+		schema = config.OwnSchema
 	}
 	return &Ledger{
-		db:     db,
-		ledger: pgx.Identifier{schema, "ledger"}.Sanitize(),
-		cycles: pgx.Identifier{schema, "cycles"}.Sanitize(),
+		db:           db,
+		ledger:       pgx.Identifier{schema, "ledger"}.Sanitize(),
+		cycles:       pgx.Identifier{schema, "cycles"}.Sanitize(),
+		destinations: pgx.Identifier{schema, "destinations"}.Sanitize(),
 	}
 }
 

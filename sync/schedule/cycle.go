@@ -26,6 +26,8 @@ type Cycle struct {
 	Trigger string
 	// Force ignores the ledger: every planned item is pushed.
 	Force bool
+	// Reconcile reads back what the target holds and pushes what drifted (engine.Options.Reconcile).
+	Reconcile bool
 	// JobID and Attempt identify the River job (for logs).
 	JobID   int64
 	Attempt int
@@ -62,13 +64,15 @@ func Permanent(err error) error {
 // JobKind is the River job kind of a cycle.
 const JobKind = "covsync_cycle"
 
-// CycleArgs are a cycle job's arguments. Only project and kind make the job unique: a forced resync and a
-// scheduled cycle of the same (project, kind) are the same job as far as "never twice at once" goes.
+// CycleArgs are a cycle job's arguments. Only project and kind make the job unique: a forced resync, a
+// reconcile and a scheduled cycle of the same (project, kind) are the same job as far as "never twice at
+// once" goes.
 type CycleArgs struct {
-	Project string `json:"project" river:"unique"`
-	Target  string `json:"target" river:"unique"` // the target kind
-	Trigger string `json:"trigger"`
-	Force   bool   `json:"force,omitempty"`
+	Project   string `json:"project" river:"unique"`
+	Target    string `json:"target" river:"unique"` // the target kind
+	Trigger   string `json:"trigger"`
+	Force     bool   `json:"force,omitempty"`
+	Reconcile bool   `json:"reconcile,omitempty"`
 	// Slot is part of the unique key. Scheduled and resync cycles leave it empty; cycles after an ingest take
 	// "ingest" or "ingest-next", so a report stored while one cycle runs still gets a cycle after it (a
 	// single unique key would call the new job a duplicate of the running one).
@@ -124,7 +128,7 @@ func (w *cycleWorker) Work(ctx context.Context, job *river.Job[CycleArgs]) error
 	}
 	c := Cycle{
 		Project: job.Args.Project, Kind: job.Args.Target, Trigger: job.Args.Trigger, Force: job.Args.Force,
-		JobID: job.ID, Attempt: job.Attempt,
+		Reconcile: job.Args.Reconcile, JobID: job.ID, Attempt: job.Attempt,
 	}
 	out, err := w.s.runner().RunCycle(ctx, c)
 	if out != nil {

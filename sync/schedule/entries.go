@@ -8,31 +8,29 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/sync/push"
 )
-
-// Target kinds, as the engine, --target and the queues name them.
-const (
-	KindJira       = "jira"
-	KindLinkedRuns = "linked-runs"
-	KindADO        = "ado"
-	KindConfluence = "confluence"
-)
-
-// Kinds lists every target kind; each has its own River queue.
-func Kinds() []string { return []string{KindJira, KindLinkedRuns, KindADO, KindConfluence} }
 
 // Entry is one scheduled (project, kind) cycle.
 type Entry struct {
 	Project string
 	Kind    string
 	Spec    string // the cron spec as written in the config
-	sched   cron.Schedule
+	// Reconcile makes the entry's cycles reconcile cycles (schedules.reconcile).
+	Reconcile bool
+	sched     cron.Schedule
 }
 
-// ID is the periodic job's identifier in River: "<project>/<kind>".
-func (e Entry) ID() string { return e.Project + "/" + e.Kind }
+// ID is the periodic job's identifier in River: "<project>/<kind>", "<project>/<kind>/reconcile".
+func (e Entry) ID() string {
+	if e.Reconcile {
+		return e.Project + "/" + e.Kind + "/reconcile"
+	}
+	return e.Project + "/" + e.Kind
+}
 
-// cronParser accepts what DESIGN.md §9 promises: five fields, or descriptors such as @every 10m and @hourly.
+// cronParser accepts what the config's schedules may hold (docs/architecture.md, Contracts): five fields,
+// or descriptors such as @every 10m and @hourly.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // ParseSpec parses one cron spec; key names the config key in the error ("schedules.jira").
@@ -54,13 +52,14 @@ func NewEntry(project, kind, spec string) (Entry, error) {
 }
 
 // Entries lists the scheduled cycles of c: one per (project, kind) that the project maps and whose schedule is
-// not empty, in config order.
+// not empty, and one reconcile entry per (project, kind) when schedules.reconcile is not empty, in config
+// order.
 func Entries(c *config.Config) ([]Entry, error) {
 	specs := map[string]string{
-		KindJira:       c.Schedules.Jira,
-		KindLinkedRuns: c.Schedules.LinkedRuns,
-		KindADO:        c.Schedules.ADO,
-		KindConfluence: c.Schedules.Confluence,
+		push.TargetJira:       c.Schedules.Jira,
+		push.TargetLinkedRuns: c.Schedules.LinkedRuns,
+		push.TargetADO:        c.Schedules.ADO,
+		push.TargetConfluence: c.Schedules.Confluence,
 	}
 	var out []Entry
 	for _, p := range c.Projects {
@@ -74,6 +73,15 @@ func Entries(c *config.Config) ([]Entry, error) {
 			}
 			out = append(out, e)
 		}
+		if spec := c.Schedules.ReconcileSpec(); spec != "" {
+			s, err := ParseSpec("schedules.reconcile", spec)
+			if err != nil {
+				return nil, err
+			}
+			for _, k := range ProjectKinds(c, p) {
+				out = append(out, Entry{Project: p.ID, Kind: k, Spec: spec, Reconcile: true, sched: s})
+			}
+		}
 	}
 	return out, nil
 }
@@ -83,16 +91,16 @@ func Entries(c *config.Config) ([]Entry, error) {
 func ProjectKinds(c *config.Config, p config.Project) []string {
 	var out []string
 	if p.Jira != nil && (p.Jira.Fields == nil || *p.Jira.Fields) && jiraHasFields(c, p.Jira.Target) {
-		out = append(out, KindJira)
+		out = append(out, push.TargetJira)
 	}
 	if p.Jira != nil && p.Jira.LinkedRuns {
-		out = append(out, KindLinkedRuns)
+		out = append(out, push.TargetLinkedRuns)
 	}
 	if p.ADO != nil {
-		out = append(out, KindADO)
+		out = append(out, push.TargetADO)
 	}
 	if p.Confluence != nil {
-		out = append(out, KindConfluence)
+		out = append(out, push.TargetConfluence)
 	}
 	return out
 }
@@ -108,7 +116,7 @@ func jiraHasFields(c *config.Config, site string) bool {
 
 // configKey is the schedules key of a kind ("linked-runs" is written linked_runs in YAML).
 func configKey(kind string) string {
-	if kind == KindLinkedRuns {
+	if kind == push.TargetLinkedRuns {
 		return "linked_runs"
 	}
 	return kind
@@ -118,9 +126,15 @@ func configKey(kind string) string {
 // projects is empty, every kind the project maps when kinds is empty. A project that is not configured, or a
 // kind that is not a kind, is an error naming it; a kind a project does not map is left out for that project.
 func Requests(c *config.Config, projects, kinds []string, force bool, trigger string) ([]Request, error) {
+	return RequestsOf(c, projects, kinds, Request{Force: force, Trigger: trigger})
+}
+
+// RequestsOf is Requests with every request a copy of like (its Force, Reconcile and Trigger) for each
+// (project, kind) of the scope.
+func RequestsOf(c *config.Config, projects, kinds []string, like Request) ([]Request, error) {
 	for _, k := range kinds {
-		if !slices.Contains(Kinds(), k) {
-			return nil, fmt.Errorf("target kind %q: not one of %s", k, strings.Join(Kinds(), ", "))
+		if !slices.Contains(push.TargetKinds(), k) {
+			return nil, fmt.Errorf("target kind %q: not one of %s", k, strings.Join(push.TargetKinds(), ", "))
 		}
 	}
 	byID := map[string]config.Project{}
@@ -142,7 +156,9 @@ func Requests(c *config.Config, projects, kinds []string, force bool, trigger st
 	for _, p := range scope {
 		for _, k := range ProjectKinds(c, p) {
 			if len(kinds) == 0 || slices.Contains(kinds, k) {
-				out = append(out, Request{Project: p.ID, Kind: k, Force: force, Trigger: trigger})
+				r := like
+				r.Project, r.Kind = p.ID, k
+				out = append(out, r)
 			}
 		}
 	}

@@ -6,7 +6,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/covsync/covsync/config"
 )
 
 // ingestSlots are the unique-key slots of cycles after an ingest. Only one cycle of a (project, kind) runs at
@@ -34,7 +37,7 @@ func (s *Scheduler) enqueueAfterIngest(ctx context.Context, tx pgx.Tx, project, 
 	// A cycle that has not started yet will do, provided it cannot start before tx commits: FOR UPDATE holds
 	// its row, and River's fetch (SKIP LOCKED) passes it over until then.
 	var waiting int64
-	err := tx.QueryRow(ctx, `SELECT id FROM `+pgx.Identifier{Schema, "river_job"}.Sanitize()+`
+	err := tx.QueryRow(ctx, `SELECT id FROM `+pgx.Identifier{config.OwnSchema, "river_job"}.Sanitize()+`
 		WHERE kind = $1 AND state IN ('available', 'scheduled', 'pending')
 		  AND args->>'project' = $2 AND args->>'target' = $3
 		ORDER BY id LIMIT 1 FOR UPDATE`, JobKind, project, kind).Scan(&waiting)
@@ -66,7 +69,7 @@ func (s *Scheduler) enqueueAfterIngest(ctx context.Context, tx pgx.Tx, project, 
 // otherRunning reports whether a cycle of the same (project, kind) other than job id is running.
 func (s *Scheduler) otherRunning(ctx context.Context, id int64, a CycleArgs) (bool, error) {
 	var busy bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgx.Identifier{Schema, "river_job"}.Sanitize()+`
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgx.Identifier{config.OwnSchema, "river_job"}.Sanitize()+`
 		WHERE kind = $1 AND state = 'running' AND id <> $2 AND args->>'project' = $3 AND args->>'target' = $4)`,
 		JobKind, id, a.Project, a.Target).Scan(&busy)
 	if err != nil {
@@ -80,7 +83,7 @@ func (s *Scheduler) otherRunning(ctx context.Context, id int64, a CycleArgs) (bo
 // up to 5 s to a sync_delay; the replica that enqueued a cycle after an ingest promotes it on time, and
 // River's scheduler remains the fallback if that replica stops first.
 func (s *Scheduler) Promote(ctx context.Context, ids []int64) error {
-	_, err := s.pool.Exec(ctx, `UPDATE `+pgx.Identifier{Schema, "river_job"}.Sanitize()+`
+	_, err := s.pool.Exec(ctx, `UPDATE `+pgx.Identifier{config.OwnSchema, "river_job"}.Sanitize()+`
 		SET state = 'available' WHERE id = ANY($1) AND state = 'scheduled' AND scheduled_at <= now()`, ids)
 	if err != nil {
 		return fmt.Errorf("schedule: make cycles %v available: %w", ids, err)

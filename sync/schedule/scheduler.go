@@ -17,11 +17,10 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
-)
 
-// Schema is where River's tables live: covsync's own schema (postgres.OwnSchema), so a deployment grants one
-// schema to the daemon's role and River never touches `public`.
-const Schema = "covsync"
+	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/sync/push"
+)
 
 // Options configure a Scheduler. Zero values take the defaults noted.
 type Options struct {
@@ -54,6 +53,15 @@ type Options struct {
 	ID string
 	// TestOnly turns off River's start-up jitter (tests only).
 	TestOnly bool
+	// OnReclaim is told of every job this client took back from a dead process (reclaim.go); the log gets a
+	// warning either way.
+	OnReclaim func(Reclaimed)
+	// WaitTimeout bounds how long Resync waits for another client's cycle of the same (project, kind)
+	// (default CycleTimeout + StopTimeout + StopMargin: longer than a live cycle may run); past it Resync
+	// gives up with ErrWaitTimeout.
+	WaitTimeout time.Duration
+	// OnWait is told what Resync waits for, each time it finds another client's cycle in its way.
+	OnWait func(Waiting)
 	// BusySnooze is how long a cycle waits (plus up to as much again, random) when another cycle of its
 	// (project, kind) is running (default 2s).
 	BusySnooze time.Duration
@@ -78,6 +86,15 @@ func (o *Options) defaults() {
 	if o.FetchPollInterval <= 0 {
 		o.FetchPollInterval = time.Second
 	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = o.CycleTimeout + o.StopTimeout + StopMargin
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ID == "" && o.Work {
+		o.ID = defaultClientID()
+	}
 	if o.BusySnooze <= 0 {
 		o.BusySnooze = 2 * time.Second
 	}
@@ -86,9 +103,12 @@ func (o *Options) defaults() {
 // Scheduler is covsync's River client: it schedules, inserts and works cycle jobs.
 type Scheduler struct {
 	opts   Options
-	pool   *pgxpool.Pool
 	client *river.Client[pgx.Tx]
-	run    atomic.Pointer[Runner]
+	pool   *pgxpool.Pool
+
+	live          liveness // the lock that says this client is alive (reclaim.go)
+	stopReclaimer context.CancelFunc
+	run           atomic.Pointer[Runner]
 
 	mu      sync.Mutex
 	entries map[string]Entry // by ID, as registered with River
@@ -97,11 +117,11 @@ type Scheduler struct {
 // New builds the River client. Start makes it work.
 func New(pool *pgxpool.Pool, r Runner, opts Options) (*Scheduler, error) {
 	opts.defaults()
-	s := &Scheduler{opts: opts, pool: pool, entries: map[string]Entry{}}
+	s := &Scheduler{opts: opts, entries: map[string]Entry{}, pool: pool}
 	s.SetRunner(r)
 
 	cfg := &river.Config{
-		Schema:                 Schema,
+		Schema:                 config.OwnSchema, // covsync's own schema: a deployment grants one schema, and River never touches public
 		MaxAttempts:            opts.MaxAttempts,
 		RetryPolicy:            retryPolicy{base: opts.RetryBackoff, max: opts.RetryBackoffMax, jitter: rand.Float64},
 		JobTimeout:             opts.CycleTimeout,
@@ -119,23 +139,24 @@ func New(pool *pgxpool.Pool, r Runner, opts Options) (*Scheduler, error) {
 		// runs as the owner.
 		ReindexerIndexNames: []string{},
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
 	if opts.Work {
 		workers := river.NewWorkers()
 		if err := river.AddWorkerSafely(workers, &cycleWorker{s: s}); err != nil {
 			return nil, fmt.Errorf("schedule: %w", err)
 		}
+		if err := river.AddWorkerSafely(workers, &reconcileTickWorker{s: s}); err != nil {
+			return nil, fmt.Errorf("schedule: %w", err)
+		}
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{}
-		for _, k := range Kinds() {
+		for _, k := range push.TargetKinds() {
 			n := opts.Queues[k]
 			if n <= 0 {
 				n = 1
 			}
 			cfg.Queues[k] = river.QueueConfig{MaxWorkers: n}
 		}
+		cfg.Queues[reconcileQueue] = river.QueueConfig{MaxWorkers: 1}
 	} else if len(opts.Entries) > 0 {
 		return nil, errors.New("schedule: a client that does not work jobs cannot schedule them")
 	}
@@ -199,9 +220,15 @@ func (s *Scheduler) SetEntries(entries []Entry) error {
 		}
 		changed := slices.Contains(remove, id)
 		args := CycleArgs{Project: e.Project, Target: e.Kind, Trigger: TriggerSchedule}
-		pj := river.NewPeriodicJob(e.sched, func() (river.JobArgs, *river.InsertOpts) {
-			return args, s.insertOpts(args)
-		}, &river.PeriodicJobOpts{ID: id, RunOnStart: !changed})
+		ctor := func() (river.JobArgs, *river.InsertOpts) { return args, s.insertOpts(args) }
+		// A reconcile does not run on start: a restart is no reason to read every target back.
+		runOnStart := !changed
+		if e.Reconcile {
+			tick := reconcileTickArgs{Project: e.Project, Target: e.Kind}
+			ctor = func() (river.JobArgs, *river.InsertOpts) { return tick, s.tickOpts() }
+			runOnStart = false
+		}
+		pj := river.NewPeriodicJob(e.sched, ctor, &river.PeriodicJobOpts{ID: id, RunOnStart: runOnStart})
 		if _, err := s.client.PeriodicJobs().AddSafely(pj); err != nil {
 			return fmt.Errorf("schedule: cycle %s: %w", id, err)
 		}
@@ -213,8 +240,24 @@ func (s *Scheduler) SetEntries(entries []Entry) error {
 // Start starts working (and, on the elected leader, scheduling) cycles. It returns once started; cancelling
 // ctx stops the client as Stop would.
 func (s *Scheduler) Start(ctx context.Context) error {
+	if s.opts.Work {
+		// Alive before the first job is fetched, so no job of this client ever looks like a dead one's.
+		if err := s.live.hold(ctx, s.pool, s.opts.ID); err != nil {
+			return fmt.Errorf("schedule: start: client lock: %w", err)
+		}
+	}
 	if err := s.client.Start(ctx); err != nil {
+		s.live.release(ctx)
 		return fmt.Errorf("schedule: start: %w", err)
+	}
+	if s.opts.Work {
+		// One sweep before returning: a daemon or resync that starts frees what a dead process left at once.
+		s.reclaimAndReport(ctx)
+		rctx, cancel := context.WithCancel(ctx)
+		s.mu.Lock()
+		s.stopReclaimer = cancel
+		s.mu.Unlock()
+		go s.reclaimLoop(rctx)
 	}
 	return nil
 }
@@ -223,9 +266,17 @@ func (s *Scheduler) Start(ctx context.Context) error {
 // them (their jobs are retried later; the ledger keeps every item they finished). It returns when the client
 // has stopped or ctx is done.
 func (s *Scheduler) Stop(ctx context.Context) error {
-	if err := s.client.Stop(ctx); err != nil {
+	err := s.client.Stop(ctx)
+	s.mu.Lock()
+	if s.stopReclaimer != nil {
+		s.stopReclaimer()
+	}
+	s.mu.Unlock()
+	if err != nil {
+		// Cycles may still be running: keep the lock, so no other client reclaims them while they do.
 		return fmt.Errorf("schedule: stop: %w", err)
 	}
+	s.live.release(context.WithoutCancel(ctx))
 	return nil
 }
 
@@ -246,10 +297,11 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 
 // Request asks for one (project, kind) cycle outside its schedule.
 type Request struct {
-	Project string `json:"project"`
-	Kind    string `json:"target"`
-	Force   bool   `json:"force,omitempty"`
-	Trigger string `json:"-"` // TriggerResync or TriggerAPI (default TriggerResync)
+	Project   string `json:"project"`
+	Kind      string `json:"target"`
+	Force     bool   `json:"force,omitempty"`
+	Reconcile bool   `json:"reconcile,omitempty"`
+	Trigger   string `json:"-"` // TriggerResync or TriggerAPI (default TriggerResync)
 }
 
 // Enqueued is a job Enqueue inserted or found.
@@ -281,7 +333,7 @@ func (s *Scheduler) enqueue(ctx context.Context, r Request) (Enqueued, error) {
 	if trig == "" {
 		trig = TriggerResync
 	}
-	args := CycleArgs{Project: r.Project, Target: r.Kind, Trigger: trig, Force: r.Force}
+	args := CycleArgs{Project: r.Project, Target: r.Kind, Trigger: trig, Force: r.Force, Reconcile: r.Reconcile}
 	res, err := s.client.Insert(ctx, args, s.insertOpts(args))
 	if err != nil {
 		return Enqueued{}, fmt.Errorf("schedule: enqueue cycle %s/%s: %w", r.Project, r.Kind, err)
@@ -304,6 +356,9 @@ type Outcome struct {
 
 // OK reports whether the cycle ran to the end.
 func (o Outcome) OK() bool { return o.State == string(rivertype.JobStateCompleted) }
+
+// Cancelled reports whether the job was cancelled: its runner returned Permanent, so no retry would help.
+func (o Outcome) Cancelled() bool { return o.State == string(rivertype.JobStateCancelled) }
 
 // waitPoll is how often Wait looks at the jobs; polling (not River's events) sees jobs other replicas work.
 const waitPoll = 200 * time.Millisecond
@@ -383,17 +438,21 @@ func (s *Scheduler) Resync(ctx context.Context, reqs []Request) ([]Outcome, erro
 }
 
 func (s *Scheduler) resyncOne(ctx context.Context, r Request) (Outcome, error) {
+	deadline := time.Now().Add(s.opts.WaitTimeout)
 	for {
 		e, err := s.enqueue(ctx, r)
 		if err != nil {
 			return Outcome{}, err
 		}
-		os, err := s.Wait(ctx, []int64{e.JobID})
-		if err != nil {
-			return Outcome{}, err
-		}
 		if !e.Duplicate {
+			os, err := s.Wait(ctx, []int64{e.JobID})
+			if err != nil {
+				return Outcome{}, err
+			}
 			return os[0], nil
+		}
+		if err := s.waitForOther(ctx, e, deadline); err != nil {
+			return Outcome{Project: r.Project, Kind: r.Kind}, err // no JobID: the error says why
 		}
 	}
 }
