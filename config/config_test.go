@@ -131,7 +131,7 @@ projects:
 		{
 			name: "an unknown top-level key is named with its line",
 			yaml: minimal + "colour: blue\n",
-			want: []string{`3: colour: unknown key "colour" (known here: ado, confluence, database, http, jira, log, projects, schedules, templates, workers)`},
+			want: []string{`3: colour: unknown key "colour" (known here: ado, confluence, database, http, ingest, jira, log, projects, schedules, templates, workers)`},
 		},
 		{
 			name: "a misspelled key suggests the right one",

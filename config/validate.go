@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -32,6 +33,12 @@ const (
 	DefaultOnManualEdit      = "overwrite"
 	DefaultMaxRows           = 500
 	DefaultMaxConns          = 8
+	DefaultMaxBodyBytes      = 50 << 20
+	DefaultRequestTimeout    = 60 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	DefaultKeyRequestsPerSec = 5
+	DefaultKeyBurst          = 50
+	DefaultSyncDelay         = 5 * time.Second
 	DefaultPageTitle         = "Test coverage: {{.Project.Name}}"
 	DefaultReleaseTitle      = "Test coverage: {{.Project.Name}} {{.Release.Name}}"
 )
@@ -64,6 +71,7 @@ func (v *validator) run() {
 	v.schedules()
 	v.templates()
 	v.workers()
+	v.ingest()
 	v.projects(v.jira(), v.ado(), v.confluence())
 }
 
@@ -224,6 +232,64 @@ func (v *validator) http() {
 			continue
 		}
 		h.ResyncAPIKeySHA256[i] = strings.ToLower(k)
+	}
+	v.httpTLS(host, err == nil)
+	if h.MaxBodyBytes == 0 && !v.c.present("http.max_body_bytes") {
+		h.MaxBodyBytes = DefaultMaxBodyBytes
+	} else if h.MaxBodyBytes < 1 {
+		v.c.add("http.max_body_bytes", "must be 1 or more, got %d", h.MaxBodyBytes)
+	}
+	v.positiveDuration("http.request_timeout", &h.RequestTimeout, DefaultRequestTimeout)
+	v.positiveDuration("http.idle_timeout", &h.IdleTimeout, DefaultIdleTimeout)
+	if h.KeyRequestsPerSecond == 0 && !v.c.present("http.key_requests_per_second") {
+		h.KeyRequestsPerSecond = DefaultKeyRequestsPerSec
+	} else if !(h.KeyRequestsPerSecond > 0) || math.IsInf(h.KeyRequestsPerSecond, 0) {
+		v.c.add("http.key_requests_per_second", "must be a number greater than 0, got %v", h.KeyRequestsPerSecond)
+	}
+	v.positiveInt("http.key_burst", &h.KeyBurst, DefaultKeyBurst)
+}
+
+// httpTLS checks the certificate pair and refuses plain HTTP on an address other hosts can reach, unless
+// the config says a TLS-terminating proxy is in front (API keys would cross the network in clear text).
+func (v *validator) httpTLS(host string, hostOK bool) {
+	h := &v.cfg.HTTP
+	if h.TLS.Enabled() {
+		h.TLS.CertFile, h.TLS.KeyFile = v.path(h.TLS.CertFile), v.path(h.TLS.KeyFile)
+		switch {
+		case h.TLS.CertFile == "":
+			v.c.add("http.tls.cert_file", "missing: key_file is set, so is the certificate (PEM)")
+		case h.TLS.KeyFile == "":
+			v.c.add("http.tls.key_file", "missing: cert_file is set, so is its private key (PEM)")
+		default:
+			if _, err := readSecretFile(h.TLS.KeyFile); err != nil {
+				v.c.add("http.tls.key_file", "%v", err)
+			} else if _, err := tls.LoadX509KeyPair(h.TLS.CertFile, h.TLS.KeyFile); err != nil {
+				v.c.add("http.tls.cert_file", "cannot load the certificate and key: %v", unwrapPathErr(err))
+			}
+		}
+		if h.PlaintextBehindProxy {
+			v.c.add("http.plaintext_behind_proxy", "true together with http.tls: choose one")
+		}
+		return
+	}
+	if hostOK && !IsLoopbackHost(host) && !h.PlaintextBehindProxy {
+		v.c.add("http.listen", "%q is not a loopback address: set http.tls.cert_file and key_file, or "+
+			"http.plaintext_behind_proxy: true when a TLS-terminating proxy is in front", h.Listen)
+	}
+}
+
+func (v *validator) ingest() {
+	v.positiveDuration("ingest.sync_delay", &v.cfg.Ingest.SyncDelay, DefaultSyncDelay)
+}
+
+// positiveDuration defaults an unset *d to def and reports a written value of 0 or less.
+func (v *validator) positiveDuration(key string, d *time.Duration, def time.Duration) {
+	if *d == 0 && !v.c.present(key) {
+		*d = def
+		return
+	}
+	if *d <= 0 {
+		v.c.add(key, "must be greater than 0, got %s", *d)
 	}
 }
 

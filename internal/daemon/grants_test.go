@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -50,7 +51,9 @@ func TestTheDaemonRunsWithOnlyTheGrantsOfGrantsSQL(t *testing.T) {
 	exec(t, admin, `DO $$ BEGIN
 		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_owner') THEN CREATE ROLE covsync_owner LOGIN; END IF;
 		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_daemon') THEN CREATE ROLE covsync_daemon LOGIN; END IF;
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_ingest') THEN CREATE ROLE covsync_ingest NOLOGIN; END IF;
 	END $$`)
+	exec(t, admin, "GRANT covsync_ingest TO covsync_daemon")
 	exec(t, admin, "GRANT CREATE ON DATABASE "+pgx.Identifier{dbName}.Sanitize()+" TO covsync_owner")
 	exec(t, admin, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
 
@@ -60,14 +63,10 @@ func TestTheDaemonRunsWithOnlyTheGrantsOfGrantsSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ownerPool.Close()
-	off := false
-	if err := Migrate(context.Background(), ownerPool, &config.Config{Database: config.Database{MigrateSource: &off}}); err != nil {
+	if err := Migrate(context.Background(), ownerPool, &config.Config{}); err != nil {
 		t.Fatalf("migrate as owner: %v", err)
 	}
-	// The source schema as ingest leaves it (its migrations are the ingest's; a table stands in here).
-	exec(t, owner, `CREATE SCHEMA covsync_source;
-		CREATE TABLE covsync_source.projects (id text PRIMARY KEY, name text NOT NULL);
-		INSERT INTO covsync_source.projects VALUES ('shop', 'Shop')`)
+	exec(t, owner, `INSERT INTO covsync_source.projects VALUES ('shop', 'Shop')`)
 	grants, err := os.ReadFile(filepath.Join("..", "..", "deploy", "sql", "grants.sql")) // tests run in their package dir
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +119,17 @@ func TestTheDaemonRunsWithOnlyTheGrantsOfGrantsSQL(t *testing.T) {
 		}
 	}
 	waitFor(t, 10*time.Second, "readyz as covsync_daemon", func() bool { c, _ := get(t, s, "/readyz"); return c == 200 })
+	// A report posted over HTTPS is stored and its cycles enqueued, as covsync_daemon; keys are the owner's.
+	key := mustKey(t, ownerPool, "shop")
+	if code, _, body := s.post(t, post{path: "/v1/projects/shop/runs", key: key, body: report(t, 20, "grants")}); code != 201 {
+		t.Fatalf("ingest as covsync_daemon: %d %s; log: %v", code, body, lastErrors(s))
+	}
+	cov := `{"project":"shop","measuredAt":"2026-11-20T08:00:00Z","stories":[{"ticket":"SHOP-1","coveredMethods":%d,"totalMethods":4}]}`
+	for _, n := range []int{1, 2} { // the second re-sends a measurement with other figures: an UPDATE
+		if code, _, body := s.post(t, post{path: "/v1/projects/shop/coverage", key: key, body: fmt.Appendf(nil, cov, n)}); code != 201 {
+			t.Fatalf("coverage as covsync_daemon: %d %s; log: %v", code, body, lastErrors(s))
+		}
+	}
 	s.stop(t, 20*time.Second)
 
 	// And nothing more: no writes to the source, no DDL in covsync's schema.
@@ -129,7 +139,17 @@ func TestTheDaemonRunsWithOnlyTheGrantsOfGrantsSQL(t *testing.T) {
 	}
 	defer c.Close(context.Background())
 	for _, sql := range []string{
-		"INSERT INTO covsync_source.projects VALUES ('evil', 'Evil')",
+		// The source: reports are added, never rewritten or erased.
+		"DELETE FROM covsync_source.runs",
+		"UPDATE covsync_source.runs SET tests = 0",
+		"UPDATE covsync_source.projects SET name = 'Evil'",
+		"TRUNCATE covsync_source.test_results",
+		"DELETE FROM covsync_source.story_coverage",
+		// Keys: minted and revoked by the owner only.
+		"INSERT INTO covsync.api_keys (prefix, hash, project_id) VALUES ('csk_aaaaaaaa', sha256('x'), 'shop')",
+		"UPDATE covsync.api_keys SET revoked_at = NULL",
+		"UPDATE covsync.api_keys SET project_id = 'bank'",
+		"DELETE FROM covsync.api_keys",
 		"CREATE TABLE covsync.extra (x int)",
 		"DROP TABLE covsync.ledger",
 		"CREATE TABLE public.extra (x int)",

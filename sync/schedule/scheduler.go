@@ -62,6 +62,9 @@ type Options struct {
 	WaitTimeout time.Duration
 	// OnWait is told what Resync waits for, each time it finds another client's cycle in its way.
 	OnWait func(Waiting)
+	// BusySnooze is how long a cycle waits (plus up to as much again, random) when another cycle of its
+	// (project, kind) is running (default 2s).
+	BusySnooze time.Duration
 }
 
 func (o *Options) defaults() {
@@ -91,6 +94,9 @@ func (o *Options) defaults() {
 	}
 	if o.ID == "" && o.Work {
 		o.ID = defaultClientID()
+	}
+	if o.BusySnooze <= 0 {
+		o.BusySnooze = 2 * time.Second
 	}
 }
 
