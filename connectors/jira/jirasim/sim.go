@@ -109,7 +109,7 @@ type Sim struct {
 	nextID   int
 	requests []Request
 	limiter  *rate.Limiter
-	perms    map[string]bool // permission → denied
+	perms    map[string]bool                // permission → denied
 	contexts map[string]map[string][]string // field id → project key → options of that project's field context
 	faults   faults
 	mux      *http.ServeMux
