@@ -42,7 +42,7 @@ func (t *Target) listDocuments(ctx context.Context, s *session) map[string]map[s
 	var got struct {
 		Value []map[string]any `json:"value"`
 	}
-	err := t.paced(ctx, func() error { return s.rest(ctx, http.MethodGet, s.docsURL, dataAPIVersion, nil, &got) })
+	err := t.paced(ctx, func() error { return s.rest(ctx, http.MethodGet, s.docsURL, s.dataVersion, nil, &got) })
 	if st, _ := statusOf(err); err != nil && st == http.StatusNotFound {
 		return map[string]map[string]any{} // no collection yet: every document is new
 	}

@@ -19,7 +19,7 @@ func (t *Target) ProbeProject(ctx context.Context) error {
 	var p struct {
 		Name string `json:"name"`
 	}
-	if err := t.paced(ctx, func() error { return s.rest(ctx, http.MethodGet, u, "7.1", nil, &p) }); err != nil {
+	if err := t.paced(ctx, func() error { return s.rest(ctx, http.MethodGet, u, s.coreVersion, nil, &p) }); err != nil {
 		return t.probeError(fmt.Errorf("%s: project %s: %w", t.Name(), t.o.Project, err))
 	}
 	return nil
@@ -32,7 +32,7 @@ func (t *Target) ProbeCollection(ctx context.Context) error {
 	if err != nil {
 		return t.probeError(err)
 	}
-	err = t.paced(ctx, func() error { return s.rest(ctx, http.MethodGet, s.docsURL, dataAPIVersion, nil, nil) })
+	err = t.paced(ctx, func() error { return s.rest(ctx, http.MethodGet, s.docsURL, s.dataVersion, nil, nil) })
 	if st, key := statusOf(err); st == http.StatusNotFound && key == "DocumentCollectionDoesNotExistException" {
 		return nil
 	}

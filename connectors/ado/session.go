@@ -18,7 +18,8 @@ import (
 // in the Go client; on Azure DevOps Services it lives on extmgmt.dev.azure.com).
 const extensionManagementArea = "6c2b0933-3600-42ae-bf8b-93d4f7e83594"
 
-// dataAPIVersion is the api-version of the extension data routes, which are preview-only.
+// dataAPIVersion is the api-version of the extension data routes, which are preview-only, when the server's
+// location data does not list them; session.dataVersion is what the server advertises (versions.go).
 const dataAPIVersion = "7.1-preview.1"
 
 // session is what one target needs to talk to its organization, built once (the first Plan, Push or probe)
@@ -30,6 +31,9 @@ type session struct {
 	extURL  string // the ExtensionManagement area's base URL
 	wit     workitemtracking.Client
 	docsURL string // …/Collections/{collection}/Documents
+
+	dataVersion string // api-version of the extension data routes on this server
+	coreVersion string // api-version of GET _apis/projects/{project}
 }
 
 func (t *Target) session(ctx context.Context) (*session, error) {
@@ -52,6 +56,16 @@ func (t *Target) session(ctx context.Context) (*session, error) {
 	}
 	witURL := a.wit
 	s.extURL = a.ext
+	ext, err := t.apiVersions(ctx, s.extURL)
+	if err != nil {
+		return nil, err
+	}
+	org, err := t.apiVersions(ctx, s.orgURL)
+	if err != nil {
+		return nil, err
+	}
+	s.dataVersion = routeAPIVersion(ext, locationDocuments, dataAPIVersion)
+	s.coreVersion = routeAPIVersion(org, locationProjects, wantVersion)
 	s.wit = &workitemtracking.ClientImpl{Client: *t.client(conn, strings.ToLower(strings.TrimRight(witURL, "/")))}
 	e := t.o.Extension
 	s.docsURL = strings.TrimRight(s.extURL, "/") + "/_apis/ExtensionManagement/InstalledExtensions/" +

@@ -208,7 +208,7 @@ func (s *Sim) writeDocument(w http.ResponseWriter, r *http.Request, e *extension
 	case http.MethodPut:
 		if exists && (!hasEtag || (sent != -1 && sent != stored["__etag"].(float64))) {
 			status := http.StatusConflict
-			if s.opts.Server2022 {
+			if s.onPrem() {
 				status = http.StatusBadRequest
 			}
 			writeError(w, status, "InvalidDocumentVersionException",

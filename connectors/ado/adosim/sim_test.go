@@ -25,6 +25,7 @@ func start(t *testing.T, o adosim.Options) *adosim.Servers {
 	o.PAT = pat
 	sim := adosim.New(o)
 	sim.AddProject("Shop")
+	sim.AddCovsyncFields()
 	sim.InstallExtension("acme", "story-coverage")
 	return adosim.Start(t, sim)
 }
@@ -194,7 +195,7 @@ func call(t *testing.T, method, url string, body any) (int, map[string]any) {
 	}
 	req, _ := http.NewRequest(method, url, rd)
 	req.SetBasicAuth("", pat)
-	req.Header.Set("Accept", "application/json;api-version=7.1-preview.1")
+	req.Header.Set("Accept", "application/json;api-version=7.0-preview.1") // what Services and every Server since 2022 serve
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-TFS-FedAuthRedirect", "Suppress")
 	resp, err := http.DefaultClient.Do(req)
