@@ -30,6 +30,7 @@ type session struct {
 	orgURL  string // the connection's base URL (lowercased by NewPatConnection)
 	extURL  string // the ExtensionManagement area's base URL
 	wit     workitemtracking.Client
+	witBase string // the work item tracking area's base URL (the process area lives there too)
 	docsURL string // …/Collections/{collection}/Documents
 
 	dataVersion string // api-version of the extension data routes on this server
@@ -66,7 +67,8 @@ func (t *Target) session(ctx context.Context) (*session, error) {
 	}
 	s.dataVersion = routeAPIVersion(ext, locationDocuments, dataAPIVersion)
 	s.coreVersion = routeAPIVersion(org, locationProjects, wantVersion)
-	s.wit = &workitemtracking.ClientImpl{Client: *t.client(conn, strings.ToLower(strings.TrimRight(witURL, "/")))}
+	s.witBase = strings.ToLower(strings.TrimRight(witURL, "/"))
+	s.wit = &workitemtracking.ClientImpl{Client: *t.client(conn, s.witBase)}
 	e := t.o.Extension
 	s.docsURL = strings.TrimRight(s.extURL, "/") + "/_apis/ExtensionManagement/InstalledExtensions/" +
 		url.PathEscape(e.Publisher) + "/" + url.PathEscape(e.ID) + "/Data/Scopes/Default/Current/Collections/" +
