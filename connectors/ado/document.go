@@ -140,7 +140,10 @@ func (t *Target) pushDocument(ctx context.Context, s *session, key string, pl *p
 	for round := 1; round <= t.maxConflicts; round++ {
 		stored, found, listed := map[string]any(nil), false, false
 		if round == 1 {
-			stored, found, listed = pl.listing.stored(ctx, t, s, id)
+			var err error
+			if stored, found, listed, err = pl.listing.stored(ctx, t, s, id); err != nil {
+				return false, t.docError(what, "reading", err)
+			}
 		}
 		if !listed {
 			err := t.paced(ctx, func() error {

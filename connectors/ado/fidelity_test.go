@@ -130,3 +130,19 @@ func TestAStringFieldGetsAtMost255Characters(t *testing.T) {
 		t.Errorf("Custom.RunLink = %d characters, want the value cut to 255", templates.UTF16Len(got))
 	}
 }
+
+func TestAnExtensionTheAccountMayNotUseIsNotAnExpiredToken(t *testing.T) {
+	f := newFixture(t, adosim.Options{})
+	id := f.sim.AddWorkItem("Shop", nil)
+	tg := f.target(t, nil)
+	items := plan(t, tg, project(story(fmt.Sprint(id), 1, 2, 1, 0)))
+	f.sim.DenyExtension(ext.Publisher, ext.ID)
+	_, err := tg.Push(context.Background(), items[0])
+	if push.KindOf(err) != push.KindFatal || !strings.Contains(err.Error(), "may not use the data of extension acme.story-coverage") ||
+		strings.Contains(err.Error(), "expired") {
+		t.Fatalf("push: %v (kind %v), want a fatal error naming the extension, not an expired token", err, push.KindOf(err))
+	}
+	if err := f.target(t, nil).ProbeCollection(context.Background()); err == nil || !strings.Contains(err.Error(), "ExtensionInvalidAuthorization") {
+		t.Fatalf("probe: %v", err)
+	}
+}
