@@ -40,7 +40,7 @@ const postgresTestdata = "../../connectors/postgres/testdata"
 func ingestShopData(t *testing.T, cfg string) {
 	t.Helper()
 	out := mustRun(t, "migrate", "--config", cfg)
-	if !strings.Contains(out, "source (covsync_source): applied migrations 1 to 1") {
+	if !strings.Contains(out, "source (covsync_source): applied migrations 1 to 2") {
 		t.Errorf("migrate printed %q", out)
 	}
 	dir := filepath.Join(shared.Dir(t), "testdata", "ctrf")
