@@ -2,25 +2,11 @@ package main
 
 import (
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/covsync/covsync/connectors/ado/adosim"
 )
-
-// withADOFields adds work-item fields to the world's ado entry.
-func (w *adoWorld) withADOFields(t *testing.T, fields string) {
-	t.Helper()
-	b, err := os.ReadFile(w.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := strings.Replace(string(b), "    requests_per_second: 200\n", "    requests_per_second: 200\n    fields: "+fields+"\n", 1)
-	if err := os.WriteFile(w.cfg, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestAFullADOResyncAgainstEveryServerVersion(t *testing.T) {
 	for _, server := range append([]string{""}, adosim.ServerVersions...) {
@@ -30,7 +16,8 @@ func TestAFullADOResyncAgainstEveryServerVersion(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			w := newADOWorld(t, adosim.Options{Server: server}, ", match_field: Custom.JiraKey", "story-coverage")
-			w.withADOFields(t, "{coverage_percent: Custom.TestCoverage, test_status: Custom.TestStatus, coverage_summary: Custom.CoverageSummary}")
+			editConfig(t, w.cfg, "    requests_per_second: 200\n",
+				"    fields: {coverage_percent: Custom.TestCoverage, test_status: Custom.TestStatus, coverage_summary: Custom.CoverageSummary}\n")
 			keys := []string{"SHOP-1", "SHOP-2", "SHOP-3", "SHOP-12"}
 			for _, key := range keys {
 				w.sim.AddWorkItem("Shop", map[string]any{"Custom.JiraKey": key})
@@ -54,7 +41,7 @@ func TestAFullADOResyncAgainstEveryServerVersion(t *testing.T) {
 
 func TestAnADOFieldThatDoesNotFitStopsCheckAndResyncWithOneConfigurationError(t *testing.T) {
 	w := newADOWorld(t, adosim.Options{}, ", match_field: Custom.JiraKey", "story-coverage")
-	w.withADOFields(t, "{coverage_percent: Custom.TestCoverag}")
+	editConfig(t, w.cfg, "    requests_per_second: 200\n", "    fields: {coverage_percent: Custom.TestCoverag}\n")
 	w.sim.AddWorkItem("Shop", map[string]any{"Custom.JiraKey": "SHOP-1"})
 	ingestShopData(t, w.cfg)
 	code, out, errOut := execute(t, "check", "--config", w.cfg)

@@ -8,19 +8,19 @@ import (
 	"github.com/covsync/covsync/connectors/jira/jirasim"
 )
 
-// setNotifyUsers rewrites the world's config with notify_users set on the Jira site.
-func (w *jiraWorld) setNotifyUsers(t *testing.T, on bool) {
+// editConfig rewrites the config at path, putting add after the first line equal to after (which must be
+// there).
+func editConfig(t *testing.T, path, after, add string) {
 	t.Helper()
-	b, err := os.ReadFile(w.cfg)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := "false"
-	if on {
-		v = "true"
+	if !strings.Contains(string(b), after) {
+		t.Fatalf("config %s has no line %q", path, after)
 	}
-	cfg := strings.Replace(string(b), "    requests_per_second: 200\n", "    requests_per_second: 200\n    notify_users: "+v+"\n", 1)
-	if err := os.WriteFile(w.cfg, []byte(cfg), 0o600); err != nil {
+	cfg := strings.Replace(string(b), after, after+add, 1)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -52,7 +52,7 @@ func TestANonAdminAccountIsNamedByCheckAndStopsTheTargetOnce(t *testing.T) {
 		t.Error("a refused edit was applied")
 	}
 
-	w.setNotifyUsers(t, true)
+	editConfig(t, w.cfg, "    requests_per_second: 200\n", "    notify_users: true\n")
 	if code, out, errOut := execute(t, "check", "--config", w.cfg); code != exitOK {
 		t.Fatalf("check with notify_users: true: exit %d\n%s\n%s", code, out, errOut)
 	}

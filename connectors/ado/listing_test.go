@@ -31,10 +31,7 @@ func documentReads(f *fixture) (single, listings int) {
 func TestAResyncOfManyDocumentsListsTheCollectionOnceInsteadOfReadingEach(t *testing.T) {
 	const n = 60
 	f := newFixture(t, adosim.Options{})
-	stories := make([]report.Story, 0, n)
-	for j := range n {
-		stories = append(stories, story(fmt.Sprint(f.sim.AddWorkItem("Shop", nil)), j%10, 10, 1, 0))
-	}
+	stories := f.stories(n)
 	// Another tool's document for the last story: written through the listing, its key must survive.
 	last := stories[n-1].Key
 	f.sim.PutDocument(ext.Publisher, ext.ID, ext.Collection, map[string]any{"id": last, "otherTool": "kept"})
@@ -75,10 +72,7 @@ func TestAResyncOfManyDocumentsListsTheCollectionOnceInsteadOfReadingEach(t *tes
 func TestABareArrayListingCostsOneRequestPerItem(t *testing.T) {
 	const n = 40
 	f := newFixture(t, adosim.Options{BareListing: true})
-	stories := make([]report.Story, 0, n)
-	for j := range n {
-		stories = append(stories, story(fmt.Sprint(f.sim.AddWorkItem("Shop", nil)), j%10, 10, 1, 0))
-	}
+	stories := f.stories(n)
 	f.sim.PutDocument(ext.Publisher, ext.ID, ext.Collection, map[string]any{"id": "1", "unrelated": true}) // the collection exists
 	tg := f.target(t, nil)
 	items := plan(t, tg, project(stories...))
@@ -100,10 +94,7 @@ func TestABareArrayListingCostsOneRequestPerItem(t *testing.T) {
 func TestAListingThatCannotBeReadFailsThePushesThatWantedIt(t *testing.T) {
 	const n = 22
 	f := newFixture(t, adosim.Options{})
-	stories := make([]report.Story, 0, n)
-	for j := range n {
-		stories = append(stories, story(fmt.Sprint(f.sim.AddWorkItem("Shop", nil)), j%10, 10, 1, 0))
-	}
+	stories := f.stories(n)
 	tg := f.target(t, nil)
 	items := plan(t, tg, project(stories...))
 	for _, it := range items[:listAfterForTest] {
@@ -124,3 +115,12 @@ func TestAListingThatCannotBeReadFailsThePushesThatWantedIt(t *testing.T) {
 
 // listAfterForTest is the connector's listAfter: the pushes of a cycle that read their document alone.
 const listAfterForTest = 20
+
+// stories adds n work items to project Shop and returns a covered, passing story for each.
+func (f *fixture) stories(n int) []report.Story {
+	out := make([]report.Story, 0, n)
+	for j := range n {
+		out = append(out, story(fmt.Sprint(f.sim.AddWorkItem("Shop", nil)), j%10, 10, 1, 0))
+	}
+	return out
+}

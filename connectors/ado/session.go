@@ -57,11 +57,11 @@ func (t *Target) session(ctx context.Context) (*session, error) {
 	}
 	witURL := a.wit
 	s.extURL = a.ext
-	ext, err := t.apiVersions(ctx, s.extURL)
+	ext, err := t.apiVersions(ctx, s, s.extURL)
 	if err != nil {
 		return nil, err
 	}
-	org, err := t.apiVersions(ctx, s.orgURL)
+	org, err := t.apiVersions(ctx, s, s.orgURL)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,11 @@ func (s *session) rest(ctx context.Context, method, u, apiVersion string, in, ou
 		return err
 	}
 	req.Header.Set("Authorization", s.conn.AuthorizationString)
-	req.Header.Set("Accept", "application/json;api-version="+apiVersion)
+	accept := "application/json"
+	if apiVersion != "" { // "": the OPTIONS discovery, which takes none
+		accept += ";api-version=" + apiVersion
+	}
+	req.Header.Set("Accept", accept)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json;charset=utf-8")
 	}

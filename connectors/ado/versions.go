@@ -2,9 +2,7 @@ package ado
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,7 +29,7 @@ type routeVersion struct {
 // the Go client reads for its own calls (DESIGN.md §10): Azure DevOps Server 2019 serves up to 5.0, 2020
 // up to 6.0, 2022 up to 7.0 and 2022.1 up to 7.1, and answers a higher one with 400
 // VssVersionOutOfRangeException (https://learn.microsoft.com/en-us/azure/devops/integrate/concepts/rest-api-versioning#supported-versions).
-func (t *Target) apiVersions(ctx context.Context, base string) (map[string]string, error) {
+func (t *Target) apiVersions(ctx context.Context, s *session, base string) (map[string]string, error) {
 	if v, ok := t.cache.versionsOf(base); ok {
 		return v, nil
 	}
@@ -39,31 +37,7 @@ func (t *Target) apiVersions(ctx context.Context, base string) (map[string]strin
 	var locs struct {
 		Value []routeVersion `json:"value"`
 	}
-	err := t.paced(ctx, func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodOptions, u, nil)
-		if err != nil {
-			return err
-		}
-		req.SetBasicAuth("", t.o.PAT.Reveal())
-		req.Header.Set("X-TFS-FedAuthRedirect", "Suppress")
-		req.Header.Set("Accept", "application/json")
-		if t.o.UserAgent != "" {
-			req.Header.Set("User-Agent", t.o.UserAgent)
-		}
-		resp, err := t.http.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return &apiError{Status: resp.StatusCode, Message: http.StatusText(resp.StatusCode)}
-		}
-		return json.Unmarshal(b, &locs)
-	})
+	err := t.paced(ctx, func() error { return s.rest(ctx, http.MethodOptions, u, "", nil, &locs) })
 	if err != nil {
 		return nil, fmt.Errorf("%s: api-versions of %s (OPTIONS %s): %w", t.Name(), base, u, err)
 	}
