@@ -359,6 +359,11 @@ projects:
 			want: []string{`8: ado[0].fields.coverage: unknown field "coverage"`, `8: ado[0].fields.test_status: "Test Status" is not a work-item field reference name`},
 		},
 		{
+			name: "an ado field reference name cannot start with an underscore",
+			yaml: minimal + adoSection("pat") + "    fields: {test_status: _Custom.TestStatus}\n",
+			want: []string{`8: ado[0].fields.test_status: "_Custom.TestStatus" is not a work-item field reference name`},
+		},
+		{
 			name: "on_manual_edit takes overwrite or skip",
 			yaml: minimal + "confluence:\n  - name: wiki\n    url: https://wiki.acme.example\n    auth: {type: bearer, token_env: JIRA_TOKEN}\n    on_manual_edit: merge\n",
 			want: []string{`7: confluence[0].on_manual_edit: "merge" is not one of overwrite, skip`},

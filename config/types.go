@@ -2,8 +2,8 @@ package config
 
 import "time"
 
-// Config is the whole covsync configuration file (DESIGN.md §9). Every key is optional unless Validate says
-// otherwise; Load fills the defaults.
+// Config is the whole covsync configuration file (docs/architecture.md, Contracts). Every key is optional
+// unless Validate says otherwise; Load fills the defaults.
 type Config struct {
 	Database   Database     `yaml:"database"`
 	HTTP       HTTP         `yaml:"http"`

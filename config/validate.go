@@ -21,7 +21,7 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// Defaults (DESIGN.md §9).
+// Defaults: each declared here once; the packages that fill a default read it from here.
 const (
 	DefaultSourceSchema      = "covsync_source"
 	DefaultListen            = "127.0.0.1:9464"
@@ -36,14 +36,13 @@ const (
 	DefaultReleaseTitle      = "Test coverage: {{.Project.Name}} {{.Release.Name}}"
 )
 
-// ownSchema is covsync's own schema (connectors/postgres.OwnSchema; config imports no connector).
-const ownSchema = "covsync"
+// OwnSchema is covsync's own schema: the ledger, the cycle history and River's job tables.
+const OwnSchema = "covsync"
 
 var (
 	identRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 	targetNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	jiraKeyRE    = regexp.MustCompile(`^[A-Z][A-Z0-9_]+$`)
-	refNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$`)
 	digitsRE     = regexp.MustCompile(`^[0-9]+$`)
 )
 
@@ -99,7 +98,7 @@ func (v *validator) ado() map[string]bool {
 			fk := key + ".fields." + k
 			if !slices.Contains(adoFieldKeys, k) {
 				v.c.add(fk, "unknown field %q: one of %s", k, strings.Join(adoFieldKeys, ", "))
-			} else if !refNameRE.MatchString(t.Fields[k]) {
+			} else if !IsFieldRefName(t.Fields[k]) {
 				v.c.add(fk, "%q is not a work-item field reference name (such as Custom.TestCoverage)", t.Fields[k])
 			}
 		}
@@ -139,8 +138,8 @@ func (v *validator) database() {
 		d.SourceSchema = DefaultSourceSchema
 	} else if !identRE.MatchString(d.SourceSchema) {
 		v.c.add("database.source_schema", "%q is not a schema name (letters, digits and _, starting with a letter or _)", d.SourceSchema)
-	} else if d.SourceSchema == ownSchema {
-		v.c.add("database.source_schema", "%q is covsync's own schema; the source data needs another", ownSchema)
+	} else if d.SourceSchema == OwnSchema {
+		v.c.add("database.source_schema", "%q is covsync's own schema; the source data needs another", OwnSchema)
 	}
 	if d.MigrateSource == nil {
 		t := true
@@ -453,7 +452,7 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 				claim(k+".project", "ado\x00"+m.Target+"\x00"+strings.ToLower(m.Project),
 					fmt.Sprintf("ado target %q project %q", m.Target, m.Project), i)
 			}
-			if m.MatchField != "" && !refNameRE.MatchString(m.MatchField) {
+			if m.MatchField != "" && !IsFieldRefName(m.MatchField) {
 				v.c.add(k+".match_field", "%q is not a work-item field reference name (such as Custom.JiraKey)", m.MatchField)
 			}
 		}

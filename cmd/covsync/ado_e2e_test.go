@@ -79,7 +79,8 @@ func TestCheckProbesTheADOProjectAndCollectionReadOnly(t *testing.T) {
 	}
 }
 
-// resyncADO runs `covsync resync --target ado --output json` and decodes its output (DESIGN.md §9).
+// resyncADO runs `covsync resync --target ado --output json` and decodes its output (docs/architecture.md,
+// Contracts).
 func resyncADO(t *testing.T, cfg string) (int, jsonTargets, string) {
 	t.Helper()
 	code, out, errOut := execute(t, "resync", "--config", cfg, "--target", "ado", "--output", "json")
@@ -91,7 +92,7 @@ func resyncADO(t *testing.T, cfg string) (int, jsonTargets, string) {
 }
 
 // TestResyncADOWritesTheDocumentsAndASecondRunWritesNothing is the ADO issue's "done when": data ingested
-// from ../shared/testdata, `covsync resync --target ado` against adosim, then again.
+// from testdata/ctrf, `covsync resync --target ado` against adosim, then again.
 func TestResyncADOWritesTheDocumentsAndASecondRunWritesNothing(t *testing.T) {
 	w := newADOWorld(t, adosim.Options{}, ", match_field: Custom.JiraKey", "story-coverage")
 	ids := map[string]int{}

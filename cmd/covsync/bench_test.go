@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/covsync/covsync/internal/bench"
+	"github.com/covsync/covsync/sync/push"
 )
 
 // TestBenchReportsEveryFigureOfATinyWorkload runs `covsync bench` end to end at a size CI affords: its own
@@ -16,7 +19,7 @@ func TestBenchReportsEveryFigureOfATinyWorkload(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	var res benchResult
+	var res bench.Result
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("output is not the JSON report: %v\n%s", err, out)
 	}
@@ -27,10 +30,10 @@ func TestBenchReportsEveryFigureOfATinyWorkload(t *testing.T) {
 			t.Errorf("output has no %s", key)
 		}
 	}
-	if len(res.Rows) != 2*len(allKinds) {
-		t.Fatalf("%d rows, want covsync and naive for each of %d kinds", len(res.Rows), len(allKinds))
+	if len(res.Rows) != 2*len(push.TargetKinds()) {
+		t.Fatalf("%d rows, want covsync and naive for each of %d kinds", len(res.Rows), len(push.TargetKinds()))
 	}
-	wantItems := map[string]int{kindJira: 12, kindADO: 12, kindLinkedRuns: 1, kindConfluence: 1}
+	wantItems := map[string]int{push.TargetJira: 12, push.TargetADO: 12, push.TargetLinkedRuns: 1, push.TargetConfluence: 1}
 	for _, r := range res.Rows {
 		if r.Failed != 0 {
 			t.Errorf("%s %s: %d failed", r.Mode, r.Kind, r.Failed)
@@ -39,7 +42,7 @@ func TestBenchReportsEveryFigureOfATinyWorkload(t *testing.T) {
 			t.Errorf("%s %s: %d items, %d writes, %d requests in %fs; want %d items, each written",
 				r.Mode, r.Kind, r.Items, r.Writes, r.Requests, r.FullSeconds, wantItems[r.Kind])
 		}
-		if r.Mode == "covsync" && (r.UnchangedWrites != 0 || r.OneStoryPushed != 1 && r.Kind != kindLinkedRuns) {
+		if r.Mode == "covsync" && (r.UnchangedWrites != 0 || r.OneStoryPushed != 1 && r.Kind != push.TargetLinkedRuns) {
 			t.Errorf("%s: unchanged cycle wrote %d, one changed story pushed %d; want 0 and 1", r.Kind, r.UnchangedWrites, r.OneStoryPushed)
 		}
 		if r.Mode == "naive" && r.UnchangedWrites != r.Writes {

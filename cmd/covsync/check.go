@@ -15,6 +15,7 @@ import (
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/internal/app"
 	"github.com/covsync/covsync/internal/logging"
 	"github.com/covsync/covsync/sync/push"
 )
@@ -52,7 +53,7 @@ func runCheck(cmd *cobra.Command, offline bool) error {
 		for _, l := range ps.Lines() {
 			fmt.Fprintln(out, l)
 		}
-		return withCode(exitUsage, errSilent)
+		return silent(push.Configf("the config has problems"))
 	}
 	if err != nil {
 		return err
@@ -63,14 +64,9 @@ func runCheck(cmd *cobra.Command, offline bool) error {
 	}
 
 	log := newLogger(c)
-	d := newDeps(c, log)
 	ctx := cmd.Context()
 	results := checkDatabase(ctx, c)
-	var probes []probe
-	for _, b := range probeBuilders {
-		probes = append(probes, b(d)...)
-	}
-	results = append(results, runProbes(ctx, probes)...)
+	results = append(results, runProbes(ctx, probesOf(c, log, appVersion()))...)
 
 	red := logging.RedactorOf(log)
 	failed, configFailed := 0, 0
@@ -86,9 +82,9 @@ func runCheck(cmd *cobra.Command, offline bool) error {
 			mark = "❌"
 			// Errors from outside systems are shown to a person: they pass the same redaction as a log line.
 			reason = strings.Join(strings.Fields(red.Redact(r.err.Error())), " ")
-			log.WithField("probe", r.name).WithError(r.err).Debug("check: probe failed")
+			log.WithField("probe", r.Name).WithError(r.err).Debug("check: probe failed")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mark, r.name, r.what, reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mark, r.Name, r.What, reason)
 	}
 	tw.Flush()
 	if failed > 0 {
@@ -96,32 +92,35 @@ func runCheck(cmd *cobra.Command, offline bool) error {
 		if configFailed == failed {
 			// The targets answered, and what they said is that the config does not fit them (a field, a
 			// permission setting): a configuration error, not an outage.
-			return withCode(exitUsage, errSilent)
+			return silent(push.Configf("%d of %d probes failed: the configuration does not fit the targets", failed, len(results)))
 		}
-		return withCode(exitDependency, errSilent)
+		return silent(push.Unreachablef("%d of %d probes failed", failed, len(results)))
 	}
 	fmt.Fprintf(out, "OK: %s (%s)\n", c.Path, summary(c))
 	return nil
 }
 
+// probesOf lists the configured targets' probes (a test adds its own).
+var probesOf = app.Probes
+
 type probeResult struct {
-	probe
+	app.Probe
 	err error
 }
 
 // runProbes runs the target probes concurrently (each bounded by probeTimeout) and returns their results
 // in the order given.
-func runProbes(ctx context.Context, probes []probe) []probeResult {
+func runProbes(ctx context.Context, probes []app.Probe) []probeResult {
 	res := make([]probeResult, len(probes))
 	var wg sync.WaitGroup
 	for i, p := range probes {
-		res[i].probe = p
+		res[i].Probe = p
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 			defer cancel()
-			res[i].err = p.run(pctx)
+			res[i].err = p.Run(pctx)
 		}()
 	}
 	wg.Wait()
@@ -136,12 +135,12 @@ func checkDatabase(ctx context.Context, c *config.Config) []probeResult {
 	if !opts.SkipSource {
 		sets += ", source schema " + opts.SourceSchema
 	}
-	reach := probeResult{probe: probe{name: "database", what: "connect" + dbWhere(c)}}
-	migr := probeResult{probe: probe{name: "migrations", what: sets + " at the newest version"}}
+	reach := probeResult{Probe: app.Probe{Name: "database", What: "connect" + dbWhere(c)}}
+	migr := probeResult{Probe: app.Probe{Name: "migrations", What: sets + " at the newest version"}}
 
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	pool, err := openPool(pctx, c)
+	pool, err := app.OpenPool(pctx, c)
 	if err != nil {
 		reach.err = err
 		migr.err = errors.New("not checked: the database is unreachable")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,9 +10,13 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/sirupsen/logrus"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/internal/app"
 	"github.com/covsync/covsync/internal/pgtest"
+	"github.com/covsync/covsync/internal/testwait"
 )
 
 // exampleConfig copies deploy/config/covsync.example.yaml into a temp dir with its secrets dir pointed
@@ -100,8 +103,7 @@ func TestCommandsRefuseABadConfigWithExit2AndTheProblemList(t *testing.T) {
 	if _, err := loadConfigFor(t, p); err == nil {
 		t.Fatal("loadConfig accepted a bad config")
 	} else {
-		var ee *exitError
-		if !errors.As(err, &ee) || ee.code != exitUsage || !strings.Contains(err.Error(), p+":2: database.url: environment variable NOT_SET_ANYWHERE_2 is not set") {
+		if exitCode(err) != exitUsage || !strings.Contains(err.Error(), p+":2: database.url: environment variable NOT_SET_ANYWHERE_2 is not set") {
 			t.Fatalf("loadConfig error: %v", err)
 		}
 	}
@@ -155,7 +157,7 @@ func TestCheckFailsWithExit3WhenMigrationsArePending(t *testing.T) {
 }
 
 func TestCheckFailsWithExit3WhenTheDatabaseIsUnreachable(t *testing.T) {
-	url := "postgres://covsync:unreachable-pw-7@127.0.0.1:" + strconv.Itoa(closedPort(t)) + "/covsync?sslmode=disable&connect_timeout=5"
+	url := "postgres://covsync:unreachable-pw-7@127.0.0.1:" + strconv.Itoa(testwait.ClosedPort(t)) + "/covsync?sslmode=disable&connect_timeout=5"
 	code, out, errOut := execute(t, "check", "--config", dbConfig(t, url))
 	if code != exitDependency {
 		t.Fatalf("exit %d, want 3:\n%s", code, out)
@@ -171,16 +173,16 @@ func TestCheckFailsWithExit3WhenTheDatabaseIsUnreachable(t *testing.T) {
 }
 
 func TestCheckRunsEveryConnectorProbe(t *testing.T) {
-	orig := probeBuilders
-	t.Cleanup(func() { probeBuilders = orig })
-	probeBuilders = append(append([]probeBuilder(nil), orig...), func(d deps) []probe {
-		return []probe{
-			{name: "jira:acme", what: "myself, fields", run: func(ctx context.Context) error { return nil }},
-			{name: "ado:acme-ado", what: "connection data", run: func(ctx context.Context) error {
+	orig := probesOf
+	t.Cleanup(func() { probesOf = orig })
+	probesOf = func(c *config.Config, log *logrus.Logger, version string) []app.Probe {
+		return append(orig(c, log, version), []app.Probe{
+			{Name: "jira:acme", What: "myself, fields", Run: func(ctx context.Context) error { return nil }},
+			{Name: "ado:acme-ado", What: "connection data", Run: func(ctx context.Context) error {
 				return errors.New("401 Unauthorized: Authorization: Basic dXNlcjpzZWNyZXQ=")
 			}},
-		}
-	})
+		}...)
+	}
 	url := migratedURL(t)
 	code, out, _ := execute(t, "check", "--config", dbConfig(t, url))
 	if code != exitDependency {
@@ -211,16 +213,4 @@ func migratedURL(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return url
-}
-
-// closedPort returns a loopback port nothing listens on (it was free a moment ago).
-func closedPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return port
 }

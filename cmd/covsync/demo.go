@@ -19,9 +19,11 @@ import (
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/internal/app"
 	"github.com/covsync/covsync/internal/daemon"
 	"github.com/covsync/covsync/internal/pgserver"
 	"github.com/covsync/covsync/sync/engine"
+	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/schedule"
 )
 
@@ -63,10 +65,10 @@ const demoProject = "shop"
 func startDemoDatabase(ctx context.Context) (*pgserver.Server, string, error) {
 	srv, err := pgserver.Start(ctx, pgserver.Options{})
 	if errors.Is(err, pgserver.ErrNotInstalled) {
-		return nil, "", withCode(exitDependency, fmt.Errorf("demo needs a local PostgreSQL server to start a throwaway one: %w", err))
+		return nil, "", push.Unreachable(fmt.Errorf("demo needs a local PostgreSQL server to start a throwaway one: %w", err))
 	}
 	if err != nil {
-		return nil, "", withCode(exitDependency, fmt.Errorf("demo: start PostgreSQL: %w", err))
+		return nil, "", push.Unreachable(fmt.Errorf("demo: start PostgreSQL: %w", err))
 	}
 	conn, err := pgx.Connect(ctx, srv.URL("postgres"))
 	if err == nil {
@@ -75,7 +77,7 @@ func startDemoDatabase(ctx context.Context) (*pgserver.Server, string, error) {
 	}
 	if err != nil {
 		_ = srv.Stop()
-		return nil, "", withCode(exitDependency, fmt.Errorf("demo: create database: %w", err))
+		return nil, "", push.Unreachable(fmt.Errorf("demo: create database: %w", err))
 	}
 	return srv, srv.URL("covsync"), nil
 }
@@ -130,7 +132,7 @@ func runDemo(ctx context.Context, w io.Writer, o demoOptions) error {
 
 	sims, err := startDemoSims()
 	if err != nil {
-		return withCode(exitDependency, fmt.Errorf("demo: simulators: %w", err))
+		return push.Unreachable(fmt.Errorf("demo: simulators: %w", err))
 	}
 	defer sims.stop()
 	for _, u := range sims.urls() {
@@ -152,16 +154,16 @@ func runDemo(ctx context.Context, w io.Writer, o demoOptions) error {
 	}
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
-		return withCode(exitUsage, fmt.Errorf("demo config (a bug): %w", err))
+		return push.Config(fmt.Errorf("demo config (a bug): %w", err))
 	}
 	log := newLogger(cfg)
-	pool, err := openPool(ctx, cfg)
+	pool, err := app.OpenPool(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	if err := daemon.Migrate(ctx, pool, cfg); err != nil {
-		return withCode(exitDependency, err)
+		return push.Unreachable(err)
 	}
 	if err := ingestDemoData(ctx, postgres.NewIngester(pool, cfg.Database.SourceSchema)); err != nil {
 		return err
@@ -169,16 +171,16 @@ func runDemo(ctx context.Context, w io.Writer, o demoOptions) error {
 	step(w, began, "migrated and ingested 2 CTRF reports (releases 2.4.0, 2.5.0) and story coverage")
 
 	// One cycle of every target, through the daemon's job queue: the path `covsync resync` takes.
-	runner := newCycleRunner(newDeps(cfg, log), pool, defaultCycleEnv())
+	a := app.New(app.Options{Config: cfg, Log: log, Pool: pool, Version: appVersion()})
 	// A short StopTimeout: Ctrl-C during the cycles must not keep the demo (and its servers) up for River's
 	// 30 s default.
-	sched, err := schedule.New(pool, jobRunner(runner, nil), schedule.Options{Work: true, LeaderElectionDisabled: true,
+	sched, err := schedule.New(pool, a.JobRunner(nil), schedule.Options{Work: true, LeaderElectionDisabled: true,
 		FetchPollInterval: 100 * time.Millisecond, StopTimeout: 3 * time.Second})
 	if err != nil {
 		return err
 	}
 	if err := sched.Start(ctx); err != nil {
-		return withCode(exitDependency, err)
+		return push.Unreachable(err)
 	}
 	reqs, err := schedule.Requests(cfg, nil, nil, false, schedule.TriggerResync)
 	if err != nil {
@@ -187,7 +189,7 @@ func runDemo(ctx context.Context, w io.Writer, o demoOptions) error {
 	outs, err := sched.Resync(ctx, reqs)
 	_ = sched.Shutdown(ctx)
 	if err != nil {
-		return withCode(exitDependency, err)
+		return push.Unreachable(err)
 	}
 	sums, failed := summariesOf(outs)
 	step(w, began, "one cycle of every target:")
@@ -207,12 +209,12 @@ func runDemo(ctx context.Context, w io.Writer, o demoOptions) error {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
-		if err := daemon.Run(ctx, daemon.Options{ConfigPath: cfgPath, NewLogger: newLogger, NewRunner: newServeRunner, Reload: hup}); err != nil {
-			return withCode(exitDependency, err)
+		if err := daemon.Run(ctx, daemon.Options{ConfigPath: cfgPath, Version: appVersion(), Reload: hup}); err != nil {
+			return push.Unreachable(err)
 		}
 	}
 	if failed > 0 {
-		return withCode(exitItemFailed, fmt.Errorf("demo: %d items failed", failed))
+		return push.Permanent(fmt.Errorf("demo: %d items failed", failed))
 	}
 	return nil
 }

@@ -5,16 +5,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/covsync/covsync/internal/fixture"
 )
 
 func TestTheIngestLineSaysWhereTheStartCameFromAndWhenTheSummaryDisagrees(t *testing.T) {
 	cfg := sourceConfig(t)
 	mustRun(t, "migrate", "--config", cfg)
-	out := mustRun(t, "ingest", "ctrf", "--config", cfg, "--project", "shop", filepath.Join("..", "..", "testdata", "ctrf", "gotest-terraform-provider-ncloud.json"))
+	out := mustRun(t, "ingest", "ctrf", "--config", cfg, "--project", "shop", fixture.CTRF(t, "field/gotest-terraform-provider-ncloud.json"))
 	if !strings.Contains(out, "summary.start is 0 or missing") || !strings.Contains(out, "taken from the ingest time") {
 		t.Errorf("Go reporter's start 0: %q", out)
 	}
-	out = mustRun(t, "ingest", "ctrf", "--config", cfg, "--project", "shop", filepath.Join("..", "..", "testdata", "ctrf", "junit-to-ctrf-sample.json"))
+	out = mustRun(t, "ingest", "ctrf", "--config", cfg, "--project", "shop", fixture.CTRF(t, "field/junit-to-ctrf-sample.json"))
 	if !strings.Contains(out, "start 2025-08-05T17:41:07Z taken from the timestamp") {
 		t.Errorf("junit-to-ctrf's start 0 with a timestamp: %q", out)
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/covsync/covsync/sync/push"
 )
 
 // newHealthcheckCmd is the container's HEALTHCHECK: the image has no shell, curl or wget, so covsync asks its
@@ -27,11 +29,11 @@ func newHealthcheckCmd() *cobra.Command {
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
-				return withCode(exitDependency, fmt.Errorf("healthcheck %s: %w", url, err))
+				return push.Unreachable(fmt.Errorf("healthcheck %s: %w", url, err))
 			}
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
-				return withCode(exitDependency, fmt.Errorf("healthcheck %s: %s", url, resp.Status))
+				return push.Unreachable(fmt.Errorf("healthcheck %s: %s", url, resp.Status))
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "ok")
 			return nil

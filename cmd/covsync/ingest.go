@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/internal/app"
+	"github.com/covsync/covsync/sync/push"
 )
 
 func newIngestCmd() *cobra.Command {
@@ -104,7 +106,7 @@ func ingestFile(cmd *cobra.Command, file string, store func(*postgres.Ingester, 
 		return usageErr("%v", err) // *PathError names the file
 	}
 	ctx := cmd.Context()
-	pool, err := openPool(ctx, c)
+	pool, err := app.OpenPool(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -113,9 +115,9 @@ func ingestFile(cmd *cobra.Command, file string, store func(*postgres.Ingester, 
 	var ie *postgres.InputError
 	switch {
 	case errors.As(err, &ie), errors.Is(err, postgres.ErrSchemaMissing):
-		return withCode(exitUsage, err)
+		return push.Config(err)
 	case err != nil:
-		return withCode(exitDependency, err)
+		return push.Unreachable(err)
 	}
 	log.WithField("file", file).Debug(line)
 	fmt.Fprintln(cmd.OutOrStdout(), line)

@@ -11,10 +11,15 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+
+	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/internal/app"
+	"github.com/covsync/covsync/sync/push"
 )
 
-// Exit codes (DESIGN.md §9).
+// Exit codes (docs/architecture.md, Contracts).
 const (
 	exitOK         = 0
 	exitItemFailed = 1 // some items failed, the rest were done
@@ -22,24 +27,46 @@ const (
 	exitDependency = 3 // a dependency (database, target) was unreachable
 )
 
-// exitError carries an exit code up to main.
-type exitError struct {
-	code int
-	err  error
+// exitCode is the one mapping from errors to exit codes, by the push.Kind the packages give their errors:
+// failed items (KindPermanent) 1, a configuration error (KindConfig) 2, an outage (KindUnreachable, and
+// any other kind) 3. An error with no kind is cobra's own (an unknown flag, bad arguments): a usage error.
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var pe *push.Error
+	if !errors.As(err, &pe) {
+		return exitUsage
+	}
+	switch pe.Kind {
+	case push.KindPermanent:
+		return exitItemFailed
+	case push.KindConfig:
+		return exitUsage
+	}
+	return exitDependency
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
+// usageErr is a usage or configuration error (exit 2).
+func usageErr(format string, args ...any) error { return push.Configf(format, args...) }
 
-func withCode(code int, err error) error {
+// silentError is an error whose command already printed what went wrong: main prints nothing more.
+type silentError struct{ error }
+
+func (e silentError) Unwrap() error { return e.error }
+
+// silent marks err as already told; nil stays nil.
+func silent(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &exitError{code: code, err: err}
+	return silentError{err}
 }
 
-func usageErr(format string, args ...any) error {
-	return withCode(exitUsage, fmt.Errorf(format, args...))
+// isSilent reports whether err's command already printed it.
+func isSilent(err error) bool {
+	var s silentError
+	return errors.As(err, &s)
 }
 
 func main() {
@@ -53,23 +80,11 @@ func run(ctx context.Context, args []string) int {
 	root := newRootCmd()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
+	if err != nil && !isSilent(err) {
+		fmt.Fprintln(os.Stderr, "covsync:", err)
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != errSilent {
-			fmt.Fprintln(os.Stderr, "covsync:", ee.err)
-		}
-		return ee.code
-	}
-	// cobra's own errors (unknown flag, bad args) are usage errors.
-	fmt.Fprintln(os.Stderr, "covsync:", err)
-	return exitUsage
+	return exitCode(err)
 }
-
-// errSilent is returned inside an exitError when the command already printed what went wrong.
-var errSilent = errors.New("")
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -109,4 +124,27 @@ func configPath(cmd *cobra.Command) (string, error) {
 
 func addConfigFlag(cmd *cobra.Command) {
 	cmd.Flags().String("config", "", "config file (default $COVSYNC_CONFIG)")
+}
+
+// loadConfig loads --config (or $COVSYNC_CONFIG). A bad config is a configuration error (exit 2) whose
+// message names every problem (a *config.Problems: "file:line: key: message" per problem).
+func loadConfig(cmd *cobra.Command) (*config.Config, error) {
+	p, err := configPath(cmd)
+	if err != nil {
+		return nil, err
+	}
+	c, err := config.Load(p)
+	if err != nil {
+		return nil, push.Config(err)
+	}
+	return c, nil
+}
+
+// newLogger is the application's logger (app.NewLogger) on stderr.
+func newLogger(c *config.Config) *logrus.Logger { return app.NewLogger(os.Stderr, c) }
+
+// appVersion is this binary's version, for the User-Agent of the targets' requests.
+func appVersion() string {
+	v, _ := buildInfo()
+	return v
 }

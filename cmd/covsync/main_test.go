@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"testing"
 
@@ -36,18 +35,8 @@ func execute(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	root.SetOut(&out)
 	root.SetErr(&errOut)
 	err := root.ExecuteContext(context.Background())
-	var ee *exitError
-	switch {
-	case err == nil:
-		code = exitOK
-	case errors.As(err, &ee):
-		code = ee.code
-		if ee.err != errSilent {
-			errOut.WriteString(ee.err.Error())
-		}
-	default:
-		code = exitUsage
+	if err != nil && !isSilent(err) {
 		errOut.WriteString(err.Error())
 	}
-	return code, out.String(), errOut.String()
+	return exitCode(err), out.String(), errOut.String()
 }

@@ -6,7 +6,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/internal/app"
+	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/schedule"
 )
 
@@ -32,14 +35,14 @@ func runMigrate(cmd *cobra.Command, _ []string) error {
 	}
 	log := newLogger(c)
 	ctx := cmd.Context()
-	pool, err := openPool(ctx, c)
+	pool, err := app.OpenPool(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return withCode(exitDependency, fmt.Errorf("database: %w", err))
+		return push.Unreachable(fmt.Errorf("database: %w", err))
 	}
 	defer conn.Release()
 
@@ -49,7 +52,7 @@ func runMigrate(cmd *cobra.Command, _ []string) error {
 	}
 	before, err := postgres.Status(ctx, conn.Conn(), opts)
 	if err != nil {
-		return withCode(exitDependency, err)
+		return push.Unreachable(err)
 	}
 	after, err := postgres.Migrate(ctx, conn.Conn(), opts)
 	// Print what did get applied even when a later set failed: tern applies each file in its own transaction.
@@ -59,7 +62,7 @@ func runMigrate(cmd *cobra.Command, _ []string) error {
 		log.WithFields(map[string]any{"set": st.Set, "from": before[i].Current, "to": st.Current}).Debug("migrated")
 	}
 	if err != nil {
-		return withCode(exitDependency, err)
+		return push.Unreachable(err)
 	}
 	if opts.SkipSource {
 		fmt.Fprintf(out, "source (%s): left alone (database.migrate_source: false)\n", c.Database.SourceSchema)
@@ -67,13 +70,13 @@ func runMigrate(cmd *cobra.Command, _ []string) error {
 	// River's own migrations: the daemon's job queue, in covsync's schema.
 	riverBefore, riverAvail, err := schedule.MigrationStatus(ctx, pool)
 	if err != nil {
-		return withCode(exitDependency, err)
+		return push.Unreachable(err)
 	}
 	riverNow, err := schedule.Migrate(ctx, pool)
 	if err != nil {
-		return withCode(exitDependency, err)
+		return push.Unreachable(err)
 	}
-	printMigration(out, "job queue (River)", schedule.Schema, int32(riverBefore), int32(riverNow), int32(riverAvail))
+	printMigration(out, "job queue (River)", config.OwnSchema, int32(riverBefore), int32(riverNow), int32(riverAvail))
 	return nil
 }
 
@@ -89,9 +92,9 @@ func printMigration(w io.Writer, set, schema string, from, to, available int32) 
 func schemaOf(set string, opts postgres.MigrateOptions) string {
 	if set == "source" {
 		if opts.SourceSchema == "" {
-			return "covsync_source"
+			return config.DefaultSourceSchema
 		}
 		return opts.SourceSchema
 	}
-	return postgres.OwnSchema
+	return config.OwnSchema
 }

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/covsync/covsync/internal/app"
+	"github.com/covsync/covsync/internal/testwait"
 )
 
 // TestDebugLogsCarryNoSecret logs at debug level through the real paths that handle secrets — loading a
@@ -32,7 +35,7 @@ func TestDebugLogsCarryNoSecret(t *testing.T) {
 			}
 			t.Setenv("REDACT_JIRA_TOKEN", jiraToken)
 			t.Setenv("REDACT_ADO_PAT", adoPAT)
-			t.Setenv("REDACT_DB", "postgres://covsync@127.0.0.1:"+strconv.Itoa(closedPort(t))+"/covsync?sslmode=disable")
+			t.Setenv("REDACT_DB", "postgres://covsync@127.0.0.1:"+strconv.Itoa(testwait.ClosedPort(t))+"/covsync?sslmode=disable")
 			yaml := `database:
   url: ${REDACT_DB}
   password_file: db_password
@@ -68,7 +71,7 @@ projects:
 				t.Fatal(err)
 			}
 			var buf bytes.Buffer
-			log := newLoggerTo(&buf, c)
+			log := app.NewLogger(&buf, c)
 			log.WithField("config", c).Debug("config loaded")
 			log.Debugf("config %+v", *c)
 			// Code that carelessly logs what it holds: the revealed values, a request's headers.
@@ -80,7 +83,7 @@ projects:
 
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			pool, err := openPool(ctx, c)
+			pool, err := app.OpenPool(ctx, c)
 			if err == nil {
 				pool.Close()
 				t.Fatal("openPool connected to a closed port")

@@ -12,6 +12,8 @@ import (
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/confluence"
 	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/internal/app"
+	"github.com/covsync/covsync/sync/push"
 )
 
 // newRenderCmd is `covsync render`: what covsync would publish, rendered locally, without writing anywhere.
@@ -54,23 +56,22 @@ sent to Confluence. With release pages, each release page goes to its own file b
 			if proj.Confluence == nil {
 				return usageErr("render confluence: project %q has no confluence mapping in %s", projectID, c.Path)
 			}
-			d := newDeps(c, newLogger(c))
-			t, err := confluenceTarget(d, *proj)
+			t, err := app.ConfluenceTarget(c, newLogger(c), appVersion(), *proj)
 			if err != nil {
 				return err
 			}
-			pool, err := openPool(cmd.Context(), c)
+			pool, err := app.OpenPool(cmd.Context(), c)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
 			rep, err := postgres.NewReader(pool, c.Database.SourceSchema).ReadProject(cmd.Context(), projectID)
 			if err != nil {
-				return withCode(exitDependency, fmt.Errorf("render confluence: project %q: %w", projectID, err))
+				return push.Unreachable(fmt.Errorf("render confluence: project %q: %w", projectID, err))
 			}
 			pages, err := t.Pages(rep)
 			if err != nil {
-				return withCode(exitUsage, err)
+				return push.Config(err)
 			}
 			if out == "" {
 				return writePages(cmd.OutOrStdout(), pages)
@@ -83,7 +84,7 @@ sent to Confluence. With release pages, each release page goes to its own file b
 					path = strings.TrimSuffix(out, ext) + ".release-" + safeFileName(rel) + ext
 				}
 				if err := os.WriteFile(path, pg.Body, 0o644); err != nil {
-					return withCode(exitUsage, fmt.Errorf("render confluence: --out: %w", err))
+					return push.Config(fmt.Errorf("render confluence: --out: %w", err))
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (%q, %d bytes)\n", path, pg.Title, len(pg.Body))
 			}

@@ -48,7 +48,7 @@ projects:
 
 const confluenceTestToken = "conf-t0ken-never-logged"
 
-// exampleConfluencePage is the page covsync publishes for ../shared/testdata: the docs show it, and the
+// exampleConfluencePage is the page covsync publishes for testdata/ctrf: the docs show it, and the
 // render and resync tests check they produce exactly it.
 const exampleConfluencePage = "../../docs/confluence-page.example.html"
 

@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/internal/app"
+	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 )
 
@@ -34,22 +36,22 @@ func newReportCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			pool, err := openPool(ctx, c)
+			pool, err := app.OpenPool(ctx, c)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
 			rd := postgres.NewReader(pool, c.Database.SourceSchema)
-			rctx, cancel := context.WithTimeout(ctx, dbReadTimeout)
+			rctx, cancel := context.WithTimeout(ctx, app.DBReadTimeout)
 			defer cancel()
 			p, err := rd.ReadProject(rctx, project)
 			switch {
 			case errors.Is(err, postgres.ErrUnknownProject):
-				return withCode(exitUsage, fmt.Errorf("report: %w%s", err, knownProjects(cmd, rd)))
+				return push.Config(fmt.Errorf("report: %w%s", err, knownProjects(cmd, rd)))
 			case errors.Is(err, postgres.ErrSchemaMissing):
-				return withCode(exitUsage, fmt.Errorf("report: %w", err))
+				return push.Config(fmt.Errorf("report: %w", err))
 			case err != nil:
-				return withCode(exitDependency, fmt.Errorf("report: %w", err))
+				return push.Unreachable(fmt.Errorf("report: %w", err))
 			}
 			if output == "json" {
 				b, err := json.MarshalIndent(p, "", "  ")
@@ -64,7 +66,7 @@ func newReportCmd() *cobra.Command {
 	}
 	addConfigFlag(cmd)
 	cmd.Flags().StringVar(&project, "project", "", "the project id")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text (a readable table) or json (DESIGN.md §9)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text (a readable table) or json (the shape docs/architecture.md, Contracts, gives)")
 	return cmd
 }
 

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/covsync/covsync/internal/fixture"
 	"github.com/covsync/covsync/internal/pgtest"
-	"github.com/covsync/covsync/internal/shared"
 )
 
 // sourceConfig writes a config for a fresh database (the URL comes through ${VAR} expansion, as in
@@ -43,7 +43,7 @@ func ingestShopData(t *testing.T, cfg string) {
 	if !strings.Contains(out, "source (covsync_source): applied migrations 1 to 2") {
 		t.Errorf("migrate printed %q", out)
 	}
-	dir := filepath.Join(shared.Dir(t), "testdata", "ctrf")
+	dir := fixture.CTRFDir(t)
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	more, _ := filepath.Glob(filepath.Join(dir, "ctrf-io", "*.json"))
 	for _, f := range append(files, more...) {
@@ -89,7 +89,7 @@ func TestARefusedFileLeavesTheReportExactlyAsItWas(t *testing.T) {
 	beforeText := mustRun(t, "report", "--config", cfg, "--project", "shop")
 
 	dir := t.TempDir()
-	good, err := os.ReadFile(shared.CTRF(t, "vitest-testream-reporter.json"))
+	good, err := os.ReadFile(fixture.CTRF(t, "vitest-testream-reporter.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

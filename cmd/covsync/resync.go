@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -12,13 +10,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/covsync/covsync/internal/app"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/ledger"
+	"github.com/covsync/covsync/sync/push"
 )
 
-func newResyncCmd() *cobra.Command { return newResyncCmdWith(defaultCycleEnv()) }
+func newResyncCmd() *cobra.Command { return newResyncCmdWith(app.Options{}) }
 
-// resyncFlags are resync's command line (DESIGN.md §9).
+// resyncFlags are resync's command line (docs/architecture.md, Contracts).
 type resyncFlags struct {
 	projects []string
 	kinds    []string
@@ -27,7 +27,9 @@ type resyncFlags struct {
 	output   string
 }
 
-func newResyncCmdWith(env cycleEnv) *cobra.Command {
+// newResyncCmdWith is the resync command whose App takes env's Targets and Reader (tests); the command
+// fills in the config, logger, pool and version.
+func newResyncCmdWith(env app.Options) *cobra.Command {
 	var f resyncFlags
 	cmd := &cobra.Command{
 		Use:   "resync",
@@ -44,27 +46,20 @@ error; 3 the database or a target was unreachable.`,
 	addConfigFlag(cmd)
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.projects, "project", nil, "project id to resync (repeatable; default: every configured project)")
-	fl.StringArrayVar(&f.kinds, "target", nil, "target kind to resync: "+strings.Join(allKinds, "|")+" (repeatable; default: all)")
+	fl.StringArrayVar(&f.kinds, "target", nil, "target kind to resync: "+strings.Join(push.TargetKinds(), "|")+" (repeatable; default: all)")
 	fl.BoolVar(&f.force, "force", false, "push every item, whatever the ledger says")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "plan and diff only; write nothing anywhere and list what would be pushed")
 	fl.StringVar(&f.output, "output", "text", "output format: text|json")
 	return cmd
 }
 
-// resyncResult is `resync --output json` (DESIGN.md §9): one entry per target cycle.
-type resyncResult struct {
-	Targets []engine.Summary `json:"targets"`
-	// Errors are failures outside any one target's cycle (a project whose report could not be read).
-	Errors []string `json:"errors,omitempty"`
-}
-
-func runResync(cmd *cobra.Command, env cycleEnv, f resyncFlags) error {
+func runResync(cmd *cobra.Command, env app.Options, f resyncFlags) error {
 	if f.output != "text" && f.output != "json" {
 		return usageErr("--output %q: want text or json", f.output)
 	}
 	for _, k := range f.kinds {
-		if !slices.Contains(allKinds, k) {
-			return usageErr("--target %q: not a target kind (want one of %s)", k, strings.Join(allKinds, ", "))
+		if !slices.Contains(push.TargetKinds(), k) {
+			return usageErr("--target %q: not a target kind (want one of %s)", k, strings.Join(push.TargetKinds(), ", "))
 		}
 	}
 	cfg, err := loadConfig(cmd)
@@ -78,18 +73,19 @@ func runResync(cmd *cobra.Command, env cycleEnv, f resyncFlags) error {
 		}
 	}
 	for _, id := range projects {
-		if _, ok := projectByID(cfg, id); !ok {
-			return usageErr("--project %q is not in the config (%s)", id, projectIDs(cfg))
+		if _, ok := app.ProjectByID(cfg, id); !ok {
+			return usageErr("--project %q is not in the config (%s)", id, app.ProjectIDs(cfg))
 		}
 	}
 	log := newLogger(cfg)
 	ctx := cmd.Context()
-	pool, err := openPool(ctx, cfg)
+	pool, err := app.OpenPool(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	runner := newCycleRunner(newDeps(cfg, log), pool, env)
+	env.Config, env.Log, env.Pool, env.Version = cfg, log, pool, appVersion()
+	a := app.New(env)
 
 	var prog *progress
 	opts := engine.Options{Force: f.force, DryRun: f.dryRun, Trigger: ledger.TriggerResync}
@@ -97,16 +93,7 @@ func runResync(cmd *cobra.Command, env cycleEnv, f resyncFlags) error {
 		prog = newProgress(cmd.ErrOrStderr(), log, progressEvery)
 		opts.Observer = prog
 	}
-	var (
-		res  resyncResult
-		code int
-	)
-	if f.dryRun {
-		// A dry run writes nothing anywhere, not even a job row: it runs the cycles here.
-		res, code = resyncAll(ctx, runner, projects, f.kinds, opts)
-	} else {
-		res, code = resyncJobs(ctx, pool, runner, cfg, projects, f.kinds, opts)
-	}
+	res, rerr := a.Resync(ctx, projects, f.kinds, opts)
 	if prog != nil {
 		prog.close()
 	}
@@ -121,58 +108,14 @@ func runResync(cmd *cobra.Command, env cycleEnv, f resyncFlags) error {
 	} else {
 		printResync(out, res, f.dryRun)
 	}
-	if code != exitOK {
-		return withCode(code, errSilent)
-	}
-	return nil
-}
-
-// resyncAll runs every selected project's cycles and returns what they did with the exit code it earns:
-// the worst of 3 (a cycle or a report read failed), 2 (a project's targets could not be built), 1 (items
-// failed), 0.
-func resyncAll(ctx context.Context, r *cycleRunner, projects, kinds []string, opts engine.Options) (resyncResult, int) {
-	res := resyncResult{Targets: []engine.Summary{}}
-	code := exitOK
-	worse := func(c int) {
-		// 3 outranks 2 outranks 1: the most serious problem decides.
-		if c > code {
-			code = c
-		}
-	}
-	for _, id := range projects {
-		if ctx.Err() != nil {
-			res.Errors = append(res.Errors, fmt.Sprintf("project %s: not started: %v", id, ctx.Err()))
-			worse(exitDependency)
-			continue
-		}
-		sums, err := r.RunProject(ctx, id, kinds, opts)
-		res.Targets = append(res.Targets, sums...)
-		for _, s := range sums {
-			if s.Failed > 0 {
-				worse(exitItemFailed)
-			}
-		}
-		if err == nil {
-			continue
-		}
-		c := exitDependency
-		var ee *exitError
-		if errors.As(err, &ee) {
-			c = ee.code
-		}
-		worse(c)
-		if len(sums) == 0 { // a failure before any cycle: not in any summary's CycleError
-			res.Errors = append(res.Errors, err.Error())
-		}
-	}
-	return res, code
+	return silent(rerr) // the output says what failed
 }
 
 // maxListedErrors bounds the failed items the text output lists per target: when a whole target fails item
 // by item, the first few say why and `covsync status` (or --output json) has the rest.
 const maxListedErrors = 20
 
-func printResync(w io.Writer, res resyncResult, dryRun bool) {
+func printResync(w io.Writer, res app.ResyncResult, dryRun bool) {
 	if len(res.Targets) == 0 && len(res.Errors) == 0 {
 		fmt.Fprintln(w, "No targets selected: the selected projects have no targets of the selected kinds.")
 		return

@@ -11,7 +11,7 @@ import (
 )
 
 // confluenceWorld is a simulator with a space and a parent page, and a database with project shop
-// ingested from ../shared/testdata, mapped to the simulator by the config at cfg.
+// ingested from testdata/ctrf, mapped to the simulator by the config at cfg.
 type confluenceWorld struct {
 	sim    *confluencesim.Server
 	parent string

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/covsync/covsync/connectors/jira/jirasim"
+	"github.com/covsync/covsync/internal/fixture"
 	"github.com/covsync/covsync/internal/pgtest"
-	"github.com/covsync/covsync/internal/shared"
 )
 
 // BenchmarkResync500StoriesAgainstJiraAt10PerSecond runs `covsync resync --target jira --target
@@ -96,7 +96,7 @@ projects:
 // are n, test i tagged SHOP-i, and a coverage file for the same stories.
 func fiveHundredStories(b *testing.B, dir string, n int) (reportPath, coveragePath string) {
 	var doc map[string]any
-	if err := json.Unmarshal(readFile(b, shared.CTRF(b, "vitest-testream-reporter.json")), &doc); err != nil {
+	if err := json.Unmarshal(readFile(b, fixture.CTRF(b, "vitest-testream-reporter.json")), &doc); err != nil {
 		b.Fatal(err)
 	}
 	results := doc["results"].(map[string]any)

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/internal/app"
 	"github.com/covsync/covsync/internal/pgtest"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/engine/enginetest"
@@ -51,7 +52,7 @@ type world struct {
 	// inventing them.
 	realReader bool
 	// reader, when set, reads the reports instead of w.
-	reader reportReader
+	reader app.ReportReader
 
 	mu      sync.Mutex
 	targets map[string]*enginetest.Target
@@ -84,27 +85,27 @@ func (w *world) target(name string) *enginetest.Target {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.targets[name] == nil {
-		w.targets[name] = enginetest.NewTarget(name, kindJira)
+		w.targets[name] = enginetest.NewTarget(name, push.TargetJira)
 	}
 	return w.targets[name]
 }
 
 // env builds the world's in-memory targets, and reads reports from w (or from the source schema).
-func (w *world) env() cycleEnv {
-	env := cycleEnv{
-		targets: func(_ context.Context, _ deps, p config.Project, kinds map[string]bool) ([]engine.Target, error) {
-			if p.Jira == nil || (len(kinds) > 0 && !kinds[kindJira]) {
+func (w *world) env() app.Options {
+	env := app.Options{
+		Targets: func(_ context.Context, p config.Project, kinds map[string]bool) ([]engine.Target, error) {
+			if p.Jira == nil || (len(kinds) > 0 && !kinds[push.TargetJira]) {
 				return nil, nil
 			}
 			return []engine.Target{w.target("jira:" + p.Jira.Target + "/" + p.Jira.ProjectKey)}, nil
 		},
-		reader: func(*pgxpool.Pool, string) reportReader { return w },
+		Reader: func(*pgxpool.Pool, string) app.ReportReader { return w },
 	}
 	if w.realReader {
-		env.reader = defaultCycleEnv().reader
+		env.Reader = nil // the source schema's reader
 	}
 	if w.reader != nil {
-		env.reader = func(*pgxpool.Pool, string) reportReader { return w.reader }
+		env.Reader = func(*pgxpool.Pool, string) app.ReportReader { return w.reader }
 	}
 	return env
 }
@@ -126,14 +127,9 @@ func (w *world) run(t *testing.T, args ...string) (string, int) {
 	root.SetErr(&errOut)
 	root.SetArgs(append(args, "--config", w.cfgPath))
 	err := root.ExecuteContext(context.Background())
-	code := exitOK
+	code := exitCode(err)
 	if err != nil {
-		code = exitUsage // cobra's own errors
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
-		if code != exitItemFailed || !errors.Is(err, errSilent) {
+		if code != exitItemFailed || !isSilent(err) {
 			t.Logf("covsync %s: %v", strings.Join(args, " "), err)
 		}
 	}
@@ -469,5 +465,30 @@ func TestResyncCyclesHaveTheConfiguredCycleTimeout(t *testing.T) {
 	// The read's own bound is dbReadTimeout (2 min); the cycle's 1 min must be the tighter one.
 	if d := r.deadlines[0]; d.IsZero() || d.After(began.Add(time.Minute+30*time.Second)) {
 		t.Errorf("the cycle ran with deadline %v after its start; cycle_timeout is 1m", d.Sub(began))
+	}
+}
+
+// deadlineReader records whether the report read had a deadline.
+type deadlineReader struct {
+	reportReader app.ReportReader
+	deadline     time.Duration
+}
+
+func (d *deadlineReader) ReadProject(ctx context.Context, id string) (*report.Project, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		d.deadline = time.Until(dl)
+	}
+	return d.reportReader.ReadProject(ctx, id)
+}
+
+func TestTheReportReadOfACycleHasADeadline(t *testing.T) {
+	w := newWorld(t)
+	rd := &deadlineReader{reportReader: w}
+	w.reader = rd
+	if _, code := w.run(t, "resync", "--project", "shop"); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if rd.deadline <= 0 || rd.deadline > app.DBReadTimeout {
+		t.Errorf("the report read had deadline %v from now, want one within %v", rd.deadline, app.DBReadTimeout)
 	}
 }

@@ -12,8 +12,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/jira/jirasim"
 	"github.com/covsync/covsync/internal/benchload"
+	"github.com/covsync/covsync/internal/daemon"
 	"github.com/covsync/covsync/internal/pgtest"
 )
 
@@ -22,6 +24,9 @@ import (
 // check (internal/httpapi), httpx's CA handling at unit level, each connector's own token tests.
 
 // simSite is one simulated Jira site holding one project of a workload.
+// simEmail is the simulated Jira sites' account.
+const simEmail = "bench-bot@bench.example"
+
 type simSite struct {
 	name string
 	sim  *jirasim.Sim
@@ -31,7 +36,7 @@ type simSite struct {
 
 // newSimSite seeds a site with w's project, issues and versions.
 func newSimSite(name string, w benchload.Workload, token string) *simSite {
-	sim := jirasim.New(jirasim.Options{Email: benchEmail, Token: token})
+	sim := jirasim.New(jirasim.Options{Email: simEmail, Token: token})
 	sim.AddField("Test Coverage", jirasim.KindNumber)
 	sim.AddProject(w.Prefix, w.Project)
 	sim.AddIssues(w.Prefix, w.Stories)
@@ -53,7 +58,7 @@ func jiraOnlyConfig(t *testing.T, dbURL string, sites []*simSite, tokens []strin
 			t.Fatal(err)
 		}
 		fmt.Fprintf(&jira, "  - name: %s\n    url: %s\n    auth: {type: basic, email: %s, token_file: %s}\n    requests_per_second: 500\n    timeout: 3s\n    fields: {coverage_percent: Test Coverage}\n",
-			s.name, s.url, benchEmail, tf)
+			s.name, s.url, simEmail, tf)
 		if caFiles != nil && caFiles[i] != "" {
 			fmt.Fprintf(&jira, "    ca_file: %s\n", caFiles[i])
 		}
@@ -76,7 +81,7 @@ func migratedWith(t *testing.T, ws ...benchload.Workload) string {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	if err := migrateAll(context.Background(), pool); err != nil {
+	if err := daemon.Migrate(context.Background(), pool, &config.Config{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range ws {

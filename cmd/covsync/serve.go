@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -10,8 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/covsync/covsync/internal/daemon"
-	"github.com/covsync/covsync/sync/engine"
-	"github.com/covsync/covsync/sync/schedule"
 )
 
 func newServeCmd() *cobra.Command {
@@ -35,41 +31,12 @@ Under systemd (Type=notify) it reports READY, RELOADING, STOPPING and pings the 
 			defer signal.Stop(hup)
 			err = daemon.Run(cmd.Context(), daemon.Options{
 				ConfigPath: p,
-				NewLogger:  newLogger,
-				NewRunner:  newServeRunner,
+				Version:    appVersion(),
 				Reload:     hup,
 			})
-			var ce *daemon.ConfigError
-			if errors.As(err, &ce) {
-				return withCode(exitUsage, err)
-			}
-			return withCode(exitDependency, err)
+			return err // kinded: a configuration error, or an endpoint that cannot listen
 		},
 	}
 	addConfigFlag(cmd)
 	return cmd
-}
-
-// newServeRunner gives the daemon's job worker the engine's cycle runner for the config, reporting to the
-// daemon's metrics. The daemon calls it again on SIGHUP, so new credentials reach the next cycles.
-func newServeRunner(_ context.Context, d daemon.RunnerDeps) (schedule.Runner, error) {
-	deps := newDeps(d.Config, d.Log)
-	deps.counters = d.Metrics.HTTPCounters
-	// deps' client registry builds each client on first use, so every one of them has its counters.
-	r := newCycleRunner(deps, d.Pool, defaultCycleEnv())
-	return jobRunner(r, d.Metrics.Observer()), nil
-}
-
-// jobRunner runs one River cycle job, one (project, target kind), with the cycle runner `covsync resync`
-// uses too. The job's output is the cycle's summaries. A project the config does not map cannot succeed on a
-// retry: its job is cancelled.
-func jobRunner(r *cycleRunner, obs engine.Observer) schedule.Runner {
-	return schedule.RunnerFunc(func(ctx context.Context, c schedule.Cycle) (any, error) {
-		sums, err := r.Run(ctx, c.Project, c.Kind, engine.Options{Force: c.Force, Trigger: c.Trigger, Observer: obs})
-		var ee *exitError
-		if errors.As(err, &ee) && ee.code == exitUsage {
-			return sums, schedule.Permanent(err)
-		}
-		return sums, err
-	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/covsync/covsync/connectors/jira/jirasim"
 	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/pgtest"
+	"github.com/covsync/covsync/internal/testwait"
 )
 
 // TestServeSyncsOnScheduleAndExportsMetrics runs `covsync serve` with the engine, against a rate-limited
@@ -41,7 +42,7 @@ func TestServeSyncsOnScheduleAndExportsMetrics(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "jira_token"), []byte(demoJiraToken), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := closedPort(t)
+	port := testwait.ClosedPort(t)
 	t.Setenv("COVSYNC_TEST_E2E_URL", dbURL)
 	cfg := filepath.Join(dir, "covsync.yaml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`database:
@@ -72,7 +73,7 @@ projects:
 	go func() { exit <- run(sctx, []string{"serve", "--config", cfg}) }()
 
 	// RunOnStart: the first tick comes at start, not in an hour.
-	waitUntil(t, 60*time.Second, "every story's coverage field written", func() bool {
+	testwait.Until(t, 60*time.Second, "every story's coverage field written", func() bool {
 		for i := 1; i <= demoStories; i++ {
 			if len(sim.IssueFields(fmt.Sprintf("SHOP-%d", i))) == 0 {
 				return false
@@ -81,7 +82,7 @@ projects:
 		return true
 	})
 	var metrics string
-	waitUntil(t, 10*time.Second, "the cycle on /metrics", func() bool {
+	testwait.Until(t, 10*time.Second, "the cycle on /metrics", func() bool {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 		if err != nil {
 			return false

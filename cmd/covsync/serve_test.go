@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/covsync/covsync/internal/pgtest"
+	"github.com/covsync/covsync/internal/testwait"
 )
 
 // serveConfig writes a config whose database URL comes from the environment, listening on port.
@@ -43,7 +44,7 @@ workers: {shutdown_timeout: 1s}
 // what SIGTERM does through main's signal.NotifyContext.
 func TestServeReloadsOnARealSIGHUPAndExitsZeroWhenStopped(t *testing.T) {
 	t.Setenv("COVSYNC_TEST_SERVE_URL", pgtest.URL(t))
-	port := closedPort(t)
+	port := testwait.ClosedPort(t)
 	cfg := filepath.Join(t.TempDir(), "covsync.yaml")
 	serveConfig(t, cfg, port)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -64,7 +65,7 @@ func TestServeReloadsOnARealSIGHUPAndExitsZeroWhenStopped(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	waitUntil(t, 30*time.Second, "readyz 200 (auto_migrate, then River)", func() bool { return status("GET", "/readyz", "") == 200 })
+	testwait.Until(t, 30*time.Second, "readyz 200 (auto_migrate, then River)", func() bool { return status("GET", "/readyz", "") == 200 })
 	if c := status("POST", "/v1/resync", "rotated-in"); c != 404 {
 		t.Fatalf("resync API with no keys configured: %d, want 404", c)
 	}
@@ -73,7 +74,7 @@ func TestServeReloadsOnARealSIGHUPAndExitsZeroWhenStopped(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "the reloaded key accepted", func() bool { return status("POST", "/v1/resync", "rotated-in") == 202 })
+	testwait.Until(t, 10*time.Second, "the reloaded key accepted", func() bool { return status("POST", "/v1/resync", "rotated-in") == 202 })
 
 	began := time.Now()
 	cancel()
@@ -86,15 +87,4 @@ func TestServeReloadsOnARealSIGHUPAndExitsZeroWhenStopped(t *testing.T) {
 		t.Fatal("serve did not stop")
 	}
 	t.Logf("stopped in %v", time.Since(began))
-}
-
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

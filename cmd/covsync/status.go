@@ -10,8 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/internal/app"
 	"github.com/covsync/covsync/sync/ledger"
+	"github.com/covsync/covsync/sync/push"
 )
 
 func newStatusCmd() *cobra.Command {
@@ -32,21 +34,21 @@ failed, with its error.`,
 				return err
 			}
 			ctx := cmd.Context()
-			pool, err := openPool(ctx, cfg)
+			pool, err := app.OpenPool(ctx, cfg)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
-			l := ledger.New(pool, postgres.OwnSchema)
+			l := ledger.New(pool, config.OwnSchema)
 			var st statusResult
 			if st.Targets, err = l.Status(ctx); err == nil {
 				st.Failing, err = l.Failing(ctx, 0)
 			}
 			if err != nil {
 				if errors.Is(err, ledger.ErrNotMigrated) {
-					return withCode(exitUsage, err)
+					return push.Config(err)
 				}
-				return withCode(exitDependency, err)
+				return push.Unreachable(err)
 			}
 			if st.Targets == nil {
 				st.Targets = []ledger.TargetStatus{}

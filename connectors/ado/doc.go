@@ -1,11 +1,11 @@
 // Package ado is covsync's Azure DevOps target (kind "ado"): for every story that maps to a work item it keeps
-// one document in an installed extension's data collection (DESIGN.md §9, the document the extension's UI
-// reads) and, optionally, work-item fields.
+// one document in an installed extension's data collection (docs/architecture.md, Contracts: the document the
+// extension's UI reads) and, optionally, work-item fields.
 //
 // It uses github.com/microsoft/azure-devops-go-api/azuredevops/v7 for the connection (PAT auth, resource-area
 // discovery) and the work-item client, always over the *http.Client it is given (never the Go client's bare
 // one), and plain REST for extension data, which the Go client has no call for. The quirks it works around
-// are listed in DESIGN.md §10; the ones that matter here:
+// that matter here:
 //   - the Go client never retries, so every call goes through an httpx client (given, or built when none
 //     is), which retries 429s, 5xxs and transport errors; writes and the WIQL query are marked safe to
 //     replay. This package paces every request of a target after Retry-After or X-RateLimit-Remaining: 0 /

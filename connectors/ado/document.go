@@ -15,7 +15,7 @@ import (
 	"github.com/covsync/covsync/sync/report"
 )
 
-// docLastRun is the document's "lastRun" (DESIGN.md §9).
+// docLastRun is the document's "lastRun" (docs/architecture.md, Contracts).
 type docLastRun struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
@@ -23,8 +23,9 @@ type docLastRun struct {
 	StartedAt time.Time `json:"startedAt"`
 }
 
-// ownedDoc is the part of a document covsync owns (DESIGN.md §9). Every key is always written (null when the
-// report has no value), so a value that went away is cleared, and every other key is left as found.
+// ownedDoc is the part of a document covsync owns (docs/architecture.md, Contracts). Every key is always
+// written (null when the report has no value), so a value that went away is cleared, and every other key is
+// left as found.
 type ownedDoc struct {
 	Source          string            `json:"source"`
 	UpdatedAt       *time.Time        `json:"updatedAt"`

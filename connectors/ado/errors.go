@@ -27,7 +27,7 @@ func (e *apiError) Error() string {
 }
 
 // statusOf returns the HTTP status and typeKey behind err: an *apiError, or the Go client's WrappedError,
-// which comes by value for JSON bodies and by pointer for empty ones (DESIGN.md §10). 0 when err carries no
+// which comes by value for JSON bodies and by pointer for empty ones. 0 when err carries no
 // HTTP status (a transport error).
 func statusOf(err error) (int, string) {
 	var ae *apiError

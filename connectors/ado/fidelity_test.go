@@ -9,8 +9,8 @@ import (
 
 	"github.com/covsync/covsync/connectors/ado"
 	"github.com/covsync/covsync/connectors/ado/adosim"
+	"github.com/covsync/covsync/connectors/fieldtext"
 	"github.com/covsync/covsync/sync/push"
-	"github.com/covsync/covsync/templates"
 )
 
 // apiVersionOf returns the api-version a recorded request asked for (query or Accept header).
@@ -126,8 +126,8 @@ func TestAStringFieldGetsAtMost255Characters(t *testing.T) {
 		t.Fatalf("push: %v", errs[fmt.Sprint(id)])
 	}
 	_, fields, _ := f.sim.WorkItem(id)
-	if got, _ := fields["Custom.RunLink"].(string); templates.UTF16Len(got) != 255 || !strings.HasPrefix(long.URL, strings.TrimSuffix(got, "…")) {
-		t.Errorf("Custom.RunLink = %d characters, want the value cut to 255", templates.UTF16Len(got))
+	if got, _ := fields["Custom.RunLink"].(string); fieldtext.UTF16Len(got) != 255 || !strings.HasPrefix(long.URL, strings.TrimSuffix(got, "…")) {
+		t.Errorf("Custom.RunLink = %d characters, want the value cut to 255", fieldtext.UTF16Len(got))
 	}
 }
 

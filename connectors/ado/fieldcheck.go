@@ -27,7 +27,8 @@ var accepts = map[string][]string{
 	FieldLastRunURL:      {"string", "plainText", "html"},
 }
 
-// storyStatuses are the values test_status takes (DESIGN.md §9): a picklist must hold all of them.
+// storyStatuses are the values test_status takes (sync/report's story statuses): a picklist
+// must hold all of them.
 var storyStatuses = []string{report.StatusPassed, report.StatusFailed, report.StatusSkipped, report.StatusNoTests}
 
 // fieldTypes checks the configured work-item fields against the organization's process once (cached per

@@ -12,6 +12,7 @@ import (
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/webapi"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/workitemtracking"
 
+	"github.com/covsync/covsync/connectors/fieldtext"
 	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
@@ -46,7 +47,7 @@ func (t *Target) fieldsFor(p *report.Project, s report.Story, types map[string]s
 			out[ref] = text
 		}
 		if str, ok := out[ref].(string); ok && types[ref] == "string" {
-			out[ref] = templates.TruncateUTF16(str, maxStringChars)
+			out[ref] = fieldtext.TruncateUTF16(str, maxStringChars)
 		}
 	}
 	return jsonMap(out), nil
@@ -164,5 +165,5 @@ func (r *summaryRenderer) render(p *report.Project, s report.Story) (string, err
 	if err != nil {
 		return "", err
 	}
-	return templates.TruncateUTF16(out, maxSummary), nil
+	return fieldtext.TruncateUTF16(out, maxSummary), nil
 }

@@ -48,7 +48,7 @@ func (f *fixture) target(t testing.TB, edit func(*ado.Options)) *ado.Target {
 	l.SetLevel(logrus.DebugLevel)
 	o := ado.Options{
 		Name: "acme-ado", OrganizationURL: f.srv.OrgURL, PAT: config.NewSecret(testPAT), Project: "Shop",
-		Extension: ext, HTTPClient: &http.Client{Timeout: 10 * time.Second}, Log: l, UserAgent: "covsync/test",
+		Extension: ext, HTTP: &http.Client{Timeout: 10 * time.Second}, Log: l, UserAgent: "covsync/test",
 	}
 	if edit != nil {
 		edit(&o)

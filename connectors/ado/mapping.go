@@ -30,7 +30,7 @@ type snapshot struct {
 	Fields map[string]any
 }
 
-// idKey is the id rule: an Azure Boards mention "AB#123" (DESIGN.md §4) or a bare work item id.
+// idKey is the id rule: an Azure Boards mention "AB#123" or a bare work item id.
 var idKey = regexp.MustCompile(`^(?i:AB#)?([0-9]+)$`)
 
 // Service limits that shape the calls: GET _apis/wit/workItems takes at most 200 ids
@@ -194,8 +194,8 @@ func (t *Target) wantedFields() []string {
 }
 
 // readWorkItems reads ids in batches of 200 with errorPolicy=omit, so a missing id is a null in the answer,
-// not a failed call. Work items of another project are left out (project data goes only to its own project,
-// DESIGN.md §7).
+// not a failed call. Work items of another project are left out (project data goes only to its own
+// project).
 func (t *Target) readWorkItems(ctx context.Context, s *session, ids []int) (map[int]*snapshot, error) {
 	out := map[int]*snapshot{}
 	fields := t.wantedFields()

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -22,10 +21,8 @@ import (
 	"github.com/covsync/covsync/templates"
 )
 
-// Kind is the target kind, as --target and the schedules name it.
-const Kind = "ado"
-
-// Field keys of the config's ado[].fields map (DESIGN.md §9): which story value goes to which work-item field.
+// Field keys of the config's ado[].fields map (docs/architecture.md, Contracts): which story value goes to
+// which work-item field.
 const (
 	FieldCoveragePercent = "coverage_percent"
 	FieldCoverageSummary = "coverage_summary"
@@ -48,15 +45,15 @@ type Options struct {
 	// the work item id ("AB#123" or "123").
 	MatchField string
 
-	// HTTPClient sends every request (the Go client's calls included) and retries 429s, 5xx and transport
+	// HTTP sends every request (the Go client's calls included) and retries 429s, 5xx and transport
 	// errors: the connector does not retry them itself. Nil: an httpx client with httpx's defaults. Its
 	// Transport is wrapped, never modified: the copy adds the sign-in guard and the pacer. Writes (and the
 	// WIQL query, a read sent as POST) carry httpx.AllowRetry: each write is guarded by __etag or a rev
 	// test, so a replay is harmless.
-	HTTPClient *http.Client
-	Log        logrus.FieldLogger
-	UserAgent  string
-	Templates  templates.Set // for the coverage_summary field (jira/summary.tmpl)
+	HTTP      *http.Client
+	Log       logrus.FieldLogger
+	UserAgent string
+	Templates templates.Set // for the coverage_summary field (jira/summary.tmpl)
 
 	// MaxConflicts bounds read-merge-write rounds of one document or work item (default 5).
 	MaxConflicts int
@@ -93,8 +90,6 @@ type Target struct {
 	mapping Mapping
 }
 
-var refName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$`)
-
 // New checks o and returns the target. It does no I/O: the connection is made by the first Plan, Push or
 // probe.
 func New(o Options) (*Target, error) {
@@ -130,11 +125,11 @@ func New(o Options) (*Target, error) {
 		default:
 			bad("%s: fields.%s: unknown (want coverage_percent, coverage_summary, test_status or last_run_url)", where, k)
 		}
-		if !refName.MatchString(o.Fields[k]) {
+		if !config.IsFieldRefName(o.Fields[k]) {
 			bad("%s: fields.%s: %q is not a field reference name such as Custom.TestCoverage", where, k, o.Fields[k])
 		}
 	}
-	if o.MatchField != "" && !refName.MatchString(o.MatchField) {
+	if o.MatchField != "" && !config.IsFieldRefName(o.MatchField) {
 		bad("match_field %q is not a field reference name such as Custom.JiraKey", o.MatchField)
 	}
 	if len(errs) > 0 {
@@ -163,7 +158,7 @@ func New(o Options) (*Target, error) {
 	if maxPause <= 0 {
 		maxPause = time.Minute
 	}
-	base := o.HTTPClient
+	base := o.HTTP
 	if base == nil {
 		if base, err = httpx.New(httpx.Options{Name: "ado:" + o.Name, UserAgent: o.UserAgent, Secrets: []string{o.PAT.Reveal()}}); err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
@@ -200,7 +195,7 @@ func (t *Target) String() string { return t.Name() }
 func (t *Target) GoString() string { return t.Name() }
 
 // Kind is "ado".
-func (t *Target) Kind() string { return Kind }
+func (t *Target) Kind() string { return push.TargetADO }
 
 // Mapping says how the last Plan mapped stories to work items.
 type Mapping struct {

@@ -17,10 +17,10 @@ import (
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/ado"
 	"github.com/covsync/covsync/connectors/ado/adosim"
+	"github.com/covsync/covsync/connectors/fieldtext"
 	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
-	"github.com/covsync/covsync/templates"
 )
 
 func TestOneDocumentPerMappedWorkItemWithTheReportsNumbers(t *testing.T) {
@@ -203,7 +203,7 @@ func TestTheSummaryFieldIsCutTo255UTF16UnitsWhateverTheRunName(t *testing.T) {
 	_, fields, _ := f.sim.WorkItem(id)
 	s, _ := fields["Custom.CoverageSummary"].(string)
 	// Azure DevOps counts a string field's 255 characters as .NET does: UTF-16 code units.
-	if n := templates.UTF16Len(s); n > 255 || n < 254 || !strings.HasSuffix(s, "…") {
+	if n := fieldtext.UTF16Len(s); n > 255 || n < 254 || !strings.HasSuffix(s, "…") {
 		t.Fatalf("summary field has %d UTF-16 units: %q", n, s)
 	}
 }
@@ -275,7 +275,7 @@ func TestAStormOf429sEndsWithEveryItemPushed(t *testing.T) {
 			f.sim.FailNext(503, 500, 502) // and a few 5xx on top
 			hc := tc.client(t)
 			tg := f.target(t, func(o *ado.Options) {
-				o.HTTPClient = hc
+				o.HTTP = hc
 				// Fields too: concurrent work-item patches go through the Go client, which must stay race-free.
 				o.Fields = map[string]string{ado.FieldCoveragePercent: "Custom.TestCoverage"}
 			})
@@ -373,8 +373,8 @@ func TestMatchFieldFindsWorkItemsByWIQL(t *testing.T) {
 func TestTheDefaultClientRetriesAFailedWIQLQuery(t *testing.T) {
 	f := newFixture(t, adosim.Options{})
 	a := f.sim.AddWorkItem("Shop", map[string]any{"Custom.JiraKey": "SHOP-7"})
-	// No HTTPClient: ado.New builds an httpx client, which does the retrying (the connector does not).
-	tg := f.target(t, func(o *ado.Options) { o.HTTPClient, o.MatchField = nil, "Custom.JiraKey" })
+	// No HTTP: ado.New builds an httpx client, which does the retrying (the connector does not).
+	tg := f.target(t, func(o *ado.Options) { o.HTTP, o.MatchField = nil, "Custom.JiraKey" })
 	b := f.sim.AddWorkItem("Shop", map[string]any{"Custom.JiraKey": "SHOP-8"})
 	plan(t, tg, project(story("SHOP-7", 1, 2, 1, 0))) // connects and caches SHOP-7
 	// The next plan's first request is the WIQL query of the key not cached yet.
@@ -438,6 +438,7 @@ func TestNewRefusesBadOptionsNamingTheKey(t *testing.T) {
 		{"an unknown field key", func(o *ado.Options) { o.Fields = map[string]string{"colour": "Custom.Colour"} }, "fields.colour"},
 		{"a field that is not a reference name", func(o *ado.Options) { o.Fields = map[string]string{ado.FieldTestStatus: "Test Status"} }, "fields.test_status"},
 		{"a match field that is not a reference name", func(o *ado.Options) { o.MatchField = "Jira Key]" }, "match_field"},
+		{"a field reference name cannot start with an underscore", func(o *ado.Options) { o.Fields = map[string]string{ado.FieldTestStatus: "_Custom.TestStatus"} }, "fields.test_status"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := good
@@ -498,7 +499,7 @@ func TestTransientFailuresThatOutliveTheRetriesAreRetryable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tg := f.target(t, func(o *ado.Options) { o.HTTPClient = hc })
+			tg := f.target(t, func(o *ado.Options) { o.HTTP = hc })
 			items := plan(t, tg, project(story(fmt.Sprint(id), 1, 2, 1, 0)))
 			tc.fault(f.sim, at)
 			_, err = tg.Push(context.Background(), items[0])

@@ -16,8 +16,8 @@ import (
 
 // SignInError is what an answer that is a sign-in page becomes: a 203 Non-Authoritative Information or an
 // HTML body where JSON was asked for. Azure DevOps answers that way to an expired or wrong PAT when the
-// client does not suppress the redirect (DESIGN.md §10), and some proxies do so regardless. It is never
-// parsed as data.
+// client does not suppress the redirect (X-TFS-FedAuthRedirect: Suppress), and some proxies do so regardless.
+// It is never parsed as data.
 type SignInError struct {
 	Status int
 }

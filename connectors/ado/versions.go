@@ -26,7 +26,7 @@ type routeVersion struct {
 }
 
 // apiVersions reads the api-versions of the hand-built routes from OPTIONS {base}/_apis, the location data
-// the Go client reads for its own calls (DESIGN.md §10): Azure DevOps Server 2019 serves up to 5.0, 2020
+// the Go client reads for its own calls: Azure DevOps Server 2019 serves up to 5.0, 2020
 // up to 6.0, 2022 up to 7.0 and 2022.1 up to 7.1, and answers a higher one with 400
 // VssVersionOutOfRangeException (https://learn.microsoft.com/en-us/azure/devops/integrate/concepts/rest-api-versioning#supported-versions).
 func (t *Target) apiVersions(ctx context.Context, s *session, base string) (map[string]string, error) {

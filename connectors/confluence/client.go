@@ -234,7 +234,7 @@ type markProperty struct {
 }
 
 // getMark reads covsync's property of page id; nil when the page has none. It is read by key, not by
-// expansion: expand takes dot paths, so metadata.properties.covsync.sync would ask for "covsync" (§10).
+// expansion: expand takes dot paths, so metadata.properties.covsync.sync would ask for "covsync".
 func (c *client) getMark(ctx context.Context, id string) (*markProperty, error) {
 	var p markProperty
 	err := c.do(ctx, http.MethodGet, "/content/"+id+"/property/"+PropertyKey, nil, nil, &p)

@@ -8,7 +8,7 @@
 // version newer than the marked one means a person edited the page, and on_manual_edit decides whether
 // covsync skips it or overwrites it (and says so either way).
 //
-// The body is a pure function of the report (DESIGN.md §9): it shows when the data was measured, never when it
+// The body is a pure function of the report: it shows when the data was measured, never when it
 // was synced, so an unchanged cycle renders the same bytes. Render and Title are exported so the page can be
 // looked at before it is published (`covsync render confluence`).
 package confluence

@@ -13,8 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/covsync/covsync/connectors/fieldtext"
 	"github.com/covsync/covsync/sync/report"
-	"github.com/covsync/covsync/templates"
 )
 
 const (
@@ -137,7 +137,7 @@ func Title(tmpl string, d TitleData) (string, error) {
 	if s == "" {
 		return "", fmt.Errorf("title template %q renders an empty title", tmpl)
 	}
-	return templates.TruncateUTF16(s, maxTitle), nil
+	return fieldtext.TruncateUTF16(s, maxTitle), nil
 }
 
 var jiraKey = regexp.MustCompile(`^[A-Z][A-Z0-9]+-[0-9]+$`)

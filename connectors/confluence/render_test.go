@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/confluence"
 	"github.com/covsync/covsync/connectors/confluence/confluencesim"
 	"github.com/covsync/covsync/sync/report"
@@ -230,8 +231,8 @@ func TestTitle(t *testing.T) {
 		rel              *report.Release
 		wantErr          bool
 	}{
-		{name: "the default title names the project", tmpl: confluence.DefaultTitle, want: "Test coverage: Shop & Co <web>"},
-		{name: "a release title names the release", tmpl: confluence.DefaultReleaseTitle, rel: &p.Releases[0], want: "Test coverage: Shop & Co <web> 2.4.0"},
+		{name: "the default title names the project", tmpl: config.DefaultPageTitle, want: "Test coverage: Shop & Co <web>"},
+		{name: "a release title names the release", tmpl: config.DefaultReleaseTitle, rel: &p.Releases[0], want: "Test coverage: Shop & Co <web> 2.4.0"},
 		{name: "control characters and runs of spaces go", tmpl: "a\x01  b\n{{.Project.ID}}", want: "a b shop"},
 		{name: "a title that renders empty is an error", tmpl: "  ", wantErr: true},
 		{name: "a broken template is an error", tmpl: "{{.Project.Nope}}", wantErr: true},

@@ -12,20 +12,16 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 )
 
 const (
-	// Kind is the target kind, as --target and the schedules name it.
-	Kind = "confluence"
 	// PropertyKey is the content property that marks covsync's pages: {"hash", "version", "project"}.
 	PropertyKey = "covsync.sync"
 	// Label is put on every page covsync creates, with the project id.
 	Label = "covsync"
-	// DefaultTitle and DefaultReleaseTitle are the title templates when the mapping sets none.
-	DefaultTitle        = "Test coverage: {{.Project.Name}}"
-	DefaultReleaseTitle = "Test coverage: {{.Project.Name}} {{.Release.Name}}"
 	// OnManualEditOverwrite and OnManualEditSkip are the on_manual_edit choices.
 	OnManualEditOverwrite = "overwrite"
 	OnManualEditSkip      = "skip"
@@ -100,10 +96,10 @@ func New(o Options) (*Target, error) {
 		problems = append(problems, fmt.Sprintf("auth.type %q: want basic or bearer", o.Auth.Type))
 	}
 	if o.Title == "" {
-		o.Title = DefaultTitle
+		o.Title = config.DefaultPageTitle
 	}
 	if o.ReleaseTitle == "" {
-		o.ReleaseTitle = DefaultReleaseTitle
+		o.ReleaseTitle = config.DefaultReleaseTitle
 	}
 	tmpl, err := ParseTemplate(o.PageTemplate)
 	if err != nil {
@@ -132,7 +128,7 @@ func (t *Target) Name() string {
 }
 
 // Kind is "confluence".
-func (t *Target) Kind() string { return Kind }
+func (t *Target) Kind() string { return push.TargetConfluence }
 
 // Check verifies, read-only, that the space and the parent page exist and that covsync's credentials may read
 // them (`covsync check`).

@@ -1,4 +1,4 @@
-// Package httpx is the one HTTP client factory every covsync connector uses (DESIGN.md §6, §7).
+// Package httpx is the one HTTP client factory every covsync connector uses (docs/reliability.md).
 //
 // New returns a plain *http.Client, so vendor clients that take one (go-jira, the Azure DevOps client) run
 // through it unchanged. Its transport applies these rules to every request:

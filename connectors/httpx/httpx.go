@@ -15,16 +15,16 @@ import (
 
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
 	"github.com/sirupsen/logrus"
+
+	"github.com/covsync/covsync/config"
 )
 
 // Defaults for zero Options fields.
 const (
-	DefaultRequestsPerSecond = 10
-	DefaultTimeout           = 30 * time.Second
-	DefaultMaxRetries        = 4
-	DefaultRetryAfterCap     = 60 * time.Second
-	DefaultBackoffBase       = 500 * time.Millisecond
-	DefaultBackoffMax        = 30 * time.Second
+	DefaultMaxRetries    = 4
+	DefaultRetryAfterCap = 60 * time.Second
+	DefaultBackoffBase   = 500 * time.Millisecond
+	DefaultBackoffMax    = 30 * time.Second
 	// MinTooManyRequestsWait is the least a 429 waits when the server gave no usable Retry-After.
 	MinTooManyRequestsWait = time.Second
 )
@@ -59,6 +59,14 @@ type Options struct {
 	// jitter draws the backoff in [0, n]; nil draws uniformly (math/rand/v2). Tests fix it so that a backoff
 	// is the same every run.
 	jitter func(n int64) int64
+}
+
+// ForConn is the options of the client of one configured site or organization of kind ("jira", "ado",
+// "confluence"): its name ("jira:acme"), requests_per_second, timeout and ca_file, and its token among the
+// secrets. The caller adds what is not the config's (UserAgent, Logger, Counters, test timings).
+func ForConn(kind string, c config.Conn) Options {
+	return Options{Name: kind + ":" + c.Name, RequestsPerSecond: c.RequestsPerSecond, Timeout: c.Timeout,
+		CAFile: c.CAFile, Secrets: []string{c.Auth.Token.Reveal()}}
 }
 
 // Counters are the client's running totals. The zero value is ready; read them with Load.
@@ -129,10 +137,10 @@ func New(o Options) (*http.Client, error) {
 
 func (o Options) withDefaults() Options {
 	if o.RequestsPerSecond <= 0 {
-		o.RequestsPerSecond = DefaultRequestsPerSecond
+		o.RequestsPerSecond = config.DefaultRequestsPerSecond
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
+		o.Timeout = config.DefaultTimeout
 	}
 	if o.MaxRetries == 0 {
 		o.MaxRetries = DefaultMaxRetries

@@ -44,7 +44,13 @@ func benchResync(b *testing.B, clientRPS float64) {
 		log := logrus.New()
 		log.SetOutput(io.Discard)
 		counters := &httpx.Counters{}
-		site, err := NewSite(cfg, Options{Logger: log, Counters: counters})
+		ho := httpx.ForConn("jira", cfg.Conn)
+		ho.Logger, ho.Counters = log, counters
+		hc, err := httpx.New(ho)
+		if err != nil {
+			b.Fatal(err)
+		}
+		site, err := NewSite(cfg, Options{HTTP: hc, Log: log})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,6 +1,6 @@
-// Package jira is covsync's Jira target (DESIGN.md §5, §9): per story, custom fields holding coverage and
-// test status; per project, the jira-test-manager.linked-test-runs project property linking each release
-// (Jira version) to its runs.
+// Package jira is covsync's Jira target (docs/architecture.md, Contracts): per story, custom fields holding
+// coverage and test status; per project, the jira-test-manager.linked-test-runs project property linking each
+// release (Jira version) to its runs.
 //
 // It talks to Jira through go-jira v1.17.0 over the httpx client (retries, Retry-After, the per-site token
 // bucket, TLS, redaction). go-jira lacks several calls covsync needs (versions listing, project properties,

@@ -10,8 +10,8 @@ import (
 
 	gojira "github.com/andygrunwald/go-jira"
 
+	"github.com/covsync/covsync/connectors/fieldtext"
 	"github.com/covsync/covsync/sync/push"
-	"github.com/covsync/covsync/templates"
 )
 
 // Roles: what covsync writes, named by their config key under jira[].fields.
@@ -201,11 +201,11 @@ func (f field) text(s string) any {
 	case kindOption:
 		return map[string]any{"value": s}
 	case kindTextArea:
-		return templates.TruncateUTF16(s, maxTextAreaChars)
+		return fieldtext.TruncateUTF16(s, maxTextAreaChars)
 	case kindURL:
 		return s
 	}
-	return templates.TruncateUTF16(s, MaxTextChars)
+	return fieldtext.TruncateUTF16(s, MaxTextChars)
 }
 
 func absoluteURL(s string) bool {

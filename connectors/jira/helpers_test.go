@@ -62,8 +62,14 @@ func (e *env) site(t *testing.T) *Site {
 	log := logrus.New()
 	log.SetLevel(logrus.DebugLevel)
 	log.SetOutput(e.logs)
-	s, err := NewSite(e.cfg, Options{Logger: log, UserAgent: "covsync/test",
-		HTTP: httpx.Options{BackoffBase: time.Millisecond, BackoffMax: 10 * time.Millisecond, RetryAfterCap: 2 * time.Second}})
+	ho := httpx.ForConn("jira", e.cfg.Conn)
+	ho.UserAgent, ho.Logger = "covsync/test", log
+	ho.BackoffBase, ho.BackoffMax, ho.RetryAfterCap = time.Millisecond, 10*time.Millisecond, 2*time.Second
+	hc, err := httpx.New(ho)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSite(e.cfg, Options{HTTP: hc, Log: log, UserAgent: "covsync/test"})
 	if err != nil {
 		t.Fatal(err)
 	}

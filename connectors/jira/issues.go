@@ -17,7 +17,7 @@ import (
 	"github.com/covsync/covsync/sync/report"
 )
 
-// issueKeyRE is a Jira issue key (DESIGN.md §4).
+// issueKeyRE is a Jira issue key.
 var issueKeyRE = regexp.MustCompile(`^[A-Z][A-Z0-9]+-[0-9]+$`)
 
 // IssueTarget writes the configured custom fields of each story of one Jira project (kind "jira").
@@ -51,7 +51,7 @@ func (s *Site) IssueTarget(projectKey string) *IssueTarget {
 func (t *IssueTarget) Name() string { return "jira:" + t.site.cfg.Name + "/" + t.projectKey }
 
 // Kind is "jira".
-func (t *IssueTarget) Kind() string { return "jira" }
+func (t *IssueTarget) Kind() string { return push.TargetJira }
 
 // issuePayload is one story's edit: field id → value (nil clears). Field ids are part of it, so a field
 // configured anew (another id) changes the hash and is written.

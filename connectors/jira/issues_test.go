@@ -11,10 +11,10 @@ import (
 	"testing"
 
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/connectors/fieldtext"
 	"github.com/covsync/covsync/connectors/jira/jirasim"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
-	"github.com/covsync/covsync/templates"
 )
 
 // sentFields decodes the fields of the last PUT the simulator saw for an issue.
@@ -119,7 +119,7 @@ func TestFieldValuesAreTypedByTheFieldSchema(t *testing.T) {
 			}(),
 			check: func(t *testing.T, e *env, sent map[string]any) {
 				s := sent[e.summary].(string)
-				if n := templates.UTF16Len(s); n > 255 || n < 254 || !strings.HasSuffix(s, "…") {
+				if n := fieldtext.UTF16Len(s); n > 255 || n < 254 || !strings.HasSuffix(s, "…") {
 					t.Errorf("summary has %d UTF-16 units, ends %q", n, s[len(s)-6:])
 				}
 			}},

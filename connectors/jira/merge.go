@@ -28,10 +28,10 @@ type releaseState struct {
 }
 
 // mergeProperty merges covsync's desired releases into the stored value (nil: no property yet), as
-// DESIGN.md §9 says: every key, release and run entry covsync did not write is kept as found; runs with
-// "source":"covsync" are replaced by the desired ones; runs are ordered newest first. When the result would
-// pass MaxPropertyBytes, covsync's oldest runs are dropped first; pruned counts them. It fails only when
-// the stored value is not the documented shape, or foreign content alone is too big.
+// docs/architecture.md, Contracts, says: every key, release and run entry covsync did not write is kept as
+// found; runs with "source":"covsync" are replaced by the desired ones; runs are ordered newest first. When
+// the result would pass MaxPropertyBytes, covsync's oldest runs are dropped first; pruned counts them. It
+// fails only when the stored value is not the documented shape, or foreign content alone is too big.
 func mergeProperty(stored json.RawMessage, d propertyPayload) (out json.RawMessage, pruned int, err error) {
 	top := map[string]json.RawMessage{}
 	if len(bytes.TrimSpace(stored)) > 0 {

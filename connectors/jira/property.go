@@ -32,9 +32,9 @@ func (s *Site) PropertyTarget(projectKey string) *PropertyTarget {
 func (t *PropertyTarget) Name() string { return "linked-runs:" + t.site.cfg.Name + "/" + t.projectKey }
 
 // Kind is "linked-runs".
-func (t *PropertyTarget) Kind() string { return "linked-runs" }
+func (t *PropertyTarget) Kind() string { return push.TargetLinkedRuns }
 
-// runEntry is one run as the property holds it (DESIGN.md §9).
+// runEntry is one run as the property holds it (docs/architecture.md, Contracts).
 type runEntry struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`

@@ -28,23 +28,24 @@ import (
 // PropertyKey is the project property covsync maintains.
 const PropertyKey = "jira-test-manager.linked-test-runs"
 
-// Options are what every site shares: how to log, identify and render.
+// Options are what every site shares, in the shape every connector's constructor takes: the HTTP client,
+// the log, the User-Agent, and the templates.
 type Options struct {
-	Logger    *logrus.Logger
-	UserAgent string          // "covsync/<version>"
-	Templates templates.Set   // jira/summary.tmpl, overridable
-	Counters  *httpx.Counters // optional, for /metrics
-	// HTTP overrides httpx options for tests (backoff, retry cap); zero fields keep the defaults.
-	HTTP httpx.Options
+	// HTTP is the site's paced, retrying client (httpx), shared by its targets; nil builds one from the
+	// site's config (httpx.ForConn).
+	HTTP      *http.Client
+	Log       logrus.FieldLogger
+	UserAgent string        // "covsync/<version>"
+	Templates templates.Set // jira/summary.tmpl, overridable
 }
 
-// Site is one configured Jira site. Build one per site and share it (cmd/covsync keeps one per site in its
+// Site is one configured Jira site. Build one per site and share it (internal/app keeps one per site in its
 // client registry): every target of a site then shares its HTTP client (one token bucket) and its
 // per-project property locks.
 type Site struct {
 	cfg     config.Jira
 	client  *gojira.Client
-	log     *logrus.Logger
+	log     logrus.FieldLogger
 	summary *template.Template
 
 	mu    sync.Mutex
@@ -54,22 +55,18 @@ type Site struct {
 // NewSite builds the client of one site: httpx underneath, go-jira's basic (email + API token) or PAT
 // transport on top.
 func NewSite(cfg config.Jira, o Options) (*Site, error) {
-	if o.Logger == nil {
-		o.Logger = logrus.New()
+	if o.Log == nil {
+		o.Log = logrus.New()
 	}
 	token := cfg.Auth.Token.Reveal()
-	ho := o.HTTP
-	ho.Name = "jira:" + cfg.Name
-	ho.RequestsPerSecond = cfg.RequestsPerSecond
-	ho.Timeout = cfg.Timeout
-	ho.CAFile = cfg.CAFile
-	ho.UserAgent = o.UserAgent
-	ho.Logger = o.Logger
-	ho.Secrets = append(ho.Secrets, token)
-	ho.Counters = o.Counters
-	hc, err := httpx.New(ho)
-	if err != nil {
-		return nil, fmt.Errorf("jira %s: %w", cfg.Name, err)
+	hc := o.HTTP
+	if hc == nil {
+		ho := httpx.ForConn("jira", cfg.Conn)
+		ho.UserAgent = o.UserAgent
+		var err error
+		if hc, err = httpx.New(ho); err != nil {
+			return nil, fmt.Errorf("jira %s: %w", cfg.Name, err)
+		}
 	}
 	var rt http.RoundTripper
 	switch strings.ToLower(cfg.Auth.Type) {
@@ -95,7 +92,7 @@ func NewSite(cfg config.Jira, o Options) (*Site, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jira %s: template jira/summary.tmpl: %w", cfg.Name, err)
 	}
-	return &Site{cfg: cfg, client: client, log: o.Logger, summary: tmpl, locks: map[string]*sync.Mutex{}}, nil
+	return &Site{cfg: cfg, client: client, log: o.Log, summary: tmpl, locks: map[string]*sync.Mutex{}}, nil
 }
 
 // Name is the site's configured name.

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/covsync/covsync/connectors/fieldtext"
 	"github.com/covsync/covsync/sync/report"
 	"github.com/covsync/covsync/templates"
 )
@@ -90,8 +91,8 @@ func FuzzSummaryFitsATextField(f *testing.F) {
 		}
 		v := text.shape(values{summary: render(st)})
 		s, _ := v.(string)
-		if !utf8.ValidString(s) || templates.UTF16Len(s) > MaxTextChars || strings.ContainsAny(s, "\n\r\t") {
-			t.Fatalf("bad value for a text field (%d UTF-16 units): %q", templates.UTF16Len(s), s)
+		if !utf8.ValidString(s) || fieldtext.UTF16Len(s) > MaxTextChars || strings.ContainsAny(s, "\n\r\t") {
+			t.Fatalf("bad value for a text field (%d UTF-16 units): %q", fieldtext.UTF16Len(s), s)
 		}
 	})
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Coverage is one story-coverage file (DESIGN.md §4):
+// Coverage is one story-coverage file (docs/architecture.md, Contracts):
 //
 //	{"project":"shop","measuredAt":"RFC3339","stories":[{"ticket":"SHOP-1","coveredMethods":12,"totalMethods":20}]}
 type Coverage struct {

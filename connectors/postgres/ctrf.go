@@ -16,7 +16,7 @@ type CTRFReport struct {
 	ReportID string // CTRF reportId, "" when absent
 	Tool     string
 	Summary  CTRFSummary // the summary's own counts, as the report states them
-	Start    time.Time   // the run's start: summary.start, or what StartFrom names; zero: the time of ingest
+	Start    time.Time   // the run's start: summary.start, or what StartFrom names
 	// StartFrom says where Start came from when summary.start was zero or missing (which the CTRF schema
 	// allows; the Go reporter and junit-to-ctrf write 0): StartTimestamp, StartStop or StartIngest; "" when
 	// it is summary.start.
@@ -90,7 +90,7 @@ type CTRFTest struct {
 var ctrfStatuses = []string{"passed", "failed", "skipped", "pending", "other"}
 
 var (
-	// Ticket keys (DESIGN.md §4): a Jira issue key, or an Azure Boards mention of a work item, not preceded by
+	// Ticket keys: a Jira issue key, or an Azure Boards mention of a work item, not preceded by
 	// a letter or digit. Not \b: Go subtest names turn spaces into underscores ("TestCart/SHOP-12_adds"), and
 	// the greedy digits already stop a key from ending inside a number.
 	ticketRE = regexp.MustCompile(`(?:^|[^A-Za-z0-9])([A-Z][A-Z0-9]+-[0-9]+|AB#[0-9]+)`)
@@ -200,7 +200,7 @@ func (rep *CTRFReport) readToolAndSummary(root, results jsonObj) *InputError {
 	rep.Start = start
 	if !ok || start.Unix() == 0 {
 		// The schema allows a zero start (the Go reporter and junit-to-ctrf write 0): the report's root
-		// timestamp says when it was generated, else the stop, else the ingest (IngestCTRF) says when.
+		// timestamp says when it was generated, else the stop, else the time it is read (and ingested).
 		ts, err := root.str("timestamp")
 		if err != nil {
 			return err
@@ -214,7 +214,7 @@ func (rep *CTRFReport) readToolAndSummary(root, results jsonObj) *InputError {
 		} else if !rep.Stop.IsZero() && rep.Stop.Unix() != 0 {
 			rep.Start, rep.StartFrom = rep.Stop, StartStop
 		} else {
-			rep.Start, rep.StartFrom = time.Time{}, StartIngest
+			rep.Start, rep.StartFrom = time.Now().UTC().Truncate(time.Millisecond), StartIngest
 		}
 	}
 	if rep.Stop.Unix() == 0 {
@@ -349,7 +349,7 @@ func tickets(tags []string, name string) []string {
 	return out
 }
 
-// RunName is the name a run gets (DESIGN.md §5 shows "build 482"): "build N" from environment.buildNumber,
+// RunName is the name a run gets (as in "build 482"): "build N" from environment.buildNumber,
 // else environment.buildName, else environment.reportName, else the tool and the start time in UTC
 // ("vitest 2026-03-19 11:14").
 func (rep *CTRFReport) RunName() string {

@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/covsync/covsync/internal/shared"
+	"github.com/covsync/covsync/internal/fixture"
 )
 
-// sharedReports lists every CTRF report of ../shared/testdata/ctrf (the schema file is not a report).
+// sharedReports lists every real CTRF report of testdata/ctrf at the module root (the schema file is not a report).
 func sharedReports(t *testing.T) []string {
 	t.Helper()
-	dir := filepath.Join(shared.Dir(t), "testdata", "ctrf")
+	dir := fixture.CTRFDir(t)
 	var out []string
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json") && filepath.Base(p) != "ctrf.schema.json" {
@@ -44,6 +44,14 @@ func TestEveryReportInSharedTestdataParses(t *testing.T) {
 		"with-diagnostics.json":         {"example-runner", 1, 1},
 		"with-insights.json":            {"example-runner", 2, 0},
 		"with-retries.json":             {"example-runner", 2, 0},
+		// testdata/ctrf/field: more tools and languages.
+		"gotest-terraform-provider-ncloud.json": {"gotest", 7, 0},
+		"junit-to-ctrf-sample.json":             {"junit-to-ctrf", 10, 2},
+		"dotnet-challenge-kata.json":            {"dotnet", 7, 7},
+		"pytest-petswagger.json":                {"pytest", 53, 5},
+		"ska-oso-pht-ui.json":                   {"cypress", 2, 0},
+		"jest-ctrf-json-reporter.json":          {"jest", 21, 0},
+		"playwright-flaky-test-project.json":    {"playwright", 10, 9},
 	}
 	for _, p := range sharedReports(t) {
 		t.Run(filepath.Base(p), func(t *testing.T) {
@@ -78,7 +86,7 @@ func TestEveryReportInSharedTestdataParses(t *testing.T) {
 
 func TestLenientReading(t *testing.T) {
 	t.Run("per-test start in seconds while the summary is in milliseconds", func(t *testing.T) {
-		rep := parseFile(t, filepath.Join(shared.Dir(t), "testdata", "ctrf", "playwright-cryptpad.json"))
+		rep := parseFile(t, fixture.CTRF(t, "playwright-cryptpad.json"))
 		if got, want := rep.Tests[0].Start, time.Unix(1745507076, 0).UTC(); !got.Equal(want) {
 			t.Errorf("test start %v, want %v", got, want)
 		}
@@ -87,7 +95,7 @@ func TestLenientReading(t *testing.T) {
 		}
 	})
 	t.Run("ANSI escapes are stripped from messages", func(t *testing.T) {
-		rep := parseFile(t, filepath.Join(shared.Dir(t), "testdata", "ctrf", "playwright-cryptpad.json"))
+		rep := parseFile(t, fixture.CTRF(t, "playwright-cryptpad.json"))
 		if got, want := rep.Tests[0].Message, "Test timeout of 90000ms exceeded."; got != want {
 			t.Errorf("message %q, want %q", got, want)
 		}
@@ -109,7 +117,7 @@ func TestLenientReading(t *testing.T) {
 		}
 	})
 	t.Run("a report without environment is named by tool and start time", func(t *testing.T) {
-		rep := parseFile(t, filepath.Join(shared.Dir(t), "testdata", "ctrf", "jest-instance-scheduler.json"))
+		rep := parseFile(t, fixture.CTRF(t, "jest-instance-scheduler.json"))
 		if got, want := rep.RunName(), "jest 2024-09-13 19:37"; got != want {
 			t.Errorf("run name %q, want %q", got, want)
 		}
@@ -199,7 +207,7 @@ func TestRefusedReportsNameThePath(t *testing.T) {
 		})
 	}
 	t.Run("the CTRF JSON schema is not a report", func(t *testing.T) {
-		_, err := ParseCTRF(mustRead(t, filepath.Join(shared.Dir(t), "testdata", "ctrf", "ctrf-io", "ctrf.schema.json")))
+		_, err := ParseCTRF(mustRead(t, fixture.CTRF(t, "ctrf-io/ctrf.schema.json")))
 		if err == nil || err.Error() != "results: missing" {
 			t.Errorf("got %v, want results: missing", err)
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// The seed corpora under testdata/fuzz/ are the shared CTRF reports and this package's own reports and
+// The seed corpora under testdata/fuzz/ are the real CTRF reports of testdata/ctrf (module root) and this package's own reports and
 // coverage file.
 
 // FuzzParseCTRF checks that any input is either refused with an *InputError or read into values that can

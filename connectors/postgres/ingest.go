@@ -83,9 +83,6 @@ func (g *Ingester) IngestCTRF(ctx context.Context, data []byte, opts CTRFOptions
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 
-	if rep.StartFrom == StartIngest {
-		rep.Start = time.Now().UTC().Truncate(time.Millisecond)
-	}
 	out := &RunIngest{RunName: rep.RunName(), StartedAt: rep.Start, StartFrom: rep.StartFrom,
 		Counts: rep.TestCounts(), Summary: rep.Summary}
 	out.Disagree = out.Counts != out.Summary

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/covsync/covsync/internal/fixture"
 	"github.com/covsync/covsync/internal/pgtest"
-	"github.com/covsync/covsync/internal/shared"
 )
 
 // testSchema has a space and a capital so every statement is seen to quote the configured schema name.
@@ -187,7 +186,7 @@ func TestIngestStoresRunFieldsAndTicketLinks(t *testing.T) {
 func TestARefusedFileStoresNothing(t *testing.T) {
 	s := newSource(t)
 	ctx := context.Background()
-	good := mustRead(t, shared.CTRF(t, "vitest-testream-reporter.json"))
+	good := mustRead(t, fixture.CTRF(t, "vitest-testream-reporter.json"))
 	// tests[3].status broken: the first three tests are valid and would have been stored by a writer that
 	// streams without a transaction.
 	bad := breakTest(t, good, 3, "status", "exploded")
@@ -297,7 +296,7 @@ func equalCounts(a, b map[string]int) bool {
 
 func TestConcurrentIngestsOfOneReportStoreItOnce(t *testing.T) {
 	s := newSource(t)
-	data := mustRead(t, shared.CTRF(t, "vitest-testream-reporter.json"))
+	data := mustRead(t, fixture.CTRF(t, "vitest-testream-reporter.json"))
 	const n = 4
 	type outcome struct {
 		res *RunIngest
@@ -339,44 +338,9 @@ func TestAReportWithoutTestsIsARunWithoutStories(t *testing.T) {
 	}
 }
 
-// fieldReports are the real reports under the repository's testdata/ctrf (README.md there says where each
-// comes from).
-func fieldReports(t *testing.T) []string {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "ctrf", "*.json"))
-	if err != nil || len(files) < 7 {
-		t.Fatalf("testdata/ctrf: %d reports (%v), want the 7 collected", len(files), err)
-	}
-	return files
-}
-
-func TestEveryFieldReportIngests(t *testing.T) {
-	s := newSource(t)
-	for _, f := range fieldReports(t) {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := s.ingest(t, data, CTRFOptions{Project: "field", File: f})
-		rep, err := ParseCTRF(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Tests != len(rep.Tests) || res.StartedAt.IsZero() || res.StartedAt.Unix() == 0 {
-			t.Errorf("%s: stored %d tests of %d, start %v", f, res.Tests, len(rep.Tests), res.StartedAt)
-		}
-	}
-}
-
 func TestAZeroStartTakesTheTimestampElseTheStopElseTheIngestTime(t *testing.T) {
 	s := newSource(t)
-	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ctrf", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	read := func(name string) []byte { return mustRead(t, fixture.CTRF(t, "field/"+name)) }
 	// junit-to-ctrf: start 0 and a root timestamp.
 	res := s.ingest(t, read("junit-to-ctrf-sample.json"), CTRFOptions{})
 	if want := time.Date(2025, 8, 5, 17, 41, 7, 63e6, time.UTC); res.StartFrom != StartTimestamp || !res.StartedAt.Equal(want) {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/tern/v2/migrate"
+
+	"github.com/covsync/covsync/config"
 )
 
 // Migrations are plain SQL files applied in order by tern (github.com/jackc/tern/v2). tern was chosen over
@@ -18,9 +20,6 @@ import (
 //
 //go:embed migrations
 var migrationFS embed.FS
-
-// OwnSchema is covsync's own schema: ledger, cycle history (and River's tables, migrated by the daemon).
-const OwnSchema = "covsync"
 
 // MigrateOptions say what Migrate applies.
 type MigrateOptions struct {
@@ -116,11 +115,11 @@ func (s migrationSet) migrator(ctx context.Context, conn *pgx.Conn) (*migrate.Mi
 }
 
 func sets(opts MigrateOptions) []migrationSet {
-	out := []migrationSet{{name: "covsync", dir: "covsync", schema: OwnSchema}}
+	out := []migrationSet{{name: "covsync", dir: "covsync", schema: config.OwnSchema}}
 	if !opts.SkipSource {
 		schema := opts.SourceSchema
 		if schema == "" {
-			schema = "covsync_source"
+			schema = config.DefaultSourceSchema
 		}
 		out = append(out, migrationSet{name: "source", dir: "source", schema: schema})
 	}

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -67,7 +64,7 @@ func (r *Reader) ListProjects(ctx context.Context) ([]ProjectInfo, error) {
 	return out, nil
 }
 
-// ReadProject builds the report of one project (DESIGN.md §9). Its queries run in one read-only
+// ReadProject builds the report of one project (docs/architecture.md, Contracts). Its queries run in one read-only
 // repeatable-read transaction, so a report never mixes data from before and after a concurrent ingest.
 // An unknown project is an error wrapping ErrUnknownProject.
 func (r *Reader) ReadProject(ctx context.Context, projectID string) (*report.Project, error) {
@@ -120,21 +117,8 @@ func scanRun(row pgx.Row, extra ...any) (report.Run, error) {
 	err := row.Scan(append([]any{&x.ID, &x.Name, &x.Tests, &x.Passed, &x.Failed, &x.Skipped, &x.Pending,
 		&x.Other, &x.StartedAt, &x.URL, &x.Build, &x.Branch, &x.Commit, &x.Environment, &x.Release}, extra...)...)
 	x.StartedAt = x.StartedAt.UTC()
-	x.Status = runStatus(x.Failed, x.Passed)
+	x.Status = report.RunStatus(x.Failed, x.Passed)
 	return x, err
-}
-
-// runStatus is a run's status from its summary: failed if any test failed, else passed if any passed, else
-// skipped.
-func runStatus(failed, passed int) string {
-	switch {
-	case failed > 0:
-		return report.StatusFailed
-	case passed > 0:
-		return report.StatusPassed
-	default:
-		return report.StatusSkipped
-	}
 }
 
 func (r *Reader) latestRun(ctx context.Context, tx pgx.Tx, projectID string) (*report.Run, error) {
@@ -151,14 +135,14 @@ func (r *Reader) latestRun(ctx context.Context, tx pgx.Tx, projectID string) (*r
 	return &run, nil
 }
 
-// releases returns the project's releases, newest first by their newest run, each with its runs newest
-// first; releases without runs come last, by name. Runs are few (one per report), unlike results.
+// releases returns the project's releases in report.SortReleases order. Runs are few (one per report),
+// unlike results; the query only groups them by release.
 func (r *Reader) releases(ctx context.Context, tx pgx.Tx, projectID string) ([]report.Release, error) {
 	rows, err := tx.Query(ctx, `SELECT `+runColumns+`, rel.id::text, coalesce(rel.jira_version_id::text, '')
 		FROM `+r.t("releases")+` rel
 		JOIN `+r.t("runs")+` r ON r.release_id = rel.id
 		WHERE rel.project_id = $1
-		ORDER BY max(r.started_at) OVER (PARTITION BY rel.id) DESC, rel.name, rel.id, r.started_at DESC, r.id DESC`,
+		ORDER BY rel.id, r.id`,
 		projectID)
 	if err != nil {
 		return nil, r.wrap("releases of "+projectID, err)
@@ -185,8 +169,7 @@ func (r *Reader) releases(ctx context.Context, tx pgx.Tx, projectID string) ([]r
 	rows, err = tx.Query(ctx, `SELECT rel.name, coalesce(rel.jira_version_id::text, '')
 		FROM `+r.t("releases")+` rel
 		WHERE rel.project_id = $1
-		  AND NOT EXISTS (SELECT FROM `+r.t("runs")+` r WHERE r.release_id = rel.id)
-		ORDER BY rel.name, rel.id`, projectID)
+		  AND NOT EXISTS (SELECT FROM `+r.t("runs")+` r WHERE r.release_id = rel.id)`, projectID)
 	if err != nil {
 		return nil, r.wrap("releases of "+projectID, err)
 	}
@@ -197,7 +180,9 @@ func (r *Reader) releases(ctx context.Context, tx pgx.Tx, projectID string) ([]r
 	if err != nil {
 		return nil, r.wrap("releases of "+projectID, err)
 	}
-	return append(out, empty...), nil
+	out = append(out, empty...)
+	report.SortReleases(out)
+	return out, nil
 }
 
 // storiesSQL lists the project's stories: every ticket with coverage or a linked test. run_tickets is
@@ -260,7 +245,7 @@ func (r *Reader) stories(ctx context.Context, tx pgx.Tx, projectID string) ([]re
 		s.Status = report.StatusNoTests
 		if runID != nil {
 			s.Tests = report.TestCounts{Passed: *passed, Failed: *failed, Skipped: *skipped}
-			s.Status = storyStatus(s.Tests)
+			s.Status = report.StoryStatus(s.Tests)
 			s.LastRun = &report.RunRef{ID: *runID, Name: *runName, URL: deref(runURL), StartedAt: started.UTC(),
 				Release: deref(release)}
 		}
@@ -269,60 +254,8 @@ func (r *Reader) stories(ctx context.Context, tx pgx.Tx, projectID string) ([]re
 	if err := rows.Err(); err != nil {
 		return nil, r.wrap("stories of "+projectID, err)
 	}
-	sortStories(out)
+	report.SortStories(out)
 	return out, nil
-}
-
-// storyStatus is a story's status from the counts of its newest linked run (DESIGN.md §9).
-func storyStatus(c report.TestCounts) string {
-	switch {
-	case c.Failed > 0:
-		return report.StatusFailed
-	case c.Passed > 0:
-		return report.StatusPassed
-	case c.Skipped > 0:
-		return report.StatusSkipped
-	default:
-		return report.StatusNoTests
-	}
-}
-
-var keyRE = regexp.MustCompile(`^(.*?)([0-9]+)$`)
-
-// sortStories orders stories by key as people read them: by prefix, then by number (SHOP-2 before SHOP-10),
-// then bytewise, so the order is total and independent of the database's collation. Each key is split once:
-// a regexp per comparison dominated the read of 5,000 stories.
-func sortStories(stories []report.Story) {
-	type sortKey struct {
-		prefix string
-		num    uint64
-		hasNum bool
-	}
-	keys := make(map[string]sortKey, len(stories))
-	for _, s := range stories {
-		k := sortKey{prefix: s.Key}
-		if m := keyRE.FindStringSubmatch(s.Key); m != nil {
-			if n, err := strconv.ParseUint(m[2], 10, 64); err == nil {
-				k = sortKey{prefix: m[1], num: n, hasNum: true}
-			}
-		}
-		keys[s.Key] = k
-	}
-	slices.SortFunc(stories, func(a, b report.Story) int {
-		ka, kb := keys[a.Key], keys[b.Key]
-		if ka.hasNum && kb.hasNum {
-			if c := strings.Compare(ka.prefix, kb.prefix); c != 0 {
-				return c
-			}
-			if ka.num != kb.num {
-				if ka.num < kb.num {
-					return -1
-				}
-				return 1
-			}
-		}
-		return strings.Compare(a.Key, b.Key)
-	})
 }
 
 func deref(s *string) string {

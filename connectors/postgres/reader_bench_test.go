@@ -10,7 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The workload of BenchmarkReadProject. The defaults keep CI quick; issue 8's figure is
+// The workload of BenchmarkReadProject. The defaults keep CI quick; the reference figure of
+// docs/benchmarks.md is
 //
 //	go test -run '^$' -bench ReadProject -benchtime 20x ./connectors/postgres/ \
 //	    -bench.runs 2000 -bench.results 1000000 -bench.stories 5000

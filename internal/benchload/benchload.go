@@ -17,7 +17,7 @@ type Sizes struct {
 	Results  int // test results over all runs (Results/Runs per run, at least 1)
 }
 
-// Reference is issue 8's reference workload.
+// Reference is the reference workload of docs/benchmarks.md.
 func Reference() Sizes {
 	return Sizes{Stories: 5000, Releases: 200, Runs: 2000, Results: 1_000_000}
 }

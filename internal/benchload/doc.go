@@ -1,4 +1,4 @@
-// Package benchload writes the reference benchmark workload of issue 8 (5,000 stories, 200 releases, 2,000
+// Package benchload writes the reference benchmark workload of docs/benchmarks.md (5,000 stories, 200 releases, 2,000
 // runs, 1,000,000 test results by default) straight into the source schema with set-based SQL
 // (generate_series), into the very tables `covsync ingest ctrf|coverage` fills: projects, releases, runs,
 // test_results, test_tickets, the run_tickets aggregate the reader probes, and story_coverage.

@@ -18,25 +18,18 @@ import (
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/postgres"
+	"github.com/covsync/covsync/internal/app"
 	"github.com/covsync/covsync/internal/httpapi"
 	"github.com/covsync/covsync/internal/logging"
 	"github.com/covsync/covsync/internal/metrics"
+	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/schedule"
 )
-
-// DefaultListen is the endpoint's address when http.listen is empty: loopback only (DESIGN.md §7).
-const DefaultListen = "127.0.0.1:9464"
 
 // HTTPShutdownTimeout bounds the endpoint's shutdown after the scheduler's. A stop therefore takes up to
 // workers.shutdown_timeout + schedule.StopMargin + HTTPShutdownTimeout; supervisors (systemd TimeoutStopSec,
 // Kubernetes terminationGracePeriodSeconds, compose stop_grace_period) must allow more.
 const HTTPShutdownTimeout = 5 * time.Second
-
-// ConfigError is a config the daemon cannot start with (exit 2).
-type ConfigError struct{ Err error }
-
-func (e *ConfigError) Error() string { return e.Err.Error() }
-func (e *ConfigError) Unwrap() error { return e.Err }
 
 // RunnerDeps is what a cycle runner is built from.
 type RunnerDeps struct {
@@ -50,13 +43,25 @@ type RunnerDeps struct {
 // new config's credentials reach the next cycle.
 type NewRunnerFunc func(ctx context.Context, d RunnerDeps) (schedule.Runner, error)
 
+// appRunner is the default NewRunnerFunc: the application's job runner for the config, its HTTP clients
+// and cycles reporting to the daemon's metrics.
+func appRunner(version string) NewRunnerFunc {
+	return func(_ context.Context, d RunnerDeps) (schedule.Runner, error) {
+		a := app.New(app.Options{Config: d.Config, Log: d.Log, Pool: d.Pool, Version: version, Counters: d.Metrics.HTTPCounters})
+		return a.JobRunner(d.Metrics.Observer()), nil
+	}
+}
+
 // Options configure Run.
 type Options struct {
 	ConfigPath string
 	// Load reads the config (default config.Load).
 	Load func(path string) (*config.Config, error)
-	// NewLogger builds the logger from the config (default: a plain logrus logger).
+	// NewLogger builds the logger from the config (default: app.NewLogger to stderr, redacting).
 	NewLogger func(*config.Config) *logrus.Logger
+	// Version goes into the targets' User-Agent ("covsync/<version>").
+	Version string
+	// NewRunner builds the cycle runner (default: the application's, internal/app); tests bring their own.
 	NewRunner NewRunnerFunc
 	// Reload delivers SIGHUP.
 	Reload <-chan os.Signal
@@ -83,8 +88,9 @@ type daemon struct {
 	sched *schedule.Scheduler
 }
 
-// Run is the daemon. It returns nil after a graceful stop (ctx cancelled: SIGTERM or SIGINT), a *ConfigError
-// when the config is unusable at start, and any other error when the endpoint cannot listen.
+// Run is the daemon. It returns nil after a graceful stop (ctx cancelled: SIGTERM or SIGINT), a
+// push.KindConfig error when the config is unusable at start, and a push.KindUnreachable error when the
+// endpoint cannot listen.
 func Run(ctx context.Context, opts Options) error {
 	if opts.Load == nil {
 		opts.Load = config.Load
@@ -92,15 +98,18 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.NewLogger == nil {
 		opts.NewLogger = defaultLogger
 	}
+	if opts.NewRunner == nil {
+		opts.NewRunner = appRunner(opts.Version)
+	}
 	opts.DBRetryMin = cmpOr(opts.DBRetryMin, time.Second)
 	opts.DBRetryMax = cmpOr(opts.DBRetryMax, 30*time.Second)
 
 	cfg, err := opts.Load(opts.ConfigPath)
 	if err != nil {
-		return &ConfigError{err}
+		return push.Config(err)
 	}
 	if err := validate(cfg); err != nil {
-		return &ConfigError{err}
+		return push.Config(err)
 	}
 	d := &daemon{opts: opts, log: opts.NewLogger(cfg), metrics: metrics.New()}
 	d.cfg.Store(cfg)
@@ -108,23 +117,20 @@ func Run(ctx context.Context, opts Options) error {
 	d.keys.Store(&keys)
 	d.setNotReady("connecting to the database")
 
-	pc, err := pgxpool.ParseConfig(cfg.Database.URL.Reveal())
+	// The pool every command uses (app.PoolConfig: max_conns, the connect timeout). NewWithConfig connects
+	// lazily: an unreachable database is not an error here but a not-ready daemon.
+	pc, err := app.PoolConfig(cfg)
 	if err != nil {
-		// pgx's parse errors can echo the connection string: never pass them on.
-		return &ConfigError{errors.New("database.url: not a valid PostgreSQL connection string")}
+		return err
 	}
-	if cfg.Database.MaxConns > 0 {
-		pc.MaxConns = cfg.Database.MaxConns
-	}
-	// NewWithConfig connects lazily: an unreachable database is not an error here but a not-ready daemon.
 	if d.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
-		return &ConfigError{fmt.Errorf("database.url: %w", err)}
+		return push.Config(fmt.Errorf("database.url: %w", err))
 	}
 	defer d.pool.Close()
 
 	srv, err := d.listen(cfg)
 	if err != nil {
-		return err
+		return push.Unreachable(err)
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), HTTPShutdownTimeout)
@@ -154,7 +160,7 @@ func Run(ctx context.Context, opts Options) error {
 			d.log.Info("stopped before the database was ready")
 			return nil
 		}
-		return err
+		return err // a configuration error: the only other way startScheduler ends
 	}
 	d.log.WithField("listen", srv.Addr).Info("covsync serve: ready")
 	notify(d.log, sd.SdNotifyReady)
@@ -174,8 +180,8 @@ func Run(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// defaultLogger is for callers that bring none; cmd/covsync passes its redacting logger.
-func defaultLogger(*config.Config) *logrus.Logger { return logrus.New() }
+// defaultLogger is the application's redacting logger, writing to stderr.
+func defaultLogger(c *config.Config) *logrus.Logger { return app.NewLogger(os.Stderr, c) }
 
 func cmpOr(d, def time.Duration) time.Duration {
 	if d > 0 {
@@ -190,8 +196,8 @@ func validate(c *config.Config) error {
 		return err
 	}
 	for k, n := range c.Workers.Queues {
-		if !slices.Contains(schedule.Kinds(), k) {
-			return fmt.Errorf("workers.queues.%s: not a target kind (%v)", k, schedule.Kinds())
+		if !slices.Contains(push.TargetKinds(), k) {
+			return fmt.Errorf("workers.queues.%s: not a target kind (%v)", k, push.TargetKinds())
 		}
 		if n < 1 {
 			return fmt.Errorf("workers.queues.%s: %d; at least 1", k, n)
@@ -208,7 +214,7 @@ func (d *daemon) setNotReady(why string) { d.notReady.Store(&why) }
 func (d *daemon) listen(cfg *config.Config) (*http.Server, error) {
 	addr := cfg.HTTP.Listen
 	if addr == "" {
-		addr = DefaultListen
+		addr = config.DefaultListen // loopback only: nothing is exposed until a deployment says where
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -235,7 +241,7 @@ func (d *daemon) listen(cfg *config.Config) (*http.Server, error) {
 
 // startScheduler waits for the database (migrating it when database.auto_migrate is set), then starts River.
 // It retries with backoff until it succeeds or ctx ends; meanwhile /readyz says why not. Only a config the
-// runner refuses ends it early.
+// runner refuses (a push.KindConfig error) ends it early.
 func (d *daemon) startScheduler(ctx context.Context) error {
 	wait := d.opts.DBRetryMin
 	for {
@@ -243,8 +249,7 @@ func (d *daemon) startScheduler(ctx context.Context) error {
 		if err == nil {
 			err = d.tryStart(ctx)
 		}
-		var ce *ConfigError
-		if err == nil || errors.As(err, &ce) {
+		if err == nil || push.KindOf(err) == push.KindConfig {
 			return err
 		}
 		d.setNotReady(err.Error())
@@ -264,11 +269,11 @@ func (d *daemon) tryStart(ctx context.Context) error {
 	cfg := d.cfg.Load() // a SIGHUP during the wait counts
 	runner, err := d.opts.NewRunner(ctx, RunnerDeps{Config: cfg, Pool: d.pool, Metrics: d.metrics, Log: d.log})
 	if err != nil {
-		return &ConfigError{err}
+		return push.Config(err)
 	}
 	entries, err := schedule.Entries(cfg)
 	if err != nil {
-		return &ConfigError{err}
+		return push.Config(err)
 	}
 	so := d.opts.Scheduler
 	so.Entries, so.Work = entries, true
@@ -278,7 +283,7 @@ func (d *daemon) tryStart(ctx context.Context) error {
 	so.Logger = newSlog(d.log)
 	sched, err := schedule.New(d.pool, d.guard(runner), so)
 	if err != nil {
-		return &ConfigError{err}
+		return push.Config(err)
 	}
 	// River stops on its own when its start context ends; Run stops it explicitly, with a deadline.
 	if err := sched.Start(context.WithoutCancel(ctx)); err != nil {

@@ -1,3 +1,3 @@
 // Package httpapi is the daemon's HTTP endpoint: /healthz, /readyz, /metrics and POST /v1/resync
-// (DESIGN.md §7, §9). It holds no state of its own: the daemon hands it functions to call.
+// (docs/architecture.md, Contracts). It holds no state of its own: the daemon hands it functions to call.
 package httpapi

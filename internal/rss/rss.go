@@ -1,6 +1,6 @@
-// Package rss reads the process's peak resident set size, the figure issue 8's memory bar is about: what
-// the operating system had to give the process, heap, stacks and runtime overhead included (Go's own heap
-// statistics miss part of that).
+// Package rss reads the process's peak resident set size, the figure the memory bar of docs/benchmarks.md is
+// about: what the operating system had to give the process, heap, stacks and runtime overhead included (Go's
+// own heap statistics miss part of that).
 package rss
 
 import (

@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/time/rate"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/internal/redact"
 	"github.com/covsync/covsync/sync/ledger"
 	"github.com/covsync/covsync/sync/push"
@@ -27,9 +28,6 @@ type Ledger interface {
 	FinishCycle(ctx context.Context, id int64, c ledger.Counts, cycleErr string) error
 }
 
-// DefaultWorkers is the number of concurrent pushes per cycle when Options.Workers is not set.
-const DefaultWorkers = 4
-
 // recordTimeout bounds each ledger write. Writes use a context detached from the cycle's, so a cancelled
 // cycle still records the pushes that completed.
 const recordTimeout = 30 * time.Second
@@ -40,7 +38,7 @@ const loadTimeout = 2 * time.Minute
 
 // Options tune one cycle.
 type Options struct {
-	// Workers bounds concurrent pushes (DefaultWorkers when <= 0).
+	// Workers bounds concurrent pushes (config.DefaultWorkersPerTarget when <= 0).
 	Workers int
 	// Force pushes every planned item, whatever the ledger says.
 	Force bool
@@ -70,7 +68,7 @@ type Engine struct {
 // puts in a Summary passes red, which should be the log's own redactor (the one that knows the configured
 // secrets); nil masks by shape only (Authorization values, DSN passwords, token= pairs). The redactor is
 // passed in rather than looked up from the logger so that the engine does not depend on the logging setup,
-// and through it on the config package (DESIGN §2: the engine imports no YAML).
+// and through it on the config package (the engine imports no YAML; docs/architecture.md, Packages).
 func New(l Ledger, log logrus.FieldLogger, red *redact.Redactor) *Engine {
 	if red == nil {
 		red = redact.New()
@@ -209,7 +207,7 @@ func (e *Engine) plan(ctx context.Context, log logrus.FieldLogger, t Target, p *
 func (e *Engine) pushAll(ctx context.Context, log logrus.FieldLogger, obs Observer, t Target, todo []task, opts Options, s *Summary) error {
 	workers := opts.Workers
 	if workers <= 0 {
-		workers = DefaultWorkers
+		workers = config.DefaultWorkersPerTarget
 	}
 	workers = min(workers, len(todo))
 

@@ -8,7 +8,7 @@ import (
 )
 
 // Summary is what one cycle of one target did. Its JSON is one element of `covsync resync --output json`'s
-// "targets" list (DESIGN.md §9).
+// "targets" list (docs/architecture.md, Contracts).
 type Summary struct {
 	Target  string `json:"target"`
 	Kind    string `json:"kind"`

@@ -99,7 +99,7 @@ func (l *Ledger) Cycles(ctx context.Context, target string, limit int) ([]Cycle,
 }
 
 // TargetStatus is where one target stands: its newest cycle and when a cycle last completed without a
-// cycle-level error. This is covsync's "last sync time" (DESIGN.md §9).
+// cycle-level error. This is covsync's "last sync time" (docs/architecture.md, Contracts).
 type TargetStatus struct {
 	Last Cycle `json:"lastCycle"`
 	// LastOK is when the newest cycle without a cycle-level error finished; nil when none has.

@@ -9,10 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-)
 
-// DefaultSchema is covsync's own schema, where the migrations put the ledger.
-const DefaultSchema = "covsync"
+	"github.com/covsync/covsync/config"
+)
 
 // MaxTextLen caps every error and note written to the ledger. Connectors redact secrets from their errors
 // before the engine sees them; the cap bounds what a misbehaving server's error body can put in the table and
@@ -33,10 +32,10 @@ type Ledger struct {
 	cycles string
 }
 
-// New returns a ledger on the tables of schema (DefaultSchema when empty).
+// New returns a ledger on the tables of schema (config.OwnSchema when empty).
 func New(db DB, schema string) *Ledger {
 	if schema == "" {
-		schema = DefaultSchema
+		schema = config.OwnSchema
 	}
 	return &Ledger{
 		db:     db,

@@ -1,8 +1,9 @@
 // Package push holds the vocabulary shared by the engine and the connectors: the item a target plans, the
 // result of pushing one, and the error kinds the engine acts on.
 //
-// It exists because DESIGN.md lets connectors import neither sync/engine nor each other; both sides of the
-// Target interface need these types, so they live in a leaf package that imports nothing of the project.
+// It exists because connectors may import neither sync/engine nor each other (docs/architecture.md,
+// Packages); both sides of the Target interface need these types, so they live in a leaf package that
+// imports nothing of the project.
 package push
 
 import (
@@ -11,6 +12,20 @@ import (
 	"errors"
 	"fmt"
 )
+
+// Target kinds: the one vocabulary of the kinds of target, as connectors' Kind methods return them, the
+// --target flag and the resync API take them, and the schedules and River queues are named.
+const (
+	TargetJira       = "jira"
+	TargetLinkedRuns = "linked-runs"
+	TargetADO        = "ado"
+	TargetConfluence = "confluence"
+)
+
+// TargetKinds lists every target kind, in the order commands list them.
+func TargetKinds() []string {
+	return []string{TargetJira, TargetLinkedRuns, TargetADO, TargetConfluence}
+}
 
 // Item is one unit of desired state at a target: one issue's fields, one property, one document, one page.
 type Item struct {
@@ -65,6 +80,10 @@ const (
 	// engine treats it as KindFatal; commands report it as a configuration error (exit 2), not an outage,
 	// because retrying will not help until someone changes the config.
 	KindConfig
+	// KindUnreachable: a dependency the whole run needs (the database, a target's host) did not answer or
+	// could not be used. The engine treats it as KindFatal; commands report it as an outage (exit 3), and
+	// the next cycle tries again.
+	KindUnreachable
 )
 
 func (k Kind) String() string {
@@ -75,6 +94,8 @@ func (k Kind) String() string {
 		return "fatal"
 	case KindConfig:
 		return "config"
+	case KindUnreachable:
+		return "unreachable"
 	default:
 		return "permanent"
 	}
@@ -100,6 +121,15 @@ func Fatal(err error) error { return wrap(KindFatal, err) }
 
 // Config marks err as a configuration error: fatal for the target, and the config must change.
 func Config(err error) error { return wrap(KindConfig, err) }
+
+// Unreachable marks err as a dependency that did not answer: fatal for the run, retried next cycle.
+func Unreachable(err error) error { return wrap(KindUnreachable, err) }
+
+// Unreachablef is fmt.Errorf followed by Unreachable.
+func Unreachablef(format string, args ...any) error { return Unreachable(fmt.Errorf(format, args...)) }
+
+// WithKind marks err with kind k.
+func WithKind(k Kind, err error) error { return wrap(k, err) }
 
 // Configf is fmt.Errorf followed by Config.
 func Configf(format string, args ...any) error { return Config(fmt.Errorf(format, args...)) }
@@ -133,8 +163,8 @@ func KindOf(err error) Kind {
 	return KindRetryable
 }
 
-// IsFatal reports whether err stops the whole target: KindFatal or KindConfig.
+// IsFatal reports whether err stops the whole target: KindFatal, KindConfig or KindUnreachable.
 func IsFatal(err error) bool {
 	k := KindOf(err)
-	return k == KindFatal || k == KindConfig
+	return k == KindFatal || k == KindConfig || k == KindUnreachable
 }

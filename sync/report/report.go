@@ -2,7 +2,7 @@
 // read from PostgreSQL and before any target plans from it. It does no I/O and imports nothing of the project,
 // so every target, renderer and golden file agrees on one shape.
 //
-// The JSON encoding of Project is the contract of `covsync report --output json` (DESIGN.md §9).
+// The JSON encoding of Project is the contract of `covsync report --output json` (docs/architecture.md, Contracts).
 package report
 
 import (
@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Story statuses, from the newest run that has tests linked to the story (DESIGN.md §9).
+// Story statuses, from the newest run that has tests linked to the story (StoryStatus).
 const (
 	StatusFailed  = "failed"   // a linked test failed
 	StatusPassed  = "passed"   // one passed, none failed
@@ -48,7 +48,7 @@ type Run struct {
 	Pending     int       `json:"pending"`
 	Other       int       `json:"other"`
 	StartedAt   time.Time `json:"startedAt"`
-	URL         string    `json:"url"` // always present, "" when the run has none (DESIGN.md §9)
+	URL         string    `json:"url"` // always present, "" when the run has none
 	Build       string    `json:"build,omitempty"`
 	Branch      string    `json:"branch,omitempty"`
 	Commit      string    `json:"commit,omitempty"`
@@ -102,7 +102,7 @@ type Release struct {
 	Runs []Run `json:"runs"`
 }
 
-// projectJSON is the wire shape of Project (DESIGN.md §9, `report --output json`).
+// projectJSON is the wire shape of Project (`report --output json`; docs/architecture.md, Contracts).
 type projectJSON struct {
 	Project   projectRef `json:"project"`
 	Runs      int        `json:"runs"`

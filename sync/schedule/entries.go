@@ -8,18 +8,8 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/sync/push"
 )
-
-// Target kinds, as the engine, --target and the queues name them.
-const (
-	KindJira       = "jira"
-	KindLinkedRuns = "linked-runs"
-	KindADO        = "ado"
-	KindConfluence = "confluence"
-)
-
-// Kinds lists every target kind; each has its own River queue.
-func Kinds() []string { return []string{KindJira, KindLinkedRuns, KindADO, KindConfluence} }
 
 // Entry is one scheduled (project, kind) cycle.
 type Entry struct {
@@ -32,7 +22,8 @@ type Entry struct {
 // ID is the periodic job's identifier in River: "<project>/<kind>".
 func (e Entry) ID() string { return e.Project + "/" + e.Kind }
 
-// cronParser accepts what DESIGN.md §9 promises: five fields, or descriptors such as @every 10m and @hourly.
+// cronParser accepts what the config's schedules may hold (docs/architecture.md, Contracts): five fields,
+// or descriptors such as @every 10m and @hourly.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // ParseSpec parses one cron spec; key names the config key in the error ("schedules.jira").
@@ -57,10 +48,10 @@ func NewEntry(project, kind, spec string) (Entry, error) {
 // not empty, in config order.
 func Entries(c *config.Config) ([]Entry, error) {
 	specs := map[string]string{
-		KindJira:       c.Schedules.Jira,
-		KindLinkedRuns: c.Schedules.LinkedRuns,
-		KindADO:        c.Schedules.ADO,
-		KindConfluence: c.Schedules.Confluence,
+		push.TargetJira:       c.Schedules.Jira,
+		push.TargetLinkedRuns: c.Schedules.LinkedRuns,
+		push.TargetADO:        c.Schedules.ADO,
+		push.TargetConfluence: c.Schedules.Confluence,
 	}
 	var out []Entry
 	for _, p := range c.Projects {
@@ -83,16 +74,16 @@ func Entries(c *config.Config) ([]Entry, error) {
 func ProjectKinds(c *config.Config, p config.Project) []string {
 	var out []string
 	if p.Jira != nil && (p.Jira.Fields == nil || *p.Jira.Fields) && jiraHasFields(c, p.Jira.Target) {
-		out = append(out, KindJira)
+		out = append(out, push.TargetJira)
 	}
 	if p.Jira != nil && p.Jira.LinkedRuns {
-		out = append(out, KindLinkedRuns)
+		out = append(out, push.TargetLinkedRuns)
 	}
 	if p.ADO != nil {
-		out = append(out, KindADO)
+		out = append(out, push.TargetADO)
 	}
 	if p.Confluence != nil {
-		out = append(out, KindConfluence)
+		out = append(out, push.TargetConfluence)
 	}
 	return out
 }
@@ -108,7 +99,7 @@ func jiraHasFields(c *config.Config, site string) bool {
 
 // configKey is the schedules key of a kind ("linked-runs" is written linked_runs in YAML).
 func configKey(kind string) string {
-	if kind == KindLinkedRuns {
+	if kind == push.TargetLinkedRuns {
 		return "linked_runs"
 	}
 	return kind
@@ -119,8 +110,8 @@ func configKey(kind string) string {
 // kind that is not a kind, is an error naming it; a kind a project does not map is left out for that project.
 func Requests(c *config.Config, projects, kinds []string, force bool, trigger string) ([]Request, error) {
 	for _, k := range kinds {
-		if !slices.Contains(Kinds(), k) {
-			return nil, fmt.Errorf("target kind %q: not one of %s", k, strings.Join(Kinds(), ", "))
+		if !slices.Contains(push.TargetKinds(), k) {
+			return nil, fmt.Errorf("target kind %q: not one of %s", k, strings.Join(push.TargetKinds(), ", "))
 		}
 	}
 	byID := map[string]config.Project{}

@@ -8,6 +8,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/covsync/covsync/config"
 )
 
 // Migrate applies River's migrations to covsync's schema (creating it if needed). `covsync migrate` calls it
@@ -16,7 +18,7 @@ import (
 // version in its own transaction: version 6 adds an enum value that one transaction cannot also use).
 // It returns the River schema version now applied.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
-	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: Schema})
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: config.OwnSchema})
 	if err != nil {
 		return 0, fmt.Errorf("migrate river: %w", err)
 	}
@@ -32,8 +34,8 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 		// A failed unlock (connection gone) releases the session lock anyway.
 		_, _ = lock.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext('covsync.river_migrate'))")
 	}()
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{Schema}.Sanitize()); err != nil {
-		return 0, fmt.Errorf("migrate river: create schema %q: %w", Schema, err)
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{config.OwnSchema}.Sanitize()); err != nil {
+		return 0, fmt.Errorf("migrate river: create schema %q: %w", config.OwnSchema, err)
 	}
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return 0, fmt.Errorf("migrate river: %w", err)
@@ -43,7 +45,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 
 // MigrationStatus reports River's applied and available schema versions without changing anything.
 func MigrationStatus(ctx context.Context, pool *pgxpool.Pool) (current, available int, err error) {
-	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: Schema})
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: config.OwnSchema})
 	if err != nil {
 		return 0, 0, fmt.Errorf("river migration status: %w", err)
 	}

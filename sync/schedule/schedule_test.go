@@ -16,6 +16,7 @@ import (
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/internal/pgtest"
+	"github.com/covsync/covsync/sync/push"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -303,7 +304,7 @@ func TestResyncWaitsForTheRunningCycleThenRunsItsOwn(t *testing.T) {
 	waitFor(t, 10*time.Second, func() bool { return len(rec.snapshot()) == 0 && running(t, pool) == 1 })
 
 	// While it runs, an API resync of the same (project, kind) is the running job, not a second one.
-	enq, err := s.Enqueue(ctx, []Request{{Project: "shop", Kind: KindJira, Trigger: TriggerAPI}})
+	enq, err := s.Enqueue(ctx, []Request{{Project: "shop", Kind: push.TargetJira, Trigger: TriggerAPI}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +314,7 @@ func TestResyncWaitsForTheRunningCycleThenRunsItsOwn(t *testing.T) {
 
 	done := make(chan []Outcome)
 	go func() {
-		os, err := s.Resync(ctx, []Request{{Project: "shop", Kind: KindJira, Force: true}, {Project: "bank", Kind: KindADO}})
+		os, err := s.Resync(ctx, []Request{{Project: "shop", Kind: push.TargetJira, Force: true}, {Project: "bank", Kind: push.TargetADO}})
 		if err != nil {
 			t.Error(err)
 		}
@@ -411,7 +412,7 @@ func TestPermanentErrorCancelsAndPlainErrorRetriesWithinTheCap(t *testing.T) {
 	opts := testOptions(nil)
 	opts.RetryBackoff, opts.RetryBackoffMax = 50*time.Millisecond, 50*time.Millisecond
 	s := start(t, pool, r, opts)
-	outs, err := s.Resync(ctx, []Request{{Project: "gone", Kind: KindADO}, {Project: "down", Kind: KindADO}})
+	outs, err := s.Resync(ctx, []Request{{Project: "gone", Kind: push.TargetADO}, {Project: "down", Kind: push.TargetADO}})
 	if err != nil {
 		t.Fatal(err)
 	}

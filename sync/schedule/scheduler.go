@@ -17,11 +17,10 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
-)
 
-// Schema is where River's tables live: covsync's own schema (postgres.OwnSchema), so a deployment grants one
-// schema to the daemon's role and River never touches `public`.
-const Schema = "covsync"
+	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/sync/push"
+)
 
 // Options configure a Scheduler. Zero values take the defaults noted.
 type Options struct {
@@ -94,7 +93,7 @@ func New(pool *pgxpool.Pool, r Runner, opts Options) (*Scheduler, error) {
 	s.SetRunner(r)
 
 	cfg := &river.Config{
-		Schema:                 Schema,
+		Schema:                 config.OwnSchema, // covsync's own schema: a deployment grants one schema, and River never touches public
 		MaxAttempts:            opts.MaxAttempts,
 		RetryPolicy:            retryPolicy{base: opts.RetryBackoff, max: opts.RetryBackoffMax, jitter: rand.Float64},
 		JobTimeout:             opts.CycleTimeout,
@@ -122,7 +121,7 @@ func New(pool *pgxpool.Pool, r Runner, opts Options) (*Scheduler, error) {
 		}
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{}
-		for _, k := range Kinds() {
+		for _, k := range push.TargetKinds() {
 			n := opts.Queues[k]
 			if n <= 0 {
 				n = 1
@@ -297,6 +296,9 @@ type Outcome struct {
 
 // OK reports whether the cycle ran to the end.
 func (o Outcome) OK() bool { return o.State == string(rivertype.JobStateCompleted) }
+
+// Cancelled reports whether the job was cancelled: its runner returned Permanent, so no retry would help.
+func (o Outcome) Cancelled() bool { return o.State == string(rivertype.JobStateCancelled) }
 
 // waitPoll is how often Wait looks at the jobs; polling (not River's events) sees jobs other replicas work.
 const waitPoll = 200 * time.Millisecond

@@ -49,7 +49,7 @@ var locations = []location{
 }
 
 // serveOptions answers OPTIONS {base}/_apis: {"count": N, "value": [ApiResourceLocation…]}, which the Go
-// client reads once per base URL before its first call (DESIGN.md §10).
+// client reads once per base URL before its first call.
 //
 // A Server advertises its own ceiling: each location's maxVersion (and releasedVersion, unless the route is
 // preview-only, "0.0") is capped at the server's highest api-version, which is what the Go client negotiates

@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/covsync/covsync/internal/simkit"
 )
 
 // Options configure a simulator.
@@ -49,16 +48,16 @@ type Sim struct {
 	workItems  map[int]*workItem
 	nextID     int
 	extensions map[string]*extension // by lower-case "publisher/extension"
-	requests   []Request
-	areaURLs   map[string]string // resource area id → base URL; empty map: Server 2022 style
-	fields     map[string]*field // the process's work-item fields, by lower-case reference name
+	areaURLs   map[string]string     // resource area id → base URL; empty map: Server 2022 style
+	fields     map[string]*field     // the process's work-item fields, by lower-case reference name
 
-	latency     time.Duration
-	failNext    []int                       // statuses the next requests answer with, in order
+	requests    simkit.Log[Request]
+	latency     simkit.Latency
+	failNext    simkit.Faults               // statuses the next requests answer with, in order
 	concurrent  map[string][]map[string]any // doc key → patches another writer applies after the next read
 	patExpired  bool
 	signInAlway bool
-	bucket      *rate.Limiter
+	bucket      simkit.Bucket
 	now         func() time.Time
 }
 
@@ -111,13 +110,7 @@ func New(o Options) *Sim {
 	for _, f := range systemFields {
 		s.fields[lower(f.Ref)] = &f
 	}
-	if o.RatePerSecond > 0 {
-		burst := o.RateBurst
-		if burst < 1 {
-			burst = 1
-		}
-		s.bucket = rate.NewLimiter(rate.Limit(o.RatePerSecond), burst)
-	}
+	s.bucket.Set(o.RatePerSecond, o.RateBurst) // a burst below 1 is 1
 	return s
 }
 
@@ -144,21 +137,19 @@ func Start(t testing.TB, s *Sim) *Servers {
 
 // Serve runs s on loopback listeners outside tests (`covsync demo`); stop closes them.
 func Serve(s *Sim) (out *Servers, stop func(), err error) {
-	var servers []*http.Server
+	var stops []func()
 	stop = func() {
-		for _, srv := range servers {
-			_ = srv.Close()
+		for _, st := range stops {
+			st()
 		}
 	}
 	listen := func() (string, error) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		base, stop, err := simkit.Listen(s)
 		if err != nil {
-			return "", fmt.Errorf("listening on 127.0.0.1: %w", err)
+			return "", err
 		}
-		srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-		servers = append(servers, srv)
-		go func() { _ = srv.Serve(l) }()
-		return "http://" + l.Addr().String() + "/" + s.opts.Organization, nil
+		stops = append(stops, stop)
+		return base + "/" + s.opts.Organization, nil
 	}
 	org, err := listen()
 	if err != nil {
@@ -191,18 +182,14 @@ func (s *Sim) SetAreaURLs(orgURL, extMgmtURL string) {
 }
 
 // SetLatency delays every answer by d.
-func (s *Sim) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
+func (s *Sim) SetLatency(d time.Duration) { s.latency.Set(d) }
 
 // FailNext makes the next len(statuses) requests (OPTIONS excluded) answer those statuses (500, 503, 429…)
 // with a service error body, in order.
 func (s *Sim) FailNext(statuses ...int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failNext = append(s.failNext, statuses...)
+	for _, st := range statuses {
+		s.failNext.Add(1, simkit.Fault{Status: st})
+	}
 }
 
 // ExpirePAT makes the configured PAT fail as an expired one does: 401 to clients that send
@@ -222,49 +209,22 @@ func (s *Sim) AlwaysSignInPage() {
 }
 
 // Requests returns a copy of every request received so far.
-func (s *Sim) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
+func (s *Sim) Requests() []Request { return s.requests.All() }
 
 // ResetRequests forgets the recorded requests.
-func (s *Sim) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests = nil
-}
+func (s *Sim) ResetRequests() { s.requests.Reset() }
 
-// ServeHTTP answers one request.
+// ServeHTTP answers one request; a client that gives up during the injected latency is still answered, as
+// the service finishes what it started.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	s.mu.Lock()
-	lat := s.latency
-	s.mu.Unlock()
-	if lat > 0 {
-		select {
-		case <-time.After(lat):
-		case <-r.Context().Done():
-		}
-	}
+	rec := simkit.NewStatusWriter(w)
+	s.latency.Wait(r.Context())
 	s.serve(rec, r, body)
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{
+	s.requests.Add(Request{
 		Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Header: r.Header.Clone(),
-		Body: body, Status: rec.status,
+		Body: body, Status: rec.Answered(),
 	})
-	s.mu.Unlock()
-}
-
-type recorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *recorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
 }
 
 func (s *Sim) serve(w http.ResponseWriter, r *http.Request, body []byte) {
@@ -312,7 +272,7 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 // authenticate checks the PAT. Azure DevOps takes a PAT as the password of basic auth with any user name
 // (https://learn.microsoft.com/en-us/azure/devops/organizations/accounts/use-personal-access-tokens-to-authenticate#use-a-pat-in-your-code).
 // A failed sign-in answers 401 with WWW-Authenticate when the client sent X-TFS-FedAuthRedirect: Suppress
-// (the header the Go client sends, DESIGN.md §10), and otherwise a 203 Non-Authoritative HTML sign-in page.
+// (the header the Go client sends), and otherwise a 203 Non-Authoritative HTML sign-in page.
 func (s *Sim) authenticate(w http.ResponseWriter, r *http.Request) bool {
 	s.mu.Lock()
 	expired, always := s.patExpired, s.signInAlway
@@ -346,46 +306,37 @@ const signInPage = `<!DOCTYPE html><html><head><title>Azure DevOps Services | Si
 // Retry-After and the X-RateLimit-* headers, and sends those headers (with a delay) on requests it slows
 // down (https://learn.microsoft.com/en-us/azure/devops/integrate/concepts/rate-limits).
 func (s *Sim) rateLimited(w http.ResponseWriter) bool {
-	if s.bucket == nil {
+	now := s.now()
+	take := s.bucket.Take(now)
+	if !take.Limited {
 		return false
 	}
-	now := s.now()
 	h := w.Header()
-	limit := s.bucket.Burst()
-	if s.bucket.AllowN(now, 1) {
-		left := int(s.bucket.TokensAt(now))
-		if left*5 < limit { // below a fifth of the budget: tell the client it is being slowed down
+	if take.OK {
+		if take.Remaining*5 < take.Burst { // below a fifth of the budget: tell the client it is being slowed down
 			h.Set("X-RateLimit-Resource", "Core")
-			h.Set("X-RateLimit-Limit", fmt.Sprint(limit))
-			h.Set("X-RateLimit-Remaining", fmt.Sprint(left))
+			h.Set("X-RateLimit-Limit", fmt.Sprint(take.Burst))
+			h.Set("X-RateLimit-Remaining", fmt.Sprint(take.Remaining))
 			h.Set("X-RateLimit-Delay", "0.050")
 		}
 		return false
 	}
-	wait := time.Duration((1 - s.bucket.TokensAt(now)) / float64(s.bucket.Limit()) * float64(time.Second))
-	secs := int((wait + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	h.Set("Retry-After", fmt.Sprint(secs))
+	h.Set("Retry-After", fmt.Sprint(simkit.RetryAfterSeconds(take.Wait)))
 	h.Set("X-RateLimit-Resource", "Core")
-	h.Set("X-RateLimit-Limit", fmt.Sprint(limit))
+	h.Set("X-RateLimit-Limit", fmt.Sprint(take.Burst))
 	h.Set("X-RateLimit-Remaining", "0")
-	h.Set("X-RateLimit-Reset", fmt.Sprint(now.Add(wait).Unix()))
+	h.Set("X-RateLimit-Reset", fmt.Sprint(now.Add(take.Wait).Unix()))
 	writeError(w, http.StatusTooManyRequests, "RequestBlockedException",
 		"TF400733: The request has been canceled: Request was blocked due to exceeding usage of resource 'Core' in namespace 'User'.")
 	return true
 }
 
 func (s *Sim) injectedFailure(w http.ResponseWriter) bool {
-	s.mu.Lock()
-	if len(s.failNext) == 0 {
-		s.mu.Unlock()
+	f, ok := s.failNext.Next()
+	if !ok {
 		return false
 	}
-	code := s.failNext[0]
-	s.failNext = s.failNext[1:]
-	s.mu.Unlock()
+	code := f.Status
 	if code == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 		w.Header().Set("X-RateLimit-Remaining", "0")
@@ -437,7 +388,7 @@ func splitPath(p string) []string {
 }
 
 // matchSegs compares path segments case-insensitively: Azure DevOps routes ignore case, and the Go client
-// lowercases the organization URL (DESIGN.md §10).
+// lowercases the organization URL.
 func matchSegs(segs []string, want ...string) bool {
 	if len(segs) != len(want) {
 		return false

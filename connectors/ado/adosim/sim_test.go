@@ -3,7 +3,6 @@ package adosim_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/workitemtracking"
 
 	"github.com/covsync/covsync/connectors/ado/adosim"
+	"github.com/covsync/covsync/internal/simkit"
 )
 
 const pat = "sim-pat-0123456789"
@@ -188,23 +188,11 @@ func docURL(srv *adosim.Servers, id string) string {
 
 func call(t *testing.T, method, url string, body any) (int, map[string]any) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, url, rd)
+	req := simkit.NewJSONRequest(t, method, url, body)
 	req.SetBasicAuth("", pat)
 	req.Header.Set("Accept", "application/json;api-version=7.0-preview.1") // what Services and every Server since 2022 serve
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-TFS-FedAuthRedirect", "Suppress")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
+	resp, out := simkit.DoJSON(t, req)
 	return resp.StatusCode, out
 }
 

@@ -152,8 +152,8 @@ func (s *Server) contentJSON(p *page, exp map[string]bool, base string) map[stri
 	if exp["metadata.labels"] {
 		meta["labels"] = labelList(p)
 	}
-	// Expansion takes dot paths, so metadata.properties.covsync.sync asks for a property named "covsync"
-	// (DESIGN.md §10): only the first segment after metadata.properties is the key.
+	// Expansion takes dot paths, so metadata.properties.covsync.sync asks for a property named "covsync":
+	// only the first segment after metadata.properties is the key.
 	props := map[string]any{}
 	for e := range exp {
 		if rest, ok := strings.CutPrefix(e, "metadata.properties."); ok {

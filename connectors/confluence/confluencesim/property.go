@@ -52,7 +52,7 @@ func (s *Server) listProperties(w http.ResponseWriter, r *http.Request) {
 }
 
 // getProperty is GET /content/{id}/property/{key}: 404 when the page has no such property. This is how
-// covsync reads its own property; expanding it would need a key without dots (DESIGN.md §10).
+// covsync reads its own property; expanding it would need a key without dots.
 func (s *Server) getProperty(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

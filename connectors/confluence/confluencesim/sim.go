@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/covsync/covsync/internal/simkit"
 )
 
 // DefaultMaxBodyBytes is the request body limit the simulator enforces (413 above it). Atlassian does not
@@ -35,14 +34,10 @@ type Options struct {
 	MaxBodyBytes int64
 }
 
-// Request is one recorded request.
+// Request is one recorded request. Its Path is the API path below the base path ("/content/123"), the same
+// for Cloud and Data Center.
 type Request struct {
-	Method string
-	// Path is the API path below the base path ("/content/123"), the same for Cloud and Data Center.
-	Path   string
-	Query  url.Values
-	Body   []byte
-	Status int
+	simkit.Request
 	// User is the account the request authenticated as, empty when authentication failed.
 	User string
 }
@@ -59,20 +54,20 @@ type Edit struct {
 
 // Server is the simulator. Create it with New; it is safe for concurrent use.
 type Server struct {
-	opts    Options
-	limiter *rate.Limiter
-	mux     *http.ServeMux
-	now     func() time.Time
+	opts     Options
+	bucket   simkit.Bucket
+	mux      *http.ServeMux
+	now      func() time.Time
+	requests simkit.Log[Request]
+	latency  simkit.Latency
+	failNext simkit.Faults // answers of the next authenticated requests
+	// failWrites are the answers of the next authenticated writes, taken before failNext.
+	failWrites simkit.Faults
 
 	mu            sync.Mutex
 	spaces        map[string]*space
 	pages         map[string]*page
 	nextID        int
-	requests      []Request
-	latency       time.Duration
-	failNext      int
-	failStatus    int
-	failWrites    int
 	editsPending  map[string]Edit
 	unconvertible map[string]bool // titles whose body Confluence Cloud cannot convert (RefuseConversion)
 	propertyRaces map[string]int  // page id → property writes to answer 409 before accepting one
@@ -122,13 +117,11 @@ func New(o Options) *Server {
 		spaces: map[string]*space{}, pages: map[string]*page{},
 		editsPending: map[string]Edit{}, unconvertible: map[string]bool{}, propertyRaces: map[string]int{},
 	}
-	if o.RequestsPerSecond > 0 {
-		b := o.Burst
-		if b <= 0 {
-			b = int(math.Ceil(o.RequestsPerSecond))
-		}
-		s.limiter = rate.NewLimiter(rate.Limit(o.RequestsPerSecond), b)
+	burst := o.Burst
+	if burst <= 0 {
+		burst = int(math.Ceil(o.RequestsPerSecond))
 	}
+	s.bucket.Set(o.RequestsPerSecond, burst)
 	s.mux = http.NewServeMux()
 	s.routes()
 	return s
@@ -149,24 +142,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 	body, err := readAll(r)
-	rec := Request{Method: r.Method, Path: apiPath, Query: r.URL.Query(), Body: body}
-	rw := &statusWriter{ResponseWriter: w}
+	rec := Request{Request: simkit.Request{Method: r.Method, Path: apiPath, Query: r.URL.Query(), Body: body}}
+	rw := simkit.NewStatusWriter(w)
 	defer func() {
-		rec.Status = rw.status
-		s.mu.Lock()
-		s.requests = append(s.requests, rec)
-		s.mu.Unlock()
+		rec.Status = rw.Status()
+		s.requests.Add(rec)
 	}()
 
-	s.mu.Lock()
-	lat := s.latency
-	s.mu.Unlock()
-	if lat > 0 {
-		select {
-		case <-time.After(lat):
-		case <-r.Context().Done():
-			return
-		}
+	if !s.latency.Wait(r.Context()) {
+		return // the client went away: nothing is answered or applied
 	}
 	u, ok := s.authenticate(r)
 	if !ok {
@@ -176,13 +160,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.User = u.accountID
-	if s.limiter != nil && !s.limiter.Allow() {
+	if take := s.bucket.Take(time.Now()); !take.OK {
 		// Rate limiting answers 429 with Retry-After in seconds.
 		// https://developer.atlassian.com/cloud/confluence/rate-limiting/
-		res := s.limiter.Reserve()
-		d := res.Delay()
-		res.Cancel()
-		rw.Header().Set("Retry-After", fmt.Sprint(max(1, int(math.Ceil(d.Seconds())))))
+		rw.Header().Set("Retry-After", fmt.Sprint(simkit.RetryAfterSeconds(take.Wait)))
 		writeError(rw, http.StatusTooManyRequests, "Rate limit exceeded.")
 		return
 	}
@@ -220,40 +201,30 @@ func (s *Server) authenticate(r *http.Request) (user, bool) {
 }
 
 func (s *Server) takeFailure(write bool) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case write && s.failWrites > 0:
-		s.failWrites--
-	case s.failNext > 0:
-		s.failNext--
-	default:
-		return 0
+	if write {
+		if f, ok := s.failWrites.Next(); ok {
+			return f.Status
+		}
 	}
-	return s.failStatus
+	f, _ := s.failNext.Next()
+	return f.Status
 }
 
 // SetLatency delays every later response by d.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	s.latency = d
-	s.mu.Unlock()
-}
+func (s *Server) SetLatency(d time.Duration) { s.latency.Set(d) }
 
 // FailNext answers the next n authenticated requests with status (503 when status is 0).
-func (s *Server) FailNext(n, status int) { s.setFailure(&s.failNext, n, status) }
+func (s *Server) FailNext(n, status int) { s.failNext.Set(n, failure(status)) }
 
 // FailNextWrites answers the next n authenticated write requests (anything but GET) with status (503 when
 // status is 0): a write that may or may not have been applied, as far as the client can tell.
-func (s *Server) FailNextWrites(n, status int) { s.setFailure(&s.failWrites, n, status) }
+func (s *Server) FailNextWrites(n, status int) { s.failWrites.Set(n, failure(status)) }
 
-func (s *Server) setFailure(counter *int, n, status int) {
+func failure(status int) simkit.Fault {
 	if status == 0 {
 		status = http.StatusServiceUnavailable
 	}
-	s.mu.Lock()
-	*counter, s.failStatus = n, status
-	s.mu.Unlock()
+	return simkit.Fault{Status: status}
 }
 
 // EditBeforeNextWrite makes a person edit page id just before the next PUT /content/{id} is processed: the
@@ -273,11 +244,7 @@ func (s *Server) ConflictNextPropertyWrites(id string, n int) {
 }
 
 // Requests returns a copy of every recorded request, oldest first.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
+func (s *Server) Requests() []Request { return s.requests.All() }
 
 // Writes returns the recorded requests that asked to change something.
 func (s *Server) Writes() []Request {
@@ -291,30 +258,7 @@ func (s *Server) Writes() []Request {
 }
 
 // ResetRequests forgets the recorded requests.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	s.requests = nil
-	s.mu.Unlock()
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
+func (s *Server) ResetRequests() { s.requests.Reset() }
 
 // writeError writes the v1 error shape, as Confluence answers it, e.g.
 // {"statusCode":400,"data":{"authorized":false,"valid":true,"errors":[],"successful":false},

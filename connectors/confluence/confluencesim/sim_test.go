@@ -2,8 +2,6 @@ package confluencesim_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"github.com/covsync/covsync/connectors/confluence/confluencesim"
+	"github.com/covsync/covsync/internal/simkit"
 )
 
 type fixture struct {
@@ -32,21 +31,9 @@ func newFixture(t *testing.T, o confluencesim.Options) *fixture {
 // call sends one request with basic auth below /wiki/rest/api and decodes the JSON answer into a map.
 func (f *fixture) call(t *testing.T, method, path string, body any) (int, map[string]any, http.Header) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, f.base+"/wiki/rest/api"+path, rd)
+	req := simkit.NewJSONRequest(t, method, f.base+"/wiki/rest/api"+path, body)
 	req.SetBasicAuth("bot@acme.example", "tok")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
+	resp, out := simkit.DoJSON(t, req)
 	return resp.StatusCode, out, resp.Header
 }
 

@@ -5,54 +5,36 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"io"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/covsync/covsync/internal/simkit"
 )
 
-// faults are injected misbehaviours, consumed request by request.
+// faults are injected misbehaviours, consumed request by request: a dropped connection before a failed
+// answer, a failed answer before the rate limit.
 type faults struct {
-	latency       time.Duration
-	failNext      int // answer this many requests with failStatus
-	failStatus    int
-	failType      string // with failBody: the answer of a failed request instead of Jira's error collection
-	failBody      string
-	dropNext      int                                                         // close this many connections without answering
-	onPropertyGet func(projectKey, propertyKey string, current []byte) []byte // concurrent writer, fires once
+	drop          simkit.Faults                                               // close the connection without answering
+	fail          simkit.Faults                                               // 5xx bursts, or a proxy's page
+	onPropertyGet func(projectKey, propertyKey string, current []byte) []byte // concurrent writer, fires once (under mu)
 }
 
 // SetLatency delays every answer by d.
-func (s *Sim) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults.latency = d
-}
+func (s *Sim) SetLatency(d time.Duration) { s.latency.Set(d) }
 
 // FailNext answers the next n requests with status (a 5xx burst), before authentication.
-func (s *Sim) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults.failNext, s.faults.failStatus = n, status
-	s.faults.failType, s.faults.failBody = "", ""
-}
+func (s *Sim) FailNext(n, status int) { s.faults.fail.Set(n, simkit.Fault{Status: status}) }
 
 // FailNextWith answers the next n requests with status and body of contentType, before authentication: what
 // a proxy or single sign-on gateway in front of Jira answers (an HTML page, not Jira's JSON).
 func (s *Sim) FailNextWith(n, status int, contentType, body string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults.failNext, s.faults.failStatus = n, status
-	s.faults.failType, s.faults.failBody = contentType, body
+	s.faults.fail.Set(n, simkit.Fault{Status: status, ContentType: contentType, Body: body})
 }
 
 // DropNext closes the connection of the next n requests without an answer.
-func (s *Sim) DropNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults.dropNext = n
-}
+func (s *Sim) DropNext(n int) { s.faults.drop.Set(n, simkit.Fault{Drop: true}) }
 
 // WriteBetweenGetAndPut installs a concurrent writer: right after the next GET of a project property has
 // been answered, the property is replaced by write(current) as if another tool had written it, so a
@@ -68,44 +50,30 @@ func (s *Sim) WriteBetweenGetAndPut(write func(projectKey, propertyKey string, c
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec := simkit.NewStatusWriter(w)
+	idx := s.requests.Add(Request{Request: simkit.Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body}, At: time.Now()})
 
-	s.mu.Lock()
-	idx := len(s.requests)
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body, At: time.Now()})
-	latency := s.faults.latency
-	drop := s.faults.dropNext > 0
-	if drop {
-		s.faults.dropNext--
+	_, drop := s.faults.drop.Next()
+	var fail simkit.Fault
+	if !drop {
+		fail, _ = s.faults.fail.Next()
 	}
-	fail := 0
-	failType, failBody := "", ""
-	if !drop && s.faults.failNext > 0 {
-		s.faults.failNext--
-		fail = s.faults.failStatus
-		failType, failBody = s.faults.failType, s.faults.failBody
+	take := simkit.Take{OK: true}
+	if !drop && fail.Status == 0 {
+		take = s.bucket.Take(time.Now())
 	}
-	var retryAfter time.Duration
-	if !drop && fail == 0 && s.limiter != nil {
-		res := s.limiter.Reserve()
-		if d := res.Delay(); d > 0 {
-			res.Cancel()
-			retryAfter = d
-		}
-	}
-	s.mu.Unlock()
 	defer func() {
-		s.mu.Lock()
-		s.requests[idx].Status = rec.status
-		s.mu.Unlock()
+		status := rec.Answered()
+		if drop {
+			status = 0
+		}
+		s.requests.Update(idx, func(q *Request) { q.Status = status })
 	}()
 
-	if latency > 0 {
-		time.Sleep(latency)
-	}
+	// A server does the work even when the client has gone, so the wait does not end early.
+	time.Sleep(s.latency.Get())
 	switch {
 	case drop:
-		rec.status = 0
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
 				conn.Close()
@@ -113,18 +81,18 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		panic(http.ErrAbortHandler)
-	case fail != 0 && failType != "":
-		rec.Header().Set("Content-Type", failType)
-		rec.WriteHeader(fail)
-		_, _ = io.WriteString(rec, failBody)
+	case fail.Status != 0 && fail.ContentType != "":
+		rec.Header().Set("Content-Type", fail.ContentType)
+		rec.WriteHeader(fail.Status)
+		_, _ = io.WriteString(rec, fail.Body)
 		return
-	case fail != 0:
-		writeError(rec, fail, []string{"Internal server error"}, nil)
+	case fail.Status != 0:
+		writeError(rec, fail.Status, []string{"Internal server error"}, nil)
 		return
-	case retryAfter > 0:
+	case !take.OK:
 		// Jira Cloud answers 429 with Retry-After in seconds
 		// (https://developer.atlassian.com/cloud/jira/platform/rate-limiting/).
-		rec.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
+		rec.Header().Set("Retry-After", strconv.Itoa(simkit.RetryAfterSeconds(take.Wait)))
 		rec.Header().Set("X-RateLimit-Reason", "jira-burst-based")
 		writeError(rec, http.StatusTooManyRequests, []string{"Rate limit exceeded."}, nil)
 		return
@@ -160,14 +128,4 @@ func (s *Sim) authenticated(r *http.Request) bool {
 		return pat != "" && subtle.ConstantTimeCompare([]byte(cred), []byte(pat)) == 1
 	}
 	return false
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
 }

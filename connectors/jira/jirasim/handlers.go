@@ -84,14 +84,19 @@ func (s *Sim) base() string {
 	return s.opts.BaseURL
 }
 
-// projectOr404 answers 404 with Jira's message when the project does not exist. Caller holds s.mu.
-func (s *Sim) projectOr404(w http.ResponseWriter, key string) *project {
-	p := s.projects[key]
-	if p == nil || s.perms[PermBrowseProjects] {
-		writeError(w, http.StatusNotFound, []string{fmt.Sprintf("No project could be found with key '%s'.", key)}, nil)
+// visibleOr404 returns v, or answers 404 with Jira's message when v does not exist or the user may not
+// browse projects (Jira does not tell the two apart). Caller holds s.mu.
+func visibleOr404[T any](s *Sim, w http.ResponseWriter, v *T, message string) *T {
+	if v == nil || s.perms[PermBrowseProjects] {
+		writeError(w, http.StatusNotFound, []string{message}, nil)
 		return nil
 	}
-	return p
+	return v
+}
+
+// projectOr404 answers 404 with Jira's message when the project does not exist. Caller holds s.mu.
+func (s *Sim) projectOr404(w http.ResponseWriter, key string) *project {
+	return visibleOr404(s, w, s.projects[key], fmt.Sprintf("No project could be found with key '%s'.", key))
 }
 
 // getProject: GET /rest/api/2/project/{projectIdOrKey} (api-group-projects, "Get project"); it includes the
@@ -99,14 +104,12 @@ func (s *Sim) projectOr404(w http.ResponseWriter, key string) *project {
 func (s *Sim) getProject(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.projectOr404(w, r.PathValue("key"))
-	if p == nil {
-		return
+	if p := s.projectOr404(w, r.PathValue("key")); p != nil {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"self": s.opts.BaseURL + "/rest/api/2/project/" + strconv.Itoa(p.id), "id": strconv.Itoa(p.id), "key": p.key,
+			"name": p.name, "projectTypeKey": "software", "versions": s.sortedVersions(p),
+		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"self": s.opts.BaseURL + "/rest/api/2/project/" + strconv.Itoa(p.id), "id": strconv.Itoa(p.id), "key": p.key,
-		"name": p.name, "projectTypeKey": "software", "versions": s.sortedVersions(p),
-	})
 }
 
 // listVersions: GET /rest/api/2/project/{projectIdOrKey}/versions (api-group-project-versions, "Get
@@ -114,35 +117,40 @@ func (s *Sim) getProject(w http.ResponseWriter, r *http.Request) {
 func (s *Sim) listVersions(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.projectOr404(w, r.PathValue("key"))
-	if p == nil {
-		return
+	if p := s.projectOr404(w, r.PathValue("key")); p != nil {
+		writeJSON(w, http.StatusOK, s.sortedVersions(p))
 	}
-	writeJSON(w, http.StatusOK, s.sortedVersions(p))
+}
+
+// deniedMessages are Jira's 403 messages for the permissions the simulator can deny.
+var deniedMessages = map[string]string{
+	PermAdministerProject: "You do not have permission to administer this project.",
+}
+
+// denied answers 403 with Jira's message when the user lacks perm. Caller holds s.mu.
+func (s *Sim) denied(w http.ResponseWriter, perm string) bool {
+	if !s.perms[perm] {
+		return false
+	}
+	writeError(w, http.StatusForbidden, []string{deniedMessages[perm]}, nil)
+	return true
 }
 
 // issueOr404 answers as Jira does for an issue that does not exist or cannot be seen. Caller holds s.mu.
 func (s *Sim) issueOr404(w http.ResponseWriter, key string) *issue {
-	is := s.issues[key]
-	if is == nil || s.perms[PermBrowseProjects] {
-		writeError(w, http.StatusNotFound, []string{"Issue does not exist or you do not have permission to see it."}, nil)
-		return nil
-	}
-	return is
+	return visibleOr404(s, w, s.issues[key], "Issue does not exist or you do not have permission to see it.")
 }
 
 // getIssue: GET /rest/api/2/issue/{issueIdOrKey} (api-group-issues, "Get issue").
 func (s *Sim) getIssue(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	is := s.issueOr404(w, r.PathValue("key"))
-	if is == nil {
-		return
+	if is := s.issueOr404(w, r.PathValue("key")); is != nil {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"id": strconv.Itoa(is.id), "key": is.key, "self": s.opts.BaseURL + "/rest/api/2/issue/" + strconv.Itoa(is.id),
+			"fields": is.fields,
+		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"id": strconv.Itoa(is.id), "key": is.key, "self": s.opts.BaseURL + "/rest/api/2/issue/" + strconv.Itoa(is.id),
-		"fields": is.fields,
-	})
 }
 
 // NotifyRefusal is Jira Cloud's answer to notifyUsers=false from an account without Administer Projects.
@@ -318,11 +326,7 @@ func (s *Sim) setProperty(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.projectOr404(w, r.PathValue("key"))
-	if p == nil {
-		return
-	}
-	if s.perms[PermAdministerProject] {
-		writeError(w, http.StatusForbidden, []string{"You do not have permission to administer this project."}, nil)
+	if p == nil || s.denied(w, PermAdministerProject) {
 		return
 	}
 	if len(raw) > MaxPropertyBytes {
@@ -344,11 +348,7 @@ func (s *Sim) deleteProperty(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.projectOr404(w, r.PathValue("key"))
-	if p == nil {
-		return
-	}
-	if s.perms[PermAdministerProject] {
-		writeError(w, http.StatusForbidden, []string{"You do not have permission to administer this project."}, nil)
+	if p == nil || s.denied(w, PermAdministerProject) {
 		return
 	}
 	key := r.PathValue("prop")

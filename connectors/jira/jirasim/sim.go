@@ -6,13 +6,13 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/covsync/covsync/internal/simkit"
 )
 
 // Field kinds the simulator can seed, with the schema Jira reports for each in GET /rest/api/2/field
@@ -28,6 +28,17 @@ const (
 )
 
 const customPrefix = "com.atlassian.jira.plugin.system.customfieldtypes:"
+
+// kindSchemas are the schemas of the field kinds (Custom without customPrefix).
+var kindSchemas = map[string]Schema{
+	KindNumber:      {Type: "number", Custom: "float"},
+	KindTextField:   {Type: "string", Custom: "textfield"},
+	KindTextArea:    {Type: "string", Custom: "textarea"},
+	KindURL:         {Type: "string", Custom: "url"},
+	KindSelect:      {Type: "option", Custom: "select"},
+	KindDate:        {Type: "date", Custom: "datepicker"},
+	KindMultiSelect: {Type: "array", Items: "option", Custom: "multiselect"},
+}
 
 // Schema is a field's schema as GET /rest/api/2/field returns it.
 type Schema struct {
@@ -76,14 +87,10 @@ type issue struct {
 	notified  int // updates that sent notifications to watchers
 }
 
-// Request is one recorded request.
+// Request is one recorded request: method, path, query, body and status, and when it arrived.
 type Request struct {
-	Method string
-	Path   string
-	Query  url.Values
-	Body   []byte
-	Status int
-	At     time.Time
+	simkit.Request
+	At time.Time
 }
 
 // Options configure a simulator.
@@ -107,8 +114,9 @@ type Sim struct {
 	projects map[string]*project
 	issues   map[string]*issue
 	nextID   int
-	requests []Request
-	limiter  *rate.Limiter
+	requests simkit.Log[Request]
+	bucket   simkit.Bucket
+	latency  simkit.Latency
 	perms    map[string]bool                // permission → denied
 	contexts map[string]map[string][]string // field id → project key → options of that project's field context
 	faults   faults
@@ -138,18 +146,12 @@ func New(o Options) *Sim {
 
 func (s *Sim) id() int { s.nextID++; return s.nextID }
 
-// SetRate changes the rate limit (0 disables it).
+// SetRate changes the rate limit (0 disables it); burst 0 is 1 s worth of requests.
 func (s *Sim) SetRate(rps float64, burst int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if rps <= 0 {
-		s.limiter = nil
-		return
-	}
 	if burst <= 0 {
 		burst = max(1, int(rps))
 	}
-	s.limiter = rate.NewLimiter(rate.Limit(rps), burst)
+	s.bucket.Set(rps, burst)
 }
 
 // SetBaseURL sets the host part of "self" links (the httptest server URL, known only after it starts).
@@ -198,24 +200,11 @@ func (s *Sim) AddField(name, kind string, options ...string) string {
 	id := "customfield_" + strconv.FormatInt(n, 10)
 	f := &Field{ID: id, Key: id, Name: name, Custom: true, Options: options, kind: kind,
 		Schema: Schema{CustomID: n}}
-	switch kind {
-	case KindNumber:
-		f.Schema.Type, f.Schema.Custom = "number", customPrefix+"float"
-	case KindTextField:
-		f.Schema.Type, f.Schema.Custom = "string", customPrefix+"textfield"
-	case KindTextArea:
-		f.Schema.Type, f.Schema.Custom = "string", customPrefix+"textarea"
-	case KindURL:
-		f.Schema.Type, f.Schema.Custom = "string", customPrefix+"url"
-	case KindSelect:
-		f.Schema.Type, f.Schema.Custom = "option", customPrefix+"select"
-	case KindDate:
-		f.Schema.Type, f.Schema.Custom = "date", customPrefix+"datepicker"
-	case KindMultiSelect:
-		f.Schema.Type, f.Schema.Items, f.Schema.Custom = "array", "option", customPrefix+"multiselect"
-	default:
+	schema, ok := kindSchemas[kind]
+	if !ok {
 		panic(fmt.Sprintf("jirasim: unknown field kind %q", kind))
 	}
+	f.Schema.Type, f.Schema.Items, f.Schema.Custom = schema.Type, schema.Items, customPrefix+schema.Custom
 	s.fields = append(s.fields, f)
 	return id
 }
@@ -304,39 +293,19 @@ func (s *Sim) SetProperty(projectKey, propertyKey string, value json.RawMessage)
 }
 
 // Requests returns the recorded requests in arrival order.
-func (s *Sim) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
+func (s *Sim) Requests() []Request { return s.requests.All() }
 
 // ResetRequests forgets the recorded requests.
-func (s *Sim) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests = nil
-}
+func (s *Sim) ResetRequests() { s.requests.Reset() }
 
 // Count returns how many recorded requests had this method and a path starting with prefix.
 func (s *Sim) Count(method, prefix string) int {
-	n := 0
-	for _, r := range s.Requests() {
-		if r.Method == method && len(r.Path) >= len(prefix) && r.Path[:len(prefix)] == prefix {
-			n++
-		}
-	}
-	return n
+	return s.requests.Count(func(r Request) bool { return r.Method == method && strings.HasPrefix(r.Path, prefix) })
 }
 
 // CountStatus returns how many recorded requests were answered with status.
 func (s *Sim) CountStatus(status int) int {
-	n := 0
-	for _, r := range s.Requests() {
-		if r.Status == status {
-			n++
-		}
-	}
-	return n
+	return s.requests.Count(func(r Request) bool { return r.Status == status })
 }
 
 func (s *Sim) mustProject(key string) *project {
