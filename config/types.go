@@ -148,6 +148,9 @@ type Jira struct {
 	Conn   `yaml:",inline"`
 	URL    string     `yaml:"url"`
 	Fields JiraFields `yaml:"fields"`
+	// NotifyUsers lets Jira notify watchers of covsync's edits. False (the default) sends notifyUsers=false,
+	// which Jira Cloud accepts only from an account with the Administer Projects permission (403 otherwise).
+	NotifyUsers bool `yaml:"notify_users"`
 }
 
 // JiraFields names the custom fields covsync writes, by name or by customfield_NNNNN id. Each is optional.

@@ -29,9 +29,9 @@ func (t *Target) Drift(ctx context.Context, items []push.Item) (push.Drift, erro
 	if err != nil {
 		return nil, t.classify(err)
 	}
-	docs := t.listDocuments(ctx, s)
-	if docs == nil {
-		return nil, fmt.Errorf("%s: reading the collection %s back failed (the debug log says why)", t.Name(), t.o.Extension.Collection)
+	docs, err := t.listDocuments(ctx, s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the collection %s back: %w", t.Name(), t.o.Extension.Collection, t.classify(err))
 	}
 	var ids []int
 	for _, it := range items {

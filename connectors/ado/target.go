@@ -249,6 +249,10 @@ func (t *Target) Plan(ctx context.Context, p *report.Project) ([]push.Item, erro
 	if err != nil {
 		return nil, t.planError(err)
 	}
+	types, err := t.fieldTypes(ctx, s)
+	if err != nil {
+		return nil, t.planError(err)
+	}
 	cands, snaps, m, err := t.mapCached(ctx, s, p)
 	if err != nil {
 		return nil, t.planError(err)
@@ -266,7 +270,7 @@ func (t *Target) Plan(ctx context.Context, p *report.Project) ([]push.Item, erro
 			pl.verify = vr
 		}
 		if len(t.o.Fields) > 0 {
-			if pl.Fields, err = t.fieldsFor(p, c.story); err != nil {
+			if pl.Fields, err = t.fieldsFor(p, c.story, types); err != nil {
 				return nil, fmt.Errorf("%s: story %s: %w", t.Name(), c.story.Key, err)
 			}
 		}

@@ -127,6 +127,10 @@ func classify(ae *apiError) error {
 		return push.Retryable(ae)
 	case ae.Status == http.StatusConflict:
 		return push.Retryable(ae) // Push re-reads and retries a bounded number of times first
+	case ae.Status == http.StatusBadRequest && strings.Contains(ae.Message, "cannot be converted to new editor format"):
+		// Confluence Cloud refuses this page's body as such: sending it again will not help, and the other
+		// pages are not concerned.
+		return push.Permanent(fmt.Errorf("%w (Confluence cannot convert this page's body to its editor; the page is left as it was)", ae))
 	}
 	return push.Permanent(ae)
 }

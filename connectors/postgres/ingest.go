@@ -74,6 +74,20 @@ type RunIngest struct {
 	Tests           int // test results stored
 	Links           int // test → ticket links stored
 	Tickets         int // distinct tickets linked
+	// StartedAt is the run's start; StartFrom says where it came from when summary.start was zero or
+	// missing (StartTimestamp, StartStop, StartIngest), "" when it is summary.start.
+	StartedAt time.Time
+	StartFrom string
+	// Counts are the run's counts, those of the tests stored; Summary the report's own, which Disagree says
+	// differ (a test that passed on retry counted as failed, say).
+	Counts, Summary CTRFSummary
+	Disagree        bool
+}
+
+// summaryJSON is the summary_counts column of a run.
+func summaryJSON(c CTRFSummary) map[string]int {
+	return map[string]int{"tests": c.Tests, "passed": c.Passed, "failed": c.Failed, "skipped": c.Skipped,
+		"pending": c.Pending, "other": c.Other}
 }
 
 var projectIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -103,7 +117,9 @@ func (g *Ingester) IngestCTRF(ctx context.Context, data []byte, opts CTRFOptions
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 
-	out := &RunIngest{RunName: rep.RunName()}
+	out := &RunIngest{RunName: rep.RunName(), StartedAt: rep.Start, StartFrom: rep.StartFrom,
+		Counts: rep.TestCounts(), Summary: rep.Summary}
+	out.Disagree = out.Counts != out.Summary
 	if out.ProjectCreated, err = g.ensureProject(ctx, tx, opts.Project); err != nil {
 		return nil, g.wrap("ingest "+opts.File, err)
 	}
@@ -129,14 +145,14 @@ func (g *Ingester) IngestCTRF(ctx context.Context, data []byte, opts CTRFOptions
 	}
 	err = tx.QueryRow(ctx, `INSERT INTO `+g.t("runs")+` (project_id, report_id, content_sha256, name, build, branch,
 			commit, url, environment, release_id, tool, started_at, stopped_at,
-			tests, passed, failed, skipped, pending, other)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+			tests, passed, failed, skipped, pending, other, summary_counts)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 		ON CONFLICT DO NOTHING
 		RETURNING id`,
 		opts.Project, reportID, sum[:], out.RunName, rep.Build(), rep.Env.Branch, rep.Env.Commit, url,
 		rep.Env.Environment, releaseID, rep.Tool, rep.Start, stop,
-		rep.Summary.Tests, rep.Summary.Passed, rep.Summary.Failed, rep.Summary.Skipped, rep.Summary.Pending,
-		rep.Summary.Other).Scan(&out.RunID)
+		out.Counts.Tests, out.Counts.Passed, out.Counts.Failed, out.Counts.Skipped, out.Counts.Pending,
+		out.Counts.Other, summaryJSON(rep.Summary)).Scan(&out.RunID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// One of the unique constraints said no: the report is stored already. Nothing of this file is kept
 		// (the deferred rollback also drops a project or release created above).

@@ -25,6 +25,7 @@ func start(t *testing.T, o adosim.Options) *adosim.Servers {
 	o.PAT = pat
 	sim := adosim.New(o)
 	sim.AddProject("Shop")
+	sim.AddCovsyncFields()
 	sim.InstallExtension("acme", "story-coverage")
 	return adosim.Start(t, sim)
 }
@@ -189,7 +190,7 @@ func call(t *testing.T, method, url string, body any) (int, map[string]any) {
 	t.Helper()
 	req := simkit.NewJSONRequest(t, method, url, body)
 	req.SetBasicAuth("", pat)
-	req.Header.Set("Accept", "application/json;api-version=7.1-preview.1")
+	req.Header.Set("Accept", "application/json;api-version=7.0-preview.1") // what Services and every Server since 2022 serve
 	req.Header.Set("X-TFS-FedAuthRedirect", "Suppress")
 	resp, out := simkit.DoJSON(t, req)
 	return resp.StatusCode, out
