@@ -297,14 +297,7 @@ func nameFields(err error, names map[string]string) error {
 
 // wrapKind rewrites an error's message and keeps its kind.
 func wrapKind(err error, msg string) error {
-	e := &renamed{msg: msg, err: err}
-	switch push.KindOf(err) {
-	case push.KindFatal:
-		return push.Fatal(e)
-	case push.KindPermanent:
-		return push.Permanent(e)
-	}
-	return push.Retryable(e)
+	return push.WithKindOf(err, &renamed{msg: msg, err: err})
 }
 
 type renamed struct {

@@ -3,6 +3,7 @@ package jira
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -427,5 +428,20 @@ func TestASelectOptionValidInOneProjectIsAConfigurationErrorInAnother(t *testing
 	}
 	if e.sim.Count("PUT", "/rest/api/2/issue/OPS-1") != 0 {
 		t.Error("an edit was sent with an option the project refuses")
+	}
+}
+
+// Naming the fields in an error's text must not change what the engine does with it: a configuration
+// error stays one (exit 2, the target stops), whatever other kind it had stays too.
+func TestNamingFieldsKeepsTheErrorsKind(t *testing.T) {
+	names := map[string]string{"customfield_10031": `coverage_summary "Test Coverage Summary"`}
+	for _, k := range []push.Kind{push.KindConfig, push.KindUnreachable, push.KindFatal, push.KindPermanent, push.KindRetryable} {
+		err := nameFields(push.WithKind(k, errors.New("customfield_10031: cannot be set")), names)
+		if got := push.KindOf(err); got != k {
+			t.Errorf("kind %v became %v", k, got)
+		}
+		if !strings.Contains(err.Error(), "Test Coverage Summary") {
+			t.Errorf("kind %v: the field is not named: %v", k, err)
+		}
 	}
 }
