@@ -28,6 +28,10 @@ func editConfig(t *testing.T, path, after, add string) {
 func TestANonAdminAccountIsNamedByCheckAndStopsTheTargetOnce(t *testing.T) {
 	w := newJiraWorld(t)
 	w.sim.Deny(jirasim.PermAdministerProject)
+	// Edits already in flight when the first refusal comes back are not recalled; the engine stops
+	// dispatching new ones. Four workers bound how many can be in flight, so more than four edits would mean
+	// the target went on after the refusal (the default, 64, would send all five stories at once).
+	editConfig(t, w.cfg, "log: {level: debug, format: text}\n", "workers: {per_target: 4}\n")
 
 	code, out, errOut := execute(t, "check", "--config", w.cfg)
 	if code != exitUsage || !strings.Contains(out+errOut, "Administer Projects") || !strings.Contains(out+errOut, "notify_users: true") {

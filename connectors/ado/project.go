@@ -40,7 +40,7 @@ func (t *Target) resolveProject(ctx context.Context, s *session) (projectRef, er
 			ID   string `json:"id"`
 			Name string `json:"name"`
 		}
-		if err := t.paced(ctx, func() error { return s.rest(ctx, http.MethodGet, u, "7.1", nil, &p) }); err != nil {
+		if err := t.paced(ctx, func() error { return s.rest(ctx, http.MethodGet, u, s.coreVersion, nil, &p) }); err != nil {
 			return projectRef{}, fmt.Errorf("%s: project %s: %w", t.Name(), t.o.Project, err)
 		}
 		if p.ID == "" || p.Name == "" {
