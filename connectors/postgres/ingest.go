@@ -1,10 +1,12 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"time"
 
@@ -52,17 +54,36 @@ func CheckProjectID(id string) error {
 	return nil
 }
 
-// IngestCTRF parses data as a CTRF report and stores it as one run of opts.Project. A refused report is an
-// *InputError naming the JSON path of the problem.
+// IngestCTRF parses data as a CTRF report and stores it as one run of opts.Project; see IngestCTRFReader.
 func (g *Ingester) IngestCTRF(ctx context.Context, data []byte, opts CTRFOptions) (*RunIngest, error) {
+	return g.IngestCTRFReader(ctx, bytes.NewReader(data), opts)
+}
+
+// IngestCTRFReader reads a CTRF report from r (DecodeCTRF: streamed, within the limits of limits.go) and
+// stores it as one run of opts.Project. A refused report, release or run URL is an *InputError naming the
+// JSON path (or the option) of the problem.
+func (g *Ingester) IngestCTRFReader(ctx context.Context, r io.Reader, opts CTRFOptions) (*RunIngest, error) {
 	if err := CheckProjectID(opts.Project); err != nil {
 		return nil, &InputError{File: opts.File, Msg: err.Error()}
 	}
-	rep, err := ParseCTRF(data)
+	if opts.Release != "" {
+		rel, err := CleanRelease(opts.Release)
+		if err != nil {
+			return nil, withFile(err, opts.File)
+		}
+		opts.Release = rel
+	}
+	if opts.RunURL != "" {
+		if err := CheckRunURL(opts.RunURL); err != nil {
+			return nil, &InputError{File: opts.File, Path: "--run-url", Msg: err.Error()}
+		}
+	}
+	h := sha256.New()
+	rep, err := DecodeCTRF(io.TeeReader(r, h))
 	if err != nil {
 		return nil, withFile(err, opts.File)
 	}
-	sum := sha256.Sum256(data)
+	sum := h.Sum(nil)
 	tx, err := g.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ingest %s: %w", opts.File, err)
@@ -99,7 +120,7 @@ func (g *Ingester) IngestCTRF(ctx context.Context, data []byte, opts CTRFOptions
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 		ON CONFLICT DO NOTHING
 		RETURNING id`,
-		opts.Project, reportID, sum[:], out.RunName, rep.Build(), rep.Env.Branch, rep.Env.Commit, url,
+		opts.Project, reportID, sum, out.RunName, rep.Build(), rep.Env.Branch, rep.Env.Commit, url,
 		rep.Env.Environment, releaseID, rep.Tool, rep.Start, stop,
 		rep.Summary.Tests, rep.Summary.Passed, rep.Summary.Failed, rep.Summary.Skipped, rep.Summary.Pending,
 		rep.Summary.Other).Scan(&out.RunID)
@@ -108,7 +129,7 @@ func (g *Ingester) IngestCTRF(ctx context.Context, data []byte, opts CTRFOptions
 		// (the deferred rollback also drops a project or release created above).
 		err = tx.QueryRow(ctx, `SELECT id, name FROM `+g.t("runs")+`
 			WHERE project_id = $1 AND (content_sha256 = $2 OR report_id = $3) ORDER BY id LIMIT 1`,
-			opts.Project, sum[:], reportID).Scan(&out.RunID, &out.RunName)
+			opts.Project, sum, reportID).Scan(&out.RunID, &out.RunName)
 		if err != nil {
 			return nil, fmt.Errorf("ingest %s: find the stored run: %w", opts.File, err)
 		}
@@ -132,33 +153,49 @@ func (g *Ingester) IngestCTRF(ctx context.Context, data []byte, opts CTRFOptions
 
 // copyTests stores the results and their ticket links with COPY: a report can hold many thousand tests.
 func (g *Ingester) copyTests(ctx context.Context, tx pgx.Tx, out *RunIngest, rep *CTRFReport) error {
-	rows := make([][]any, len(rep.Tests))
-	var links [][]any
-	for i, t := range rep.Tests {
-		var start any
-		if !t.Start.IsZero() {
-			start = t.Start
-		}
-		tags := t.Tags
-		if tags == nil {
-			tags = []string{}
-		}
-		rows[i] = []any{out.RunID, int32(i), t.Name, t.Suite, t.Status, t.DurationMS, start, t.File, t.Message,
-			t.Flaky, int32(t.Retries), tags}
-		for _, k := range t.Tickets {
-			links = append(links, []any{out.RunID, int32(i), k})
-		}
-	}
+	// One row at a time from the parsed tests (pgx encodes each row before asking for the next), not a
+	// second copy of the report as [][]any.
+	row := make([]any, 12)
+	i := 0
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{g.schema, "test_results"},
 		[]string{"run_id", "ordinal", "name", "suite", "status", "duration_ms", "started_at", "file", "message",
 			"flaky", "retries", "tags"},
-		pgx.CopyFromRows(rows))
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i == len(rep.Tests) {
+				return nil, nil
+			}
+			t := &rep.Tests[i]
+			var start any
+			if !t.Start.IsZero() {
+				start = t.Start
+			}
+			tags := t.Tags
+			if tags == nil {
+				tags = []string{}
+			}
+			row[0], row[1], row[2], row[3], row[4], row[5] = out.RunID, int32(i), t.Name, t.Suite, t.Status, t.DurationMS
+			row[6], row[7], row[8], row[9], row[10], row[11] = start, t.File, t.Message, t.Flaky, int32(t.Retries), tags
+			i++
+			return row, nil
+		}))
 	if err != nil {
 		return fmt.Errorf("store test results: %w", err)
 	}
 	out.Tests = int(n)
+	link := make([]any, 3)
+	i, k := 0, 0
 	n, err = tx.CopyFrom(ctx, pgx.Identifier{g.schema, "test_tickets"}, []string{"run_id", "ordinal", "ticket"},
-		pgx.CopyFromRows(links))
+		pgx.CopyFromFunc(func() ([]any, error) {
+			for i < len(rep.Tests) && k == len(rep.Tests[i].Tickets) {
+				i, k = i+1, 0
+			}
+			if i == len(rep.Tests) {
+				return nil, nil
+			}
+			link[0], link[1], link[2] = out.RunID, int32(i), rep.Tests[i].Tickets[k]
+			k++
+			return link, nil
+		}))
 	if err != nil {
 		return fmt.Errorf("store ticket links: %w", err)
 	}
