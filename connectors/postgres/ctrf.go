@@ -3,8 +3,8 @@ package postgres
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"fmt"
+	"io"
 	"math"
 	"regexp"
 	"slices"

@@ -171,8 +171,8 @@ const tailSize = 64 << 10
 // is enough to place an error the decoder reports at an offset it has just read.
 type tailReader struct {
 	r     io.Reader
-	n     int64 // bytes read
-	lines int64 // newlines among them
+	n     int64  // bytes read
+	lines int64  // newlines among them
 	ring  []byte // nil: not kept
 }
 

@@ -122,7 +122,7 @@ func CleanRelease(name string) (string, error) {
 
 // limitedReader is r that fails with an *InputError once more than max bytes are read.
 type limitedReader struct {
-	r        io.Reader
+	r      io.Reader
 	max, n int64
 }
 
