@@ -32,7 +32,7 @@ func (t *Target) fieldsFor(p *report.Project, s report.Story) (map[string]any, e
 		case FieldTestStatus:
 			out[ref] = s.Status
 		case FieldLastRunURL:
-			if s.LastRun != nil && s.LastRun.URL != "" {
+			if s.LastRun != nil && report.IsWebURL(s.LastRun.URL) { // report.IsWebURL: no javascript: from data
 				out[ref] = s.LastRun.URL
 			} else {
 				out[ref] = nil

@@ -3,11 +3,12 @@ package postgres
 import (
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/covsync/covsync/sync/report"
 )
 
 // Limits on what ingest stores (README "Limits"). A report beyond MaxReportBytes, a name beyond its limit, a
@@ -44,9 +45,7 @@ func inWindow(path string, t, now time.Time) *InputError {
 // CheckRunURL says whether s can be stored as a run's URL: an absolute http or https URL with a host and no
 // control characters. Anything else (javascript:, data:, a relative reference) must never reach a target.
 func CheckRunURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-		strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) {
+	if !report.IsWebURL(s) {
 		return fmt.Errorf("%q: want an http(s) URL", s)
 	}
 	return nil
