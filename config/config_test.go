@@ -241,6 +241,25 @@ projects:
 			want: []string{`4: schedules.ado: "*/15 * * * mon-fri-sat" is not a cron spec`},
 		},
 		{
+			name: "schedules.reconcile is @daily when unset",
+			yaml: minimal,
+			check: func(t *testing.T, c *Config) {
+				eq(t, "reconcile", c.Schedules.ReconcileSpec(), "@daily")
+			},
+		},
+		{
+			name: "schedules.reconcile set empty turns reconcile cycles off",
+			yaml: minimal + "schedules:\n  reconcile: \"\"\n",
+			check: func(t *testing.T, c *Config) {
+				eq(t, "reconcile", c.Schedules.ReconcileSpec(), "")
+			},
+		},
+		{
+			name: "a bad schedules.reconcile is refused on its line",
+			yaml: minimal + "schedules:\n  reconcile: \"@fortnightly\"\n",
+			want: []string{`4: schedules.reconcile: "@fortnightly" is not a cron spec`},
+		},
+		{
 			name: "cron descriptors such as @every 10m and @hourly are accepted",
 			yaml: minimal + "schedules:\n  jira: \"@every 10m\"\n  confluence: \"@hourly\"\n  linked_runs: \"*/5 * * * *\"\n",
 			check: func(t *testing.T, c *Config) {

@@ -55,6 +55,20 @@ type Schedules struct {
 	LinkedRuns string `yaml:"linked_runs"`
 	ADO        string `yaml:"ado"`
 	Confluence string `yaml:"confluence"`
+	// Reconcile runs reconcile cycles of every (project, target): read back what each target holds and push
+	// what drifted. Unset means DefaultReconcile; an empty string turns reconcile cycles off.
+	Reconcile *string `yaml:"reconcile"`
+}
+
+// DefaultReconcile is schedules.reconcile when the config does not set it.
+const DefaultReconcile = "@daily"
+
+// ReconcileSpec is the reconcile schedule in effect: the configured spec, or DefaultReconcile when unset.
+func (s Schedules) ReconcileSpec() string {
+	if s.Reconcile == nil {
+		return DefaultReconcile
+	}
+	return *s.Reconcile
 }
 
 // Templates points at a directory whose files override the embedded defaults of the same relative path

@@ -250,6 +250,7 @@ func (v *validator) schedules() {
 	for _, e := range []struct{ key, spec string }{
 		{"schedules.jira", s.Jira}, {"schedules.linked_runs", s.LinkedRuns},
 		{"schedules.ado", s.ADO}, {"schedules.confluence", s.Confluence},
+		{"schedules.reconcile", s.ReconcileSpec()},
 	} {
 		if e.spec == "" {
 			continue

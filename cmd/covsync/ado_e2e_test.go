@@ -127,12 +127,13 @@ func TestResyncADOWritesTheDocumentsAndASecondRunWritesNothing(t *testing.T) {
 			TotalMethods    *int            `json:"totalMethods"`
 			Tests           json.RawMessage `json:"tests"`
 			Status          string          `json:"status"`
+			Flaky           int             `json:"flaky"`
 		} `json:"stories"`
 	}
 	if err := json.Unmarshal([]byte(mustRun(t, "report", "--config", w.cfg, "--project", "shop", "--output", "json")), &rep); err != nil {
 		t.Fatal(err)
 	}
-	checked := 0
+	checked, flaky := 0, 0
 	for _, s := range rep.Stories {
 		id, ok := ids[s.Key]
 		if !ok {
@@ -147,10 +148,15 @@ func TestResyncADOWritesTheDocumentsAndASecondRunWritesNothing(t *testing.T) {
 		_ = json.Unmarshal(s.Tests, &wantTests)
 		_ = json.Unmarshal(tests, &gotTests)
 		if fmt.Sprint(d["coveragePercent"]) != fmt.Sprint(derefOr(s.CoveragePercent)) || d["status"] != s.Status ||
-			fmt.Sprint(wantTests) != fmt.Sprint(gotTests) || d["source"] != "covsync" || d["project"] != "shop" {
+			fmt.Sprint(wantTests) != fmt.Sprint(gotTests) || d["source"] != "covsync" || d["project"] != "shop" ||
+			d["flakyTests"] != float64(s.Flaky) {
 			t.Fatalf("document of %s = %v, report says %+v", s.Key, d, s)
 		}
 		checked++
+		flaky += s.Flaky
+	}
+	if flaky == 0 {
+		t.Fatal("no mapped story has a flaky test: the test data does not exercise flakyTests")
 	}
 	if checked != len(ids) {
 		t.Fatalf("checked %d documents against the report, want %d", checked, len(ids))

@@ -24,6 +24,8 @@ per target kind, through the same cycle runner as ` + "`covsync resync`" + `:
   full       a first resync of every item: wall time, and its ratio to the floor (writes / rate)
   unchanged  a second cycle over unchanged data: writes (must be 0) and its time (report read + plan + diff)
   one story  a cycle after one story's coverage changed: writes (one per target whose items show stories)
+  reconcile  a reconcile cycle after 1 % of the items were changed out of band: drift found, writes, reads,
+             and the wall time against the floor of those requests
 
 then the same full resync as a naive baseline (every item, one request at a time, the ledger ignored).
 Exit 1 if any item failed.`,

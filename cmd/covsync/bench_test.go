@@ -52,6 +52,18 @@ func TestBenchReportsEveryFigureOfATinyWorkload(t *testing.T) {
 	if res.PeakRSSMB <= 0 {
 		t.Errorf("peak RSS %f", res.PeakRSSMB)
 	}
+	// The reconcile row: 1 % of 12 stories is one per kind; each is found, pushed, and read back in batches.
+	if len(res.Reconcile) != len(push.TargetKinds()) {
+		t.Fatalf("%d reconcile rows, want one per kind", len(res.Reconcile))
+	}
+	for _, r := range res.Reconcile {
+		if r.Planted != 1 || r.Drifted != 1 || r.Pushed != 1 || r.Failed != 0 || r.Writes < 1 || r.Reads < 1 || r.Seconds <= 0 {
+			t.Errorf("reconcile %s: %+v; want the one planted change found, pushed, written", r.Kind, r)
+		}
+		if r.Kind == push.TargetJira && (r.Writes != 1 || r.Reads > 3) {
+			t.Errorf("reconcile jira: %d writes, %d reads; want 1 write and at most 3 reads (fields, serverInfo, one search)", r.Writes, r.Reads)
+		}
+	}
 }
 
 func TestBenchRefusesSizesThatMakeNoWorkload(t *testing.T) {

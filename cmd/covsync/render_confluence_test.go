@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,5 +141,32 @@ func checkPageShowsReport(t *testing.T, page, reportJSON string) {
 	}
 	if p.LatestRun != nil && !strings.Contains(page, "latest run ") {
 		t.Error("the page does not show the latest run")
+	}
+	// The chart's rows are the report's trend, oldest first, and the flaky table its flaky list.
+	if len(p.Trend) == 0 || len(p.Flaky) == 0 {
+		t.Fatalf("the report has %d trend points and %d flaky tests: the test data does not exercise them", len(p.Trend), len(p.Flaky))
+	}
+	pct := func(v *float64) string {
+		if v == nil {
+			return ""
+		}
+		return fmt.Sprintf("%.1f", *v)
+	}
+	var want []string
+	for _, x := range p.Trend {
+		want = append(want, fmt.Sprintf("<tr><td>%s</td><td>%s</td><td>%s</td></tr>", html.EscapeString(x.Release),
+			pct(x.CoveragePercent), pct(x.PassRate)))
+	}
+	chart := page[strings.Index(page, `<ac:structured-macro ac:name="chart">`)+1:]
+	chart = chart[:strings.Index(chart, "</ac:rich-text-body>")]
+	if !strings.Contains(chart, "<tr><th>Release</th><th>Coverage %</th><th>Pass rate %</th></tr>\n"+strings.Join(want, "\n")+"\n") {
+		t.Errorf("chart rows differ from the report's trend %q:\n%s", want, chart)
+	}
+	for _, f := range p.Flaky {
+		row := fmt.Sprintf("<tr><td>%s</td><td>%s</td><td>%d</td><td>%d</td><td>%s</td></tr>", html.EscapeString(f.Name),
+			html.EscapeString(f.Suite), f.Flips, f.Runs, html.EscapeString(strings.Join(f.Stories, ", ")))
+		if !strings.Contains(page, row) {
+			t.Errorf("flaky test %s/%s: no row %s", f.Suite, f.Name, row)
+		}
 	}
 }

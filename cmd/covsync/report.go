@@ -132,6 +132,40 @@ func printReport(w io.Writer, p *report.Project) error {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", terminalSafe(r.Name), r.Status, runCounts(r), day(r.StartedAt))
 		}
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printTrends(w, p)
+}
+
+// printTrends writes the trend (oldest release first) and the flaky tests.
+func printTrends(w io.Writer, p *report.Project) error {
+	pct := func(v *float64) string {
+		if v == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f%%", *v)
+	}
+	fmt.Fprintf(w, "\nTrend (%d releases, oldest first)\n", len(p.Trend))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RELEASE\tRUNS\tTESTS\tPASSED\tFAILED\tPASS RATE\tCOVERAGE")
+	for _, x := range p.Trend {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", x.Release, x.Runs, x.Tests, x.Passed, x.Failed, pct(x.PassRate),
+			pct(x.CoveragePercent))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nFlaky tests (%d, newest %d runs)\n", len(p.Flaky), report.FlakyWindow)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TEST\tSUITE\tFLIPS\tFLAKY RUNS\tRUNS\tSTORIES")
+	for _, f := range p.Flaky {
+		stories := strings.Join(f.Stories, ", ")
+		if stories == "" {
+			stories = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", f.Name, f.Suite, f.Flips, f.FlakyRuns, f.Runs, stories)
+	}
 	return tw.Flush()
 }
 

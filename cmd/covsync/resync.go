@@ -20,11 +20,12 @@ func newResyncCmd() *cobra.Command { return newResyncCmdWith(app.Options{}) }
 
 // resyncFlags are resync's command line (docs/architecture.md, Contracts).
 type resyncFlags struct {
-	projects []string
-	kinds    []string
-	force    bool
-	dryRun   bool
-	output   string
+	projects  []string
+	kinds     []string
+	force     bool
+	dryRun    bool
+	reconcile bool
+	output    string
 }
 
 // newResyncCmdWith is the resync command whose App takes env's Targets and Reader (tests); the command
@@ -37,6 +38,9 @@ func newResyncCmdWith(env app.Options) *cobra.Command {
 		Long: `Run one sync cycle now for each selected project and target: plan from the project's report,
 diff against the ledger, push what changed. --force ignores the ledger and pushes everything; --dry-run
 plans and diffs only, writes nothing anywhere (not even the ledger) and lists what it would push.
+--reconcile reads back what each target holds (in batches) and pushes exactly the items that differ from
+what covsync would write, whatever the ledger says; with --dry-run it lists each drifted item and the field
+that differs (held → desired).
 
 Exit codes: 0 everything pushed; 1 some items failed (the rest were pushed); 2 usage or configuration
 error; 3 the database or a target was unreachable.`,
@@ -49,6 +53,7 @@ error; 3 the database or a target was unreachable.`,
 	fl.StringArrayVar(&f.kinds, "target", nil, "target kind to resync: "+strings.Join(push.TargetKinds(), "|")+" (repeatable; default: all)")
 	fl.BoolVar(&f.force, "force", false, "push every item, whatever the ledger says")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "plan and diff only; write nothing anywhere and list what would be pushed")
+	fl.BoolVar(&f.reconcile, "reconcile", false, "read back what the targets hold and push exactly what drifted")
 	fl.StringVar(&f.output, "output", "text", "output format: text|json")
 	return cmd
 }
@@ -88,7 +93,7 @@ func runResync(cmd *cobra.Command, env app.Options, f resyncFlags) error {
 	a := app.New(env)
 
 	var prog *progress
-	opts := engine.Options{Force: f.force, DryRun: f.dryRun, Trigger: ledger.TriggerResync}
+	opts := engine.Options{Force: f.force, DryRun: f.dryRun, Reconcile: f.reconcile, Trigger: ledger.TriggerResync}
 	if !f.dryRun {
 		prog = newProgress(cmd.ErrOrStderr(), log, progressEvery)
 		opts.Observer = prog
@@ -106,7 +111,7 @@ func runResync(cmd *cobra.Command, env app.Options, f resyncFlags) error {
 			return err
 		}
 	} else {
-		printResync(out, res, f.dryRun)
+		printResync(out, res, f.dryRun, f.reconcile)
 	}
 	return silent(rerr) // the output says what failed
 }
@@ -115,7 +120,7 @@ func runResync(cmd *cobra.Command, env app.Options, f resyncFlags) error {
 // by item, the first few say why and `covsync status` (or --output json) has the rest.
 const maxListedErrors = 20
 
-func printResync(w io.Writer, res app.ResyncResult, dryRun bool) {
+func printResync(w io.Writer, res app.ResyncResult, dryRun, reconcile bool) {
 	if len(res.Targets) == 0 && len(res.Errors) == 0 {
 		fmt.Fprintln(w, "No targets selected: the selected projects have no targets of the selected kinds.")
 		return
@@ -126,13 +131,21 @@ func printResync(w io.Writer, res app.ResyncResult, dryRun bool) {
 		if dryRun {
 			pushed = "WOULD PUSH"
 		}
-		fmt.Fprintf(tw, "TARGET\tPROJECT\tPLANNED\t%s\tUNCHANGED\tFAILED\tSKIPPED\tPRUNED\tLEFT\tTIME\n", pushed)
+		drifted := ""
+		if reconcile {
+			drifted = "DRIFTED\t"
+		}
+		fmt.Fprintf(tw, "TARGET\tPROJECT\tPLANNED\t%s%s\tUNCHANGED\tFAILED\tSKIPPED\tPRUNED\tLEFT\tTIME\n", drifted, pushed)
 		for _, s := range res.Targets {
 			n := s.Pushed
 			if dryRun {
 				n = len(s.WouldPush)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1fs\n", s.Target, s.Project, s.Planned, n,
+			d := ""
+			if reconcile {
+				d = fmt.Sprintf("%d\t", s.Drifted)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s%d\t%d\t%d\t%d\t%d\t%d\t%.1fs\n", s.Target, s.Project, s.Planned, d, n,
 				s.Unchanged, s.Failed, s.Skipped, s.Pruned, s.Remaining, s.Duration.Seconds())
 		}
 		_ = tw.Flush()
@@ -155,6 +168,12 @@ func printResync(w io.Writer, res app.ResyncResult, dryRun bool) {
 			fmt.Fprintf(w, "\n%s would push %d:\n", s.Target, len(s.WouldPush))
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			for _, c := range s.WouldPush {
+				if len(c.Drift) > 0 {
+					for _, d := range c.Drift {
+						fmt.Fprintf(tw, "  %s\t%s\t%s: %s → %s\n", c.Key, c.Reason, d.Field, d.Held, d.Desired)
+					}
+					continue
+				}
 				fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Key, c.Reason, c.Summary)
 			}
 			_ = tw.Flush()

@@ -63,6 +63,10 @@ func TestResyncJiraAndLinkedRunsAgainstTheSimulator(t *testing.T) {
 	if f[w.percent] != 78.5 || f[w.status].(map[string]any)["value"] != "failed" || !strings.HasPrefix(f[w.summary].(string), "78.5% covered") {
 		t.Errorf("SHOP-1 fields = %v", f)
 	}
+	// SHOP-12's linked test was reported flaky (the report's flaky list): its summary says so.
+	if sum, _ := w.sim.IssueFields("SHOP-12")[w.summary].(string); !strings.Contains(sum, " · 1 flaky") {
+		t.Errorf("SHOP-12 summary %q lacks its flaky test count", sum)
+	}
 	if _, ok := w.sim.IssueFields("SHOP-4")[w.percent]; ok {
 		t.Errorf("SHOP-4 has no coverage data, yet its coverage field is set")
 	}

@@ -22,8 +22,8 @@ func newStatusCmd() *cobra.Command {
 		Use:   "status",
 		Short: "Show the last cycle of every target and the items failing now",
 		Long: `Show, from the ledger, where every target stands: its last cycle (when, what it did, its error)
-and when a cycle of it last ran to the end — covsync's "last sync time" — and every item whose last push
-failed, with its error.`,
+and when a cycle of it last ran to the end — covsync's "last sync time" — its last reconcile and the drift
+that reconcile found and healed, and every item whose last push failed, with its error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "text" && output != "json" {
@@ -82,11 +82,15 @@ func printStatus(w io.Writer, st statusResult) {
 		fmt.Fprintln(w, "No cycle has run yet.")
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TARGET\tPROJECT\tLAST CYCLE\tTRIGGER\tRESULT\tPLANNED\tPUSHED\tUNCHANGED\tFAILED\tSKIPPED\tLAST SUCCESS")
+		fmt.Fprintln(tw, "TARGET\tPROJECT\tLAST CYCLE\tTRIGGER\tRESULT\tPLANNED\tPUSHED\tUNCHANGED\tFAILED\tSKIPPED\tLAST SUCCESS\tLAST RECONCILE\tDRIFTED")
 		for _, t := range st.Targets {
 			c := t.Last
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", c.Target, c.Project, stamp(&c.StartedAt),
-				c.Trigger, cycleResult(c), c.Planned, c.Pushed, c.Unchanged, c.Failed, c.Skipped, stamp(t.LastOK))
+			recon, drifted := "never", "-"
+			if r := t.LastReconcile; r != nil {
+				recon, drifted = stamp(r.FinishedAt), fmt.Sprint(r.Drifted)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", c.Target, c.Project, stamp(&c.StartedAt),
+				c.Trigger, cycleResult(c), c.Planned, c.Pushed, c.Unchanged, c.Failed, c.Skipped, stamp(t.LastOK), recon, drifted)
 		}
 		_ = tw.Flush()
 		for _, t := range st.Targets {

@@ -37,6 +37,8 @@ type ownedDoc struct {
 	Status          string            `json:"status"`
 	LastRun         *docLastRun       `json:"lastRun"`
 	Release         *string           `json:"release"`
+	// FlakyTests is the story's Flaky: its linked tests in the report's flaky list.
+	FlakyTests int `json:"flakyTests"`
 }
 
 // documentFor is the owned part of story s's document: the story's numbers and status exactly as the report
@@ -46,7 +48,7 @@ type ownedDoc struct {
 func documentFor(p *report.Project, s report.Story) map[string]any {
 	d := ownedDoc{
 		Source: "covsync", Project: p.ID, CoveragePercent: s.CoveragePercent, CoveredMethods: s.CoveredMethods,
-		TotalMethods: s.TotalMethods, Tests: s.Tests, Status: s.Status,
+		TotalMethods: s.TotalMethods, Tests: s.Tests, Status: s.Status, FlakyTests: s.Flaky,
 	}
 	var at time.Time
 	if s.LastRun != nil {

@@ -20,12 +20,19 @@ type listing struct {
 	pushes atomic.Int64
 	once   sync.Once
 	docs   map[string]map[string]any // id → document; nil when the listing failed (pushes read one by one)
+	primed atomic.Bool               // docs came from a reconcile's read-back: used from the first push on
+}
+
+// prime makes docs, read moments ago by a reconcile, the listing every push of the cycle starts from.
+func (l *listing) prime(docs map[string]map[string]any) {
+	l.once.Do(func() { l.docs = docs })
+	l.primed.Store(true)
 }
 
 // stored returns the document id as the listing has it and whether it exists there; ok is false while
 // the cycle is still under listAfter pushes or when the listing could not be read.
 func (l *listing) stored(ctx context.Context, t *Target, s *session, id string) (doc map[string]any, found, ok bool) {
-	if l == nil || l.pushes.Add(1) <= listAfter {
+	if l == nil || (l.pushes.Add(1) <= listAfter && !l.primed.Load()) {
 		return nil, false, false
 	}
 	l.once.Do(func() { l.docs = t.listDocuments(ctx, s) })

@@ -197,19 +197,27 @@ func (t *Target) wantedFields() []string {
 // not a failed call. Work items of another project are left out (project data goes only to its own
 // project).
 func (t *Target) readWorkItems(ctx context.Context, s *session, ids []int) (map[int]*snapshot, error) {
+	return t.readInBatches(ctx, ids, "reading", func(fields []string, batch []int) (*[]workitemtracking.WorkItem, error) {
+		return s.wit.GetWorkItems(ctx, workitemtracking.GetWorkItemsArgs{
+			Project: &t.o.Project, Ids: &batch, Fields: &fields, ErrorPolicy: &workitemtracking.WorkItemErrorPolicyValues.Omit,
+		})
+	})
+}
+
+// readInBatches reads ids batchSize at a time with get (given the wanted fields and one batch) and keeps
+// the snapshots of this project's work items; doing names the reading in an error.
+func (t *Target) readInBatches(ctx context.Context, ids []int, doing string, get func(fields []string, batch []int) (*[]workitemtracking.WorkItem, error)) (map[int]*snapshot, error) {
 	out := map[int]*snapshot{}
 	fields := t.wantedFields()
 	for start := 0; start < len(ids); start += batchSize {
 		batch := ids[start:min(start+batchSize, len(ids))]
 		var got *[]workitemtracking.WorkItem
 		err := t.paced(ctx, func() (err error) {
-			got, err = s.wit.GetWorkItems(ctx, workitemtracking.GetWorkItemsArgs{
-				Project: &t.o.Project, Ids: &batch, Fields: &fields, ErrorPolicy: &workitemtracking.WorkItemErrorPolicyValues.Omit,
-			})
+			got, err = get(fields, batch)
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%s: reading work items %d…%d: %w", t.Name(), batch[0], batch[len(batch)-1], err)
+			return nil, fmt.Errorf("%s: %s work items %d…%d: %w", t.Name(), doing, batch[0], batch[len(batch)-1], err)
 		}
 		for _, wi := range deref(got) {
 			if sn := t.snapshotOf(wi); sn != nil {

@@ -34,6 +34,7 @@ func TestOneDocumentPerMappedWorkItemWithTheReportsNumbers(t *testing.T) {
 		story(fmt.Sprint(b), 0, 0, 3, 0),
 		story("SHOP-1", 5, 10, 1, 0), // a Jira key: not an Azure Boards story, reported, not failed
 	)
+	p.Stories[0].Flaky = 2
 	tg := f.target(t, nil)
 	items := plan(t, tg, p)
 	if len(items) != 2 {
@@ -63,7 +64,7 @@ func TestOneDocumentPerMappedWorkItemWithTheReportsNumbers(t *testing.T) {
 		"tests":   map[string]any{"passed": 11.0, "failed": 1.0, "skipped": 0.0},
 		"status":  "failed",
 		"lastRun": map[string]any{"id": "run-482", "name": "build 482", "url": "https://ci.example/482", "startedAt": "2026-11-22T18:00:00Z"},
-		"release": "2.4.0",
+		"release": "2.4.0", "flakyTests": 2.0,
 	}
 	if g, w := jsonString(t, got), jsonString(t, want); g != w {
 		t.Fatalf("document %d =\n%s\nwant\n%s", a, g, w)

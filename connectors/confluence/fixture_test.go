@@ -39,6 +39,16 @@ func shopProject() *report.Project {
 			{Name: "2.4.0", Runs: []report.Run{r482, r481}},
 			{Name: "2.3.1", Runs: []report.Run{r470}},
 		},
+		Trend: []report.TrendPoint{
+			{Release: "2.3.1", Runs: 1, Tests: 3, PassRate: nil, CoveragePercent: nil},
+			{Release: "2.4.0", Runs: 2, Tests: 120, Passed: 117, Failed: 2, PassRate: report.CoveragePercent(117, 119),
+				CoveragePercent: report.CoveragePercent(184, 255)},
+		},
+		Flaky: []report.FlakyTest{
+			{Name: "SHOP-1 checkout <retries> & \"pays\"", Suite: "e2e > checkout", Flips: 3, FlakyRuns: 1, Runs: 12,
+				Stories: []string{"SHOP-1", "SHOP-2"}},
+			{Name: "search suggests", Suite: "ui", FlakyRuns: 1, Runs: 20, Stories: []string{}},
+		},
 	}
 }
 

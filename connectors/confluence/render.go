@@ -64,6 +64,22 @@ type pageView struct {
 	Runs                   []runView
 	Releases               []releaseView
 	MoreReleases           int
+	// Trend and Flaky are the project page's (a release page has neither): the report's trend, oldest
+	// first, for the Chart macro, and its flaky list.
+	Trend      []trendView
+	Flaky      []flakyView
+	TrendShown bool // the project page: the trend and flaky sections are rendered
+}
+
+// trendView is one chart row; a null figure is an empty cell, which the Chart macro leaves out of its line.
+type trendView struct {
+	Release, Coverage, PassRate string
+}
+
+type flakyView struct {
+	Name, Suite string
+	Flips, Runs int
+	Stories     string
 }
 
 type storyView struct {
@@ -190,6 +206,14 @@ func view(in PageInput) pageView {
 		return v
 	}
 	v.Runs, _ = runRows(latestRuns(p), maxRuns)
+	v.TrendShown = true
+	for _, x := range p.Trend {
+		v.Trend = append(v.Trend, trendView{Release: text(x.Release), Coverage: figure(x.CoveragePercent), PassRate: figure(x.PassRate)})
+	}
+	for _, f := range p.Flaky {
+		v.Flaky = append(v.Flaky, flakyView{Name: text(f.Name), Suite: text(f.Suite), Flips: f.Flips, Runs: f.Runs,
+			Stories: text(strings.Join(f.Stories, ", "))})
+	}
 	if !in.ReleasePages {
 		for i, rel := range p.Releases {
 			if i == maxReleases {
@@ -308,6 +332,14 @@ func statusColour(s string) string {
 		return "Yellow"
 	}
 	return "Grey"
+}
+
+// figure is a percentage as a chart cell: one decimal, or empty for null.
+func figure(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprintf("%.1f", *v)
 }
 
 func when(t time.Time) string {

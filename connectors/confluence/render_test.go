@@ -268,6 +268,11 @@ func FuzzRender(f *testing.F) {
 		p.Releases[0].Name = release
 		p.Releases[0].Runs[0].Name = run
 		p.Stories[1].LastRun.Name, p.Stories[1].LastRun.URL = run, url
+		// The trend chart and the flaky table carry the same hostile values.
+		p.Trend[0].Release, p.Trend[1].Release = release, name
+		*p.Trend[1].PassRate = float64(rows%2001) / 10
+		p.Flaky[0].Name, p.Flaky[0].Suite, p.Flaky[0].Stories = key, run, []string{key, url}
+		p.Flaky[1].Name, p.Flaky[1].Flips = url, rows
 		for _, rp := range []bool{false, true} {
 			var rel *report.Release
 			if rp {

@@ -48,8 +48,9 @@ type Site struct {
 	log     logrus.FieldLogger
 	summary *template.Template
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex // project key → property read-merge-write lock
+	mu         sync.Mutex
+	locks      map[string]*sync.Mutex // project key → property read-merge-write lock
+	deployment string                 // serverInfo's deploymentType once known (reconcile.go)
 }
 
 // NewSite builds the client of one site: httpx underneath, go-jira's basic (email + API token) or PAT

@@ -41,6 +41,8 @@ func TestSummaryGolden(t *testing.T) {
 	render := defaultSummary(t)
 	skipped := story("SHOP-3")
 	skipped.Tests, skipped.Status = report.TestCounts{Skipped: 4}, report.StatusSkipped
+	flaky := story("SHOP-7")
+	flaky.Flaky = 2
 	cases := []struct {
 		name string
 		st   report.Story
@@ -53,6 +55,7 @@ func TestSummaryGolden(t *testing.T) {
 		{"one passing test from a run without a name", report.Story{Key: "SHOP-6", Tests: report.TestCounts{Passed: 1}, Status: report.StatusPassed,
 			LastRun: &report.RunRef{StartedAt: dataTime}}},
 		{"nothing at all", report.Story{Key: "SHOP-5", Status: report.StatusNoTests}},
+		{"two of its tests are flaky", flaky},
 	}
 	var b strings.Builder
 	for _, c := range cases {
@@ -85,7 +88,7 @@ func FuzzSummaryFitsATextField(f *testing.F) {
 	text := field{Role: roleCoverageSummary, Kind: kindText}
 	f.Fuzz(func(t *testing.T, runName string, covered, total, passed, failed, skipped int) {
 		st := report.Story{Key: "SHOP-1", Status: report.StatusFailed, Tests: report.TestCounts{Passed: passed, Failed: failed, Skipped: skipped},
-			LastRun: &report.RunRef{Name: runName, StartedAt: dataTime}}
+			LastRun: &report.RunRef{Name: runName, StartedAt: dataTime}, Flaky: failed}
 		if total != 0 {
 			st.CoveragePercent, st.CoveredMethods, st.TotalMethods = report.CoveragePercent(covered, total), &covered, &total
 		}

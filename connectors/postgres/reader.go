@@ -21,9 +21,10 @@ var ErrUnknownProject = errors.New("unknown project")
 // migrated (covsync migrate) or a deployment's views are missing.
 var ErrSchemaMissing = errors.New("source schema incomplete")
 
-// Reader builds project reports from the source schema. It reads only the relations projects, releases,
-// runs, run_tickets and story_coverage (README "Mapping your own schema"), with SQL aggregation: no test
-// result row is ever loaded into Go. Its cost follows the number of stories and runs, not of results.
+// Reader builds project reports from the source schema. It reads the relations projects, releases, runs,
+// run_tickets and story_coverage, and for the flaky list test_results and test_tickets of the newest runs
+// only (README "Mapping your own schema"), with SQL aggregation: no test result row is ever loaded into Go.
+// Its cost follows the number of stories and runs, not of results.
 type Reader struct{ source }
 
 // NewReader reads from schema (the config's database.source_schema) through pool.
@@ -105,6 +106,13 @@ func (r *Reader) ReadProject(ctx context.Context, projectID string) (*report.Pro
 	if p.Stories, err = r.stories(ctx, tx, projectID); err != nil {
 		return nil, err
 	}
+	if p.Trend, err = r.trend(ctx, tx, projectID); err != nil {
+		return nil, err
+	}
+	if p.Flaky, err = r.flaky(ctx, tx, projectID); err != nil {
+		return nil, err
+	}
+	countFlaky(p.Stories, p.Flaky)
 	return p, nil
 }
 

@@ -18,25 +18,11 @@ type tc struct{ name, status string }
 // ctrfAt builds a CTRF report that started at t, with consistent summary counts.
 func ctrfAt(t testing.TB, start time.Time, tests ...tc) []byte {
 	t.Helper()
-	counts := map[string]int{}
-	list := []map[string]any{}
-	for _, x := range tests {
-		counts[x.status]++
-		list = append(list, map[string]any{"name": x.name, "status": x.status, "duration": 10})
+	full := make([]ft, len(tests))
+	for i, x := range tests {
+		full[i] = ft{name: x.name, status: x.status}
 	}
-	doc := map[string]any{"results": map[string]any{
-		"tool": map[string]any{"name": "jest"},
-		"summary": map[string]any{"tests": len(tests), "passed": counts["passed"], "failed": counts["failed"],
-			"skipped": counts["skipped"], "pending": counts["pending"], "other": counts["other"],
-			"start": start.UnixMilli(), "stop": start.Add(time.Minute).UnixMilli()},
-		"tests":       list,
-		"environment": map[string]any{"buildNumber": start.Hour()*100 + start.Minute()},
-	}}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return ctrfFull(t, start, full...)
 }
 
 var t0 = time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)

@@ -74,7 +74,7 @@ func (a *App) resyncHere(ctx context.Context, projects, kinds []string, opts eng
 func (a *App) resyncJobs(ctx context.Context, projects, kinds []string, opts engine.Options) (ResyncResult, error) {
 	res := ResyncResult{Targets: []engine.Summary{}}
 	cfg := a.d.cfg
-	reqs, err := schedule.Requests(cfg, projects, kinds, opts.Force, schedule.TriggerResync)
+	reqs, err := schedule.RequestsOf(cfg, projects, kinds, schedule.Request{Force: opts.Force, Reconcile: opts.Reconcile, Trigger: schedule.TriggerResync})
 	if err != nil {
 		res.Errors = append(res.Errors, err.Error())
 		return res, push.Config(err)
@@ -138,7 +138,7 @@ func (a *App) resyncJobs(ctx context.Context, projects, kinds []string, opts eng
 // any other failure is retried.
 func (a *App) JobRunner(obs engine.Observer) schedule.Runner {
 	return schedule.RunnerFunc(func(ctx context.Context, c schedule.Cycle) (any, error) {
-		sums, err := a.Run(ctx, c.Project, c.Kind, engine.Options{Force: c.Force, Trigger: c.Trigger, Observer: obs})
+		sums, err := a.Run(ctx, c.Project, c.Kind, engine.Options{Force: c.Force, Reconcile: c.Reconcile, Trigger: c.Trigger, Observer: obs})
 		if err != nil && push.KindOf(err) == push.KindConfig {
 			return sums, schedule.Permanent(err)
 		}

@@ -79,6 +79,7 @@ type Result struct {
 	Workers         int             `json:"workers"`
 	GenerateSeconds float64         `json:"generateSeconds"`
 	Rows            []Row           `json:"rows"`
+	Reconcile       []ReconcileRow  `json:"reconcile"`
 	PeakRSSMB       float64         `json:"peakRSSMB"`
 	Bars            []Bar           `json:"bars"`
 }
@@ -158,6 +159,9 @@ func Run(ctx context.Context, stdout, stderr io.Writer, f Options) error {
 		}
 	}
 	res.Rows = rows
+	if res.Reconcile, err = b.reconcileRows(ctx, f.Kinds); err != nil {
+		return err
+	}
 	if f.Baseline {
 		if err := env.startSims(f); err != nil {
 			return err
@@ -182,6 +186,11 @@ func Run(ctx context.Context, stdout, stderr io.Writer, f Options) error {
 		return err
 	}
 	for _, r := range res.Rows {
+		if r.Failed > 0 {
+			return ErrFailed
+		}
+	}
+	for _, r := range res.Reconcile {
 		if r.Failed > 0 {
 			return ErrFailed
 		}
@@ -296,6 +305,7 @@ func benchBars(res Result) []Bar {
 			add("one changed story: 1 item pushed", r.Kind, r.OneStoryPushed == 1, "%d (%d HTTP writes)", r.OneStoryPushed, r.OneStoryWrites)
 		}
 	}
+	reconcileBars(res.Reconcile, add)
 	add("peak RSS < 150 MB", "all", res.PeakRSSMB < 150, "%.1f MB", res.PeakRSSMB)
 	return out
 }
@@ -319,6 +329,7 @@ func printBench(w io.Writer, output string, res Result) error {
 			r.Kind, r.Mode, r.Items, r.Writes, r.RequestsPerItem, r.TooMany, r.TooManyPercent, r.Failed,
 			r.FullSeconds, r.FloorSeconds, r.RatioToFloor, unchanged, one, r.PeakRSSMB)
 	}
+	printReconcile(w, res.Reconcile)
 	fmt.Fprintf(w, "\npeak RSS of the whole run (covsync, its simulators and their request logs): %.0f MB\n\n", res.PeakRSSMB)
 	for _, b := range res.Bars {
 		mark := "met"

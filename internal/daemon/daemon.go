@@ -375,7 +375,7 @@ func (d *daemon) resync(ctx context.Context, r httpapi.ResyncRequest) ([]schedul
 	if sched == nil {
 		return nil, errors.New("not ready: the scheduler has not started")
 	}
-	reqs, err := schedule.Requests(d.cfg.Load(), r.Projects, r.Targets, r.Force, schedule.TriggerAPI)
+	reqs, err := schedule.RequestsOf(d.cfg.Load(), r.Projects, r.Targets, schedule.Request{Force: r.Force, Reconcile: r.Reconcile, Trigger: schedule.TriggerAPI})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", httpapi.ErrBadRequest, err)
 	}

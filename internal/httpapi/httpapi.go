@@ -23,6 +23,8 @@ type ResyncRequest struct {
 	Projects []string `json:"projects"`
 	Targets  []string `json:"targets"`
 	Force    bool     `json:"force"`
+	// Reconcile asks for reconcile cycles: read back what the targets hold and push what drifted.
+	Reconcile bool `json:"reconcile"`
 }
 
 // ErrBadRequest wraps a resync request the daemon refuses (unknown project or kind): the caller gets a 400

@@ -29,6 +29,8 @@ type Metrics struct {
 	cycles      *prometheus.CounterVec
 	lastSuccess *prometheus.GaugeVec
 	failingNow  *prometheus.GaugeVec
+	drift       *prometheus.CounterVec
+	lastRecon   *prometheus.GaugeVec
 }
 
 // New registers every metric, plus the Go and process collectors, in a new registry.
@@ -63,8 +65,16 @@ func New() *Metrics {
 			Name: "covsync_items_failing",
 			Help: "Items of the target whose last push failed, as of its last cycle.",
 		}, []string{"target"}),
+		drift: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "covsync_drift_items_total",
+			Help: "Items reconcile cycles found changed at the target since covsync wrote them (or gone), and pushed again.",
+		}, []string{"target"}),
+		lastRecon: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "covsync_last_reconcile_timestamp_seconds",
+			Help: "Unix time at which the last reconcile cycle of the target ran to the end.",
+		}, []string{"target"}),
 	}
-	m.reg.MustRegister(m.items, m.pushLatency, m.throttled, m.cycleDur, m.cycles, m.lastSuccess, m.failingNow,
+	m.reg.MustRegister(m.items, m.pushLatency, m.throttled, m.cycleDur, m.cycles, m.lastSuccess, m.failingNow, m.drift, m.lastRecon,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -83,6 +93,14 @@ func (m *Metrics) ItemDone(target, outcome string, d time.Duration) {
 	m.items.WithLabelValues(target, outcome).Inc()
 	if outcome == OutcomePushed || outcome == OutcomeFailed {
 		m.pushLatency.WithLabelValues(target).Observe(d.Seconds())
+	}
+}
+
+// Reconciled records a reconcile cycle of target that found drifted items; ok says it ran to the end.
+func (m *Metrics) Reconciled(target string, drifted int, ok bool) {
+	m.drift.WithLabelValues(target).Add(float64(drifted))
+	if ok {
+		m.lastRecon.WithLabelValues(target).SetToCurrentTime()
 	}
 }
 

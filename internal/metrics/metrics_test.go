@@ -91,3 +91,24 @@ func TestTheEngineObserverFeedsTheMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestReconcileCyclesExposeTheirDrift(t *testing.T) {
+	m := New()
+	o := m.Observer()
+	o.CycleDone(engine.Summary{Target: "jira:acme/SHOP", Kind: "jira", Reconcile: true, Drifted: 3, Pushed: 3})
+	o.CycleDone(engine.Summary{Target: "jira:acme/SHOP", Kind: "jira", Reconcile: true, Drifted: 2, Pushed: 2})
+	o.CycleDone(engine.Summary{Target: "jira:acme/SHOP", Kind: "jira", Pushed: 9}) // not a reconcile
+	o.CycleDone(engine.Summary{Target: "ado:acme/Shop", Kind: "ado", Reconcile: true})
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	for _, want := range []string{
+		`covsync_drift_items_total{target="jira:acme/SHOP"} 5`,
+		`covsync_drift_items_total{target="ado:acme/Shop"} 0`,
+		`covsync_last_reconcile_timestamp_seconds{target="ado:acme/Shop"}`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

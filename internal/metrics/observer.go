@@ -28,4 +28,7 @@ func (o observer) CycleDone(s engine.Summary) {
 		err = errors.New(s.CycleError)
 	}
 	o.m.CycleDone(s.Target, s.Kind, s.Duration, s.Failed, err)
+	if s.Reconcile {
+		o.m.Reconciled(s.Target, s.Drifted, err == nil)
+	}
 }

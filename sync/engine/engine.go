@@ -24,7 +24,7 @@ type Ledger interface {
 	RecordPushed(ctx context.Context, target, key string, hash [32]byte, summary, note string) error
 	RecordFailed(ctx context.Context, target, key, errText string) error
 	RecordSkipped(ctx context.Context, target, key, note string) error
-	StartCycle(ctx context.Context, target, kind, project, trigger string) (int64, error)
+	StartCycle(ctx context.Context, target, kind, project, trigger string, reconcile bool) (int64, error)
 	FinishCycle(ctx context.Context, id int64, c ledger.Counts, cycleErr string) error
 }
 
@@ -55,6 +55,11 @@ type Options struct {
 	Trigger string
 	// Observer is told about the cycle (nil: nobody).
 	Observer Observer
+	// Reconcile reads back what the target holds (the target must implement Reader) and pushes exactly the
+	// items whose held state differs from the desired one, whatever the ledger says; items the target already
+	// holds as desired are recorded in the ledger without a write, so the next ordinary cycle pushes nothing.
+	// With DryRun it lists the drift (Summary.WouldPush with each differing field) and writes nothing.
+	Reconcile bool
 }
 
 // Engine runs cycles. It is safe for concurrent use: cycles of different targets may run at once.
@@ -102,6 +107,7 @@ func (r *redactedError) Unwrap() error { return r.err }
 type task struct {
 	item   push.Item
 	reason string
+	diffs  []push.Diff // what drifted, in a reconcile
 }
 
 // Run runs one cycle of target t for project p: plan → diff against the ledger → push what changed →
@@ -115,7 +121,7 @@ func (e *Engine) Run(ctx context.Context, t Target, p *report.Project, opts Opti
 	if p == nil {
 		return Summary{Target: t.Name(), Kind: t.Kind()}, fmt.Errorf("%s: no project report to plan from", t.Name())
 	}
-	s := Summary{Target: t.Name(), Kind: t.Kind(), Project: p.ID, DryRun: opts.DryRun}
+	s := Summary{Target: t.Name(), Kind: t.Kind(), Project: p.ID, DryRun: opts.DryRun, Reconcile: opts.Reconcile}
 	obs := opts.Observer
 	if obs == nil || opts.DryRun {
 		obs = NopObserver{}
@@ -125,7 +131,7 @@ func (e *Engine) Run(ctx context.Context, t Target, p *report.Project, opts Opti
 	cycleID := int64(-1)
 	if !opts.DryRun {
 		sctx, cancel := context.WithTimeout(ctx, loadTimeout)
-		id, err := e.ledger.StartCycle(sctx, s.Target, s.Kind, s.Project, opts.Trigger)
+		id, err := e.ledger.StartCycle(sctx, s.Target, s.Kind, s.Project, opts.Trigger, opts.Reconcile)
 		cancel()
 		if err != nil {
 			return e.finish(ctx, log, obs, &s, cycleID, start, err)
@@ -133,8 +139,11 @@ func (e *Engine) Run(ctx context.Context, t Target, p *report.Project, opts Opti
 		cycleID = id
 	}
 
-	todo, err := e.plan(ctx, log, t, p, opts, &s)
+	todo, held, err := e.plan(ctx, log, t, p, opts, &s)
 	if err != nil || opts.DryRun {
+		return e.finish(ctx, log, obs, &s, cycleID, start, err)
+	}
+	if err := e.adopt(ctx, s.Target, held); err != nil {
 		return e.finish(ctx, log, obs, &s, cycleID, start, err)
 	}
 	obs.CyclePlanned(PlanEvent{Target: s.Target, Kind: s.Kind, Project: s.Project, Planned: s.Planned, ToPush: len(todo)})
@@ -142,32 +151,57 @@ func (e *Engine) Run(ctx context.Context, t Target, p *report.Project, opts Opti
 	return e.finish(ctx, log, obs, &s, cycleID, start, err)
 }
 
-// plan asks the target for its items and diffs them with the ledger. In a dry run it fills WouldPush.
-func (e *Engine) plan(ctx context.Context, log logrus.FieldLogger, t Target, p *report.Project, opts Options, s *Summary) ([]task, error) {
+// plan asks the target for its items and diffs them with the ledger (or, reconciling, with what the target
+// holds). In a dry run it fills WouldPush. held are the items a reconcile found already in place whose
+// ledger row says otherwise: they are recorded without a push.
+func (e *Engine) plan(ctx context.Context, log logrus.FieldLogger, t Target, p *report.Project, opts Options, s *Summary) (todo []task, held []push.Item, err error) {
 	items, err := t.Plan(ctx, p)
 	if err != nil {
-		return nil, fmt.Errorf("%s: plan: %w", s.Target, err)
+		return nil, nil, fmt.Errorf("%s: plan: %w", s.Target, err)
 	}
 	s.Planned = len(items)
 	lctx, cancel := context.WithTimeout(ctx, loadTimeout)
 	states, err := e.ledger.Load(lctx, s.Target)
 	cancel()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	planned := make(map[string]struct{}, len(items))
-	var todo []task
 	for _, it := range items {
 		if it.Key == "" {
-			return nil, fmt.Errorf("%s: plan has an item without a key (%q)", s.Target, it.Summary)
+			return nil, nil, fmt.Errorf("%s: plan has an item without a key (%q)", s.Target, it.Summary)
 		}
 		if _, dup := planned[it.Key]; dup {
-			return nil, fmt.Errorf("%s: plan has item %q twice", s.Target, it.Key)
+			return nil, nil, fmt.Errorf("%s: plan has item %q twice", s.Target, it.Key)
 		}
 		planned[it.Key] = struct{}{}
+	}
+	var drift push.Drift
+	if opts.Reconcile {
+		if drift, err = readDrift(ctx, t, items, s); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, it := range items {
 		st, known := states[it.Key]
 		var reason string
+		var diffs []push.Diff
 		switch {
+		case opts.Reconcile:
+			diffs = drift[it.Key]
+			switch {
+			case len(diffs) > 0:
+				reason = "drifted"
+				s.Drifted++
+			case opts.Force:
+				reason = "forced"
+			default:
+				if !known || !st.Acked || st.Failing || st.Hash != it.Hash {
+					held = append(held, it)
+				}
+				s.Unchanged++
+				continue
+			}
 		case !known || (!st.Acked && !st.Failing):
 			reason = "new"
 		case st.Failing:
@@ -180,7 +214,7 @@ func (e *Engine) plan(ctx context.Context, log logrus.FieldLogger, t Target, p *
 			s.Unchanged++
 			continue
 		}
-		todo = append(todo, task{item: it, reason: reason})
+		todo = append(todo, task{item: it, reason: reason, diffs: diffs})
 	}
 	var stale []string
 	for k := range states {
@@ -196,10 +230,37 @@ func (e *Engine) plan(ctx context.Context, log logrus.FieldLogger, t Target, p *
 	if opts.DryRun {
 		s.WouldPush = make([]Change, len(todo))
 		for i, tk := range todo {
-			s.WouldPush[i] = Change{Key: tk.item.Key, Summary: tk.item.Summary, Reason: tk.reason}
+			s.WouldPush[i] = Change{Key: tk.item.Key, Summary: tk.item.Summary, Reason: tk.reason, Drift: tk.diffs}
 		}
 	}
-	return todo, nil
+	return todo, held, nil
+}
+
+// readDrift asks a reconciling target what it holds.
+func readDrift(ctx context.Context, t Target, items []push.Item, s *Summary) (push.Drift, error) {
+	r, ok := t.(Reader)
+	if !ok {
+		return nil, fmt.Errorf("%s: reconcile: the %s target cannot read back what it holds", s.Target, s.Kind)
+	}
+	d, err := r.Drift(ctx, items)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reconcile: read back: %w", s.Target, err)
+	}
+	return d, nil
+}
+
+// adopt records items a reconcile found already held as desired, so the ledger agrees with the target and
+// the next ordinary cycle pushes nothing. Nothing is written to the target.
+func (e *Engine) adopt(ctx context.Context, target string, held []push.Item) error {
+	for _, it := range held {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		err := e.ledger.RecordPushed(rctx, target, it.Key, it.Hash, it.Summary, "reconcile: the target already held it")
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pushAll pushes todo through opts.Workers workers and records each outcome. It returns the cycle-level
@@ -325,6 +386,9 @@ func (c *cycle) one(ctx, pushCtx context.Context, lim *rate.Limiter, tk task) {
 	name, kind := c.s.Target, c.s.Kind
 	ev := ItemEvent{Target: name, Kind: kind, Project: c.s.Project, Item: it.Key}
 	log := c.log.WithFields(logrus.Fields{"item": it.Key, "reason": tk.reason})
+	if len(tk.diffs) > 0 {
+		log = log.WithField("drift", push.Describe(tk.diffs))
+	}
 
 	t0 := time.Now()
 	res, err := c.t.Push(pushCtx, it)
@@ -428,7 +492,14 @@ func (e *Engine) finish(ctx context.Context, log logrus.FieldLogger, obs Observe
 	fields := logrus.Fields{"planned": s.Planned, "pushed": s.Pushed, "unchanged": s.Unchanged, "failed": s.Failed,
 		"skipped": s.Skipped, "remaining": s.Remaining, "pruned": s.Pruned, "stale": s.Stale,
 		"duration_ms": s.Duration.Milliseconds()}
-	line := fmt.Sprintf("cycle of %s (project %s)%s: %s in %s", s.Target, s.Project, dryRunNote(s.DryRun), countsLine(*s), s.Duration.Round(time.Millisecond))
+	if s.Reconcile {
+		fields["drifted"] = s.Drifted
+	}
+	what := "cycle"
+	if s.Reconcile {
+		what = "reconcile cycle"
+	}
+	line := fmt.Sprintf("%s of %s (project %s)%s: %s in %s", what, s.Target, s.Project, dryRunNote(s.DryRun), countsLine(*s), s.Duration.Round(time.Millisecond))
 	switch {
 	case err != nil:
 		log.WithFields(fields).WithField("error", s.CycleError).Error(line + ": " + s.CycleError)
@@ -443,6 +514,9 @@ func (e *Engine) finish(ctx context.Context, log logrus.FieldLogger, obs Observe
 
 func countsLine(s Summary) string {
 	parts := []string{fmt.Sprintf("%d planned", s.Planned)}
+	if s.Reconcile {
+		parts = append(parts, fmt.Sprintf("%d drifted", s.Drifted))
+	}
 	if s.DryRun {
 		parts = append(parts, fmt.Sprintf("%d would be pushed", len(s.WouldPush)))
 	} else {

@@ -569,9 +569,9 @@ func deadlineOf(ctx context.Context) time.Duration {
 	return 0
 }
 
-func (d *deadlineLedger) StartCycle(ctx context.Context, target, kind, project, trigger string) (int64, error) {
+func (d *deadlineLedger) StartCycle(ctx context.Context, target, kind, project, trigger string, reconcile bool) (int64, error) {
 	d.start = deadlineOf(ctx)
-	return d.Ledger.StartCycle(ctx, target, kind, project, trigger)
+	return d.Ledger.StartCycle(ctx, target, kind, project, trigger, reconcile)
 }
 
 func (d *deadlineLedger) Load(ctx context.Context, target string) (map[string]ledger.State, error) {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/covsync/covsync/sync/ledger"
+	"github.com/covsync/covsync/sync/push"
 )
 
 // Summary is what one cycle of one target did. Its JSON is one element of `covsync resync --output json`'s
@@ -26,8 +27,13 @@ type Summary struct {
 	Pruned int `json:"pruned"`
 	// Stale counts items in the ledger that the plan no longer has. They are left alone at the target and in
 	// the ledger (covsync never deletes what it cannot prove it alone owns).
-	Stale  int         `json:"stale"`
-	Errors []ItemError `json:"errors"`
+	Stale int `json:"stale"`
+	// Drifted counts, in a reconcile, the items whose held state differed from the desired one (or that the
+	// target did not hold at all); they are also counted where their push ended (Pushed, usually).
+	Drifted int `json:"drifted"`
+	// Reconcile is set on a reconcile cycle.
+	Reconcile bool        `json:"reconcile,omitempty"`
+	Errors    []ItemError `json:"errors"`
 	// WouldPush lists, in a dry run, what a real cycle would push.
 	WouldPush []Change `json:"wouldPush,omitempty"`
 	DryRun    bool     `json:"dryRun,omitempty"`
@@ -49,13 +55,15 @@ type ItemError struct {
 type Change struct {
 	Key     string `json:"key"`
 	Summary string `json:"summary"`
-	Reason  string `json:"reason"` // new | hash changed | retry after a failed attempt | forced
+	Reason  string `json:"reason"` // new | hash changed | retry after a failed attempt | forced | drifted
+	// Drift says, for a drifted item, which fields differ (held → desired).
+	Drift []push.Diff `json:"drift,omitempty"`
 }
 
 // Counts returns the summary's counts as the cycle history stores them.
 func (s Summary) Counts() ledger.Counts {
 	return ledger.Counts{Planned: s.Planned, Pushed: s.Pushed, Unchanged: s.Unchanged, Failed: s.Failed,
-		Skipped: s.Skipped, Pruned: s.Pruned}
+		Skipped: s.Skipped, Pruned: s.Pruned, Drifted: s.Drifted}
 }
 
 // MarshalJSON writes Duration as seconds, an empty error list as [] and, in a dry run, an empty would-push

@@ -22,3 +22,13 @@ type Target interface {
 	// push.Retryable and push.Fatal.
 	Push(ctx context.Context, it push.Item) (push.Result, error)
 }
+
+// Reader is a Target that can read back what it holds, for reconcile cycles (Options.Reconcile). It is
+// optional: the engine asks for it only when reconciling.
+type Reader interface {
+	// Drift reads what the target holds now for items (all of one cycle's plan) and compares it, by meaning,
+	// with what each item would write: a number 95.0 equals 95, an empty field equals a cleared one. It reads
+	// in batches, never one request per item, and writes nothing. An item the target does not hold at all
+	// (deleted by a person) is drift too. An error fails the cycle: nothing is pushed on a partial reading.
+	Drift(ctx context.Context, items []push.Item) (push.Drift, error)
+}

@@ -16,6 +16,8 @@ type Counts struct {
 	Failed    int `json:"failed"`
 	Skipped   int `json:"skipped"`
 	Pruned    int `json:"pruned"`
+	// Drifted counts the items a reconcile cycle found differing at the target (0 in other cycles).
+	Drifted int `json:"drifted"`
 }
 
 // Cycle is one row of cycle history.
@@ -25,6 +27,7 @@ type Cycle struct {
 	Kind       string     `json:"kind"`
 	Project    string     `json:"project"`
 	Trigger    string     `json:"trigger"`
+	Reconcile  bool       `json:"reconcile,omitempty"` // a reconcile cycle: read the target back, pushed what drifted
 	StartedAt  time.Time  `json:"startedAt"`
 	FinishedAt *time.Time `json:"finishedAt"` // nil: running, or the process died mid-cycle
 	Counts
@@ -38,14 +41,14 @@ const (
 	TriggerAPI      = "api"
 )
 
-// StartCycle opens a cycle row and returns its id.
-func (l *Ledger) StartCycle(ctx context.Context, target, kind, project, trigger string) (int64, error) {
+// StartCycle opens a cycle row and returns its id; reconcile marks a reconcile cycle.
+func (l *Ledger) StartCycle(ctx context.Context, target, kind, project, trigger string, reconcile bool) (int64, error) {
 	if trigger == "" {
 		trigger = TriggerSchedule
 	}
 	var id int64
-	err := l.db.QueryRow(ctx, `INSERT INTO `+l.cycles+` (target, kind, project, trigger, started_at)
-		VALUES ($1, $2, $3, $4, now()) RETURNING id`, target, kind, project, trigger).Scan(&id)
+	err := l.db.QueryRow(ctx, `INSERT INTO `+l.cycles+` (target, kind, project, trigger, reconcile, started_at)
+		VALUES ($1, $2, $3, $4, $5, now()) RETURNING id`, target, kind, project, trigger, reconcile).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("ledger: start cycle of %s: %w", target, notMigrated(err))
 	}
@@ -55,21 +58,28 @@ func (l *Ledger) StartCycle(ctx context.Context, target, kind, project, trigger 
 // FinishCycle closes cycle id with its counts and, when the cycle as a whole failed, its error.
 func (l *Ledger) FinishCycle(ctx context.Context, id int64, c Counts, cycleErr string) error {
 	_, err := l.db.Exec(ctx, `UPDATE `+l.cycles+` SET finished_at = now(), planned = $2, pushed = $3,
-		unchanged = $4, failed = $5, skipped = $6, pruned = $7, error = $8 WHERE id = $1`,
-		id, c.Planned, c.Pushed, c.Unchanged, c.Failed, c.Skipped, c.Pruned, nullIfEmpty(clean(cycleErr)))
+		unchanged = $4, failed = $5, skipped = $6, pruned = $7, error = $8, drifted = $9 WHERE id = $1`,
+		id, c.Planned, c.Pushed, c.Unchanged, c.Failed, c.Skipped, c.Pruned, nullIfEmpty(clean(cycleErr)), c.Drifted)
 	if err != nil {
 		return fmt.Errorf("ledger: finish cycle %d: %w", id, err)
 	}
 	return nil
 }
 
-const cycleCols = `id, target, kind, project, trigger, started_at, finished_at, planned, pushed, unchanged,
-	failed, skipped, pruned, coalesce(error, '')`
+const cycleCols = `id, target, kind, project, trigger, reconcile, started_at, finished_at, planned, pushed, unchanged,
+	failed, skipped, pruned, drifted, coalesce(error, '')`
 
-func scanCycle(row pgx.Row, c *Cycle) error {
-	return row.Scan(&c.ID, &c.Target, &c.Kind, &c.Project, &c.Trigger, &c.StartedAt, &c.FinishedAt,
-		&c.Planned, &c.Pushed, &c.Unchanged, &c.Failed, &c.Skipped, &c.Pruned, &c.Error)
+// statusCols are cycleCols of the Status query's newest cycle, c.
+const statusCols = `c.id, c.target, c.kind, c.project, c.trigger, c.reconcile, c.started_at, c.finished_at, c.planned,
+	c.pushed, c.unchanged, c.failed, c.skipped, c.pruned, c.drifted, coalesce(c.error, '')`
+
+// cycleDest are the scan destinations of cycleCols.
+func cycleDest(c *Cycle) []any {
+	return []any{&c.ID, &c.Target, &c.Kind, &c.Project, &c.Trigger, &c.Reconcile, &c.StartedAt, &c.FinishedAt,
+		&c.Planned, &c.Pushed, &c.Unchanged, &c.Failed, &c.Skipped, &c.Pruned, &c.Drifted, &c.Error}
 }
+
+func scanCycle(row pgx.Row, c *Cycle) error { return row.Scan(cycleDest(c)...) }
 
 // Cycles returns the newest cycles of target, newest first, at most limit (all when limit <= 0).
 func (l *Ledger) Cycles(ctx context.Context, target string, limit int) ([]Cycle, error) {
@@ -106,15 +116,22 @@ type TargetStatus struct {
 	LastOK *time.Time `json:"lastSuccessAt"`
 	// FailingItems counts the target's items whose last attempt failed.
 	FailingItems int `json:"failingItems"`
+	// LastReconcile is the target's newest finished reconcile cycle (its Drifted is the drift it found and
+	// healed); nil when none has run.
+	LastReconcile *Cycle `json:"lastReconcile"`
 }
 
 // Status returns every target's newest cycle, ordered by target name.
 func (l *Ledger) Status(ctx context.Context) ([]TargetStatus, error) {
-	rows, err := l.db.Query(ctx, `SELECT `+cycleCols+`,
+	rows, err := l.db.Query(ctx, `SELECT `+statusCols+`,
 			(SELECT max(ok.finished_at) FROM `+l.cycles+` ok
 				WHERE ok.target = c.target AND ok.error IS NULL AND ok.finished_at IS NOT NULL),
-			(SELECT count(*) FROM `+l.ledger+` f WHERE f.target = c.target AND f.last_error IS NOT NULL)
+			(SELECT count(*) FROM `+l.ledger+` f WHERE f.target = c.target AND f.last_error IS NOT NULL),
+			r.id, r.started_at, r.finished_at, r.trigger, coalesce(r.planned, 0), coalesce(r.pushed, 0),
+			coalesce(r.failed, 0), coalesce(r.drifted, 0), coalesce(r.error, '')
 		FROM (SELECT DISTINCT ON (target) * FROM `+l.cycles+` ORDER BY target, started_at DESC, id DESC) c
+		LEFT JOIN LATERAL (SELECT * FROM `+l.cycles+` rc WHERE rc.target = c.target AND rc.reconcile
+			AND rc.finished_at IS NOT NULL ORDER BY rc.started_at DESC, rc.id DESC LIMIT 1) r ON true
 		ORDER BY target`)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: status: %w", notMigrated(err))
@@ -124,10 +141,19 @@ func (l *Ledger) Status(ctx context.Context) ([]TargetStatus, error) {
 	for rows.Next() {
 		var s TargetStatus
 		c := &s.Last
-		if err := rows.Scan(&c.ID, &c.Target, &c.Kind, &c.Project, &c.Trigger, &c.StartedAt, &c.FinishedAt,
-			&c.Planned, &c.Pushed, &c.Unchanged, &c.Failed, &c.Skipped, &c.Pruned, &c.Error,
-			&s.LastOK, &s.FailingItems); err != nil {
+		var r Cycle
+		var rID *int64
+		var rStarted *time.Time
+		var rTrigger *string
+		dest := append(cycleDest(c), &s.LastOK, &s.FailingItems,
+			&rID, &rStarted, &r.FinishedAt, &rTrigger, &r.Planned, &r.Pushed, &r.Failed, &r.Drifted, &r.Error)
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("ledger: status: %w", err)
+		}
+		if rID != nil {
+			r.ID, r.StartedAt, r.Trigger, r.Reconcile = *rID, *rStarted, *rTrigger, true
+			r.Target, r.Kind, r.Project = c.Target, c.Kind, c.Project
+			s.LastReconcile = &r
 		}
 		out = append(out, s)
 	}

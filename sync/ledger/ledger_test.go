@@ -151,13 +151,13 @@ func TestCyclesAndStatus(t *testing.T) {
 	ctx := context.Background()
 	l := ledger.New(ledgertest.Pool(t), "")
 
-	id1, err := l.StartCycle(ctx, tgt, "jira", "shop", ledger.TriggerSchedule)
+	id1, err := l.StartCycle(ctx, tgt, "jira", "shop", ledger.TriggerSchedule, false)
 	must(t, err)
 	must(t, l.FinishCycle(ctx, id1, ledger.Counts{Planned: 3, Pushed: 3}, ""))
-	id2, err := l.StartCycle(ctx, tgt, "jira", "shop", ledger.TriggerResync)
+	id2, err := l.StartCycle(ctx, tgt, "jira", "shop", ledger.TriggerResync, false)
 	must(t, err)
 	must(t, l.FinishCycle(ctx, id2, ledger.Counts{Planned: 3, Pushed: 1, Failed: 1, Unchanged: 1}, "jira: 401 Unauthorized"))
-	idOther, err := l.StartCycle(ctx, "ado:acme/Shop", "ado", "shop", "")
+	idOther, err := l.StartCycle(ctx, "ado:acme/Shop", "ado", "shop", "", false)
 	must(t, err)
 	must(t, l.RecordFailed(ctx, tgt, "SHOP-9", "400 field not on screen"))
 

@@ -137,6 +137,9 @@ func Configf(format string, args ...any) error { return Config(fmt.Errorf(format
 // Fatalf is fmt.Errorf followed by Fatal.
 func Fatalf(format string, args ...any) error { return Fatal(fmt.Errorf(format, args...)) }
 
+// Retryablef is fmt.Errorf followed by Retryable.
+func Retryablef(format string, args ...any) error { return Retryable(fmt.Errorf(format, args...)) }
+
 // Permanentf is fmt.Errorf followed by Permanent.
 func Permanentf(format string, args ...any) error { return Permanent(fmt.Errorf(format, args...)) }
 

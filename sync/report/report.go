@@ -34,6 +34,48 @@ type Project struct {
 	// DataAsOf is the newest time found in the data (a run's start or a coverage measurement); zero when
 	// the project has no data. Renderers show it as the freshness of the data; it is never the sync time.
 	DataAsOf time.Time
+	// Trend holds one point per release, oldest first, at most MaxTrend (see TrendPoint).
+	Trend []TrendPoint
+	// Flaky lists the tests that flipped or were reported flaky in the newest FlakyWindow runs, most flips +
+	// flaky runs first, at most MaxFlaky (see FlakyTest).
+	Flaky []FlakyTest
+}
+
+// Bounds of the trend and the flaky list, as `report --output json` promises them.
+const (
+	MaxTrend    = 12 // releases in the trend, the newest by their newest run's start
+	FlakyWindow = 20 // the project's newest runs the flaky list looks at
+	MaxFlaky    = 50 // tests in the flaky list
+)
+
+// TrendPoint is one release of the trend.
+type TrendPoint struct {
+	Release string `json:"release"`
+	// Runs counts the release's runs; Tests, Passed and Failed are its newest run's.
+	Runs   int `json:"runs"`
+	Tests  int `json:"tests"`
+	Passed int `json:"passed"`
+	Failed int `json:"failed"`
+	// PassRate is passed ÷ (passed + failed) × 100 of the newest run, one decimal; nil when 0 ÷ 0.
+	PassRate *float64 `json:"passRate"`
+	// CoveragePercent is Σ covered ÷ Σ total methods over the project's stories, each at its newest coverage
+	// measured at or before the newest run's start, one decimal; nil when there is none (or Σ total is 0).
+	CoveragePercent *float64 `json:"coveragePercent"`
+}
+
+// FlakyTest is a test (suite + name) that was reported flaky, or flipped between passed and failed at least
+// twice, in the project's newest FlakyWindow runs.
+type FlakyTest struct {
+	Name  string `json:"name"`
+	Suite string `json:"suite"`
+	// Flips counts status changes between consecutive window runs in which the test passed or failed.
+	Flips int `json:"flips"`
+	// FlakyRuns counts window runs that reported the test flaky (CTRF flaky, or retries with a final pass).
+	FlakyRuns int `json:"flakyRuns"`
+	// Runs counts window runs that reported the test.
+	Runs int `json:"runs"`
+	// Stories are the tickets the test is linked to in the window's runs, sorted.
+	Stories []string `json:"stories"`
 }
 
 // Run is one test run (one CTRF report).
@@ -90,6 +132,8 @@ type Story struct {
 	Status string     `json:"status"`
 	// LastRun is the newest run that has tests linked to the story; nil when there is none.
 	LastRun *RunRef `json:"lastRun"`
+	// Flaky is the number of the project's flaky tests (Project.Flaky) linked to the story.
+	Flaky int `json:"flaky"`
 }
 
 // Release is a release (a Jira fix version, an ADO iteration or release name) and its runs.
@@ -104,12 +148,14 @@ type Release struct {
 
 // projectJSON is the wire shape of Project (`report --output json`; docs/architecture.md, Contracts).
 type projectJSON struct {
-	Project   projectRef `json:"project"`
-	Runs      int        `json:"runs"`
-	LatestRun *Run       `json:"latestRun"`
-	Stories   []Story    `json:"stories"`
-	Releases  []Release  `json:"releases"`
-	DataAsOf  *time.Time `json:"dataAsOf,omitempty"`
+	Project   projectRef   `json:"project"`
+	Runs      int          `json:"runs"`
+	LatestRun *Run         `json:"latestRun"`
+	Stories   []Story      `json:"stories"`
+	Releases  []Release    `json:"releases"`
+	Trend     []TrendPoint `json:"trend"`
+	Flaky     []FlakyTest  `json:"flaky"`
+	DataAsOf  *time.Time   `json:"dataAsOf,omitempty"`
 }
 
 type projectRef struct {
@@ -125,6 +171,19 @@ func (p Project) MarshalJSON() ([]byte, error) {
 		LatestRun: p.LatestRun,
 		Stories:   p.Stories,
 		Releases:  p.Releases,
+		Trend:     p.Trend,
+		Flaky:     p.Flaky,
+	}
+	if out.Trend == nil {
+		out.Trend = []TrendPoint{}
+	}
+	if out.Flaky == nil {
+		out.Flaky = []FlakyTest{}
+	}
+	for i := range out.Flaky {
+		if out.Flaky[i].Stories == nil {
+			out.Flaky[i].Stories = []string{}
+		}
 	}
 	if out.Stories == nil {
 		out.Stories = []Story{}
@@ -152,7 +211,7 @@ func (p *Project) UnmarshalJSON(b []byte) error {
 	}
 	*p = Project{
 		ID: in.Project.ID, Name: in.Project.Name, RunCount: in.Runs, LatestRun: in.LatestRun,
-		Stories: in.Stories, Releases: in.Releases,
+		Stories: in.Stories, Releases: in.Releases, Trend: in.Trend, Flaky: in.Flaky,
 	}
 	if in.DataAsOf != nil {
 		p.DataAsOf = *in.DataAsOf
@@ -161,7 +220,8 @@ func (p *Project) UnmarshalJSON(b []byte) error {
 }
 
 // CoveragePercent returns covered ÷ total × 100 rounded half away from zero to one decimal, or nil when total
-// is not positive. It is the one place the rule lives; the SQL reader and the tests call it.
+// is not positive. It is the one place the rule lives; the SQL reader and the tests call it, and a trend's
+// pass rate is CoveragePercent(passed, passed+failed).
 func CoveragePercent(covered, total int) *float64 {
 	if total <= 0 {
 		return nil

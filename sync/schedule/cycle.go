@@ -24,6 +24,8 @@ type Cycle struct {
 	Trigger string
 	// Force ignores the ledger: every planned item is pushed.
 	Force bool
+	// Reconcile reads back what the target holds and pushes what drifted (engine.Options.Reconcile).
+	Reconcile bool
 	// JobID and Attempt identify the River job (for logs).
 	JobID   int64
 	Attempt int
@@ -60,13 +62,15 @@ func Permanent(err error) error {
 // JobKind is the River job kind of a cycle.
 const JobKind = "covsync_cycle"
 
-// CycleArgs are a cycle job's arguments. Only project and kind make the job unique: a forced resync and a
-// scheduled cycle of the same (project, kind) are the same job as far as "never twice at once" goes.
+// CycleArgs are a cycle job's arguments. Only project and kind make the job unique: a forced resync, a
+// reconcile and a scheduled cycle of the same (project, kind) are the same job as far as "never twice at
+// once" goes.
 type CycleArgs struct {
-	Project string `json:"project" river:"unique"`
-	Target  string `json:"target" river:"unique"` // the target kind
-	Trigger string `json:"trigger"`
-	Force   bool   `json:"force,omitempty"`
+	Project   string `json:"project" river:"unique"`
+	Target    string `json:"target" river:"unique"` // the target kind
+	Trigger   string `json:"trigger"`
+	Force     bool   `json:"force,omitempty"`
+	Reconcile bool   `json:"reconcile,omitempty"`
 }
 
 // Kind is River's job kind.
@@ -109,7 +113,7 @@ func (w *cycleWorker) Timeout(*river.Job[CycleArgs]) time.Duration { return w.s.
 func (w *cycleWorker) Work(ctx context.Context, job *river.Job[CycleArgs]) error {
 	c := Cycle{
 		Project: job.Args.Project, Kind: job.Args.Target, Trigger: job.Args.Trigger, Force: job.Args.Force,
-		JobID: job.ID, Attempt: job.Attempt,
+		Reconcile: job.Args.Reconcile, JobID: job.ID, Attempt: job.Attempt,
 	}
 	out, err := w.s.runner().RunCycle(ctx, c)
 	if out != nil {

@@ -16,11 +16,18 @@ type Entry struct {
 	Project string
 	Kind    string
 	Spec    string // the cron spec as written in the config
-	sched   cron.Schedule
+	// Reconcile makes the entry's cycles reconcile cycles (schedules.reconcile).
+	Reconcile bool
+	sched     cron.Schedule
 }
 
-// ID is the periodic job's identifier in River: "<project>/<kind>".
-func (e Entry) ID() string { return e.Project + "/" + e.Kind }
+// ID is the periodic job's identifier in River: "<project>/<kind>", "<project>/<kind>/reconcile".
+func (e Entry) ID() string {
+	if e.Reconcile {
+		return e.Project + "/" + e.Kind + "/reconcile"
+	}
+	return e.Project + "/" + e.Kind
+}
 
 // cronParser accepts what the config's schedules may hold (docs/architecture.md, Contracts): five fields,
 // or descriptors such as @every 10m and @hourly.
@@ -45,7 +52,8 @@ func NewEntry(project, kind, spec string) (Entry, error) {
 }
 
 // Entries lists the scheduled cycles of c: one per (project, kind) that the project maps and whose schedule is
-// not empty, in config order.
+// not empty, and one reconcile entry per (project, kind) when schedules.reconcile is not empty, in config
+// order.
 func Entries(c *config.Config) ([]Entry, error) {
 	specs := map[string]string{
 		push.TargetJira:       c.Schedules.Jira,
@@ -64,6 +72,15 @@ func Entries(c *config.Config) ([]Entry, error) {
 				return nil, err
 			}
 			out = append(out, e)
+		}
+		if spec := c.Schedules.ReconcileSpec(); spec != "" {
+			s, err := ParseSpec("schedules.reconcile", spec)
+			if err != nil {
+				return nil, err
+			}
+			for _, k := range ProjectKinds(c, p) {
+				out = append(out, Entry{Project: p.ID, Kind: k, Spec: spec, Reconcile: true, sched: s})
+			}
 		}
 	}
 	return out, nil
@@ -109,6 +126,12 @@ func configKey(kind string) string {
 // projects is empty, every kind the project maps when kinds is empty. A project that is not configured, or a
 // kind that is not a kind, is an error naming it; a kind a project does not map is left out for that project.
 func Requests(c *config.Config, projects, kinds []string, force bool, trigger string) ([]Request, error) {
+	return RequestsOf(c, projects, kinds, Request{Force: force, Trigger: trigger})
+}
+
+// RequestsOf is Requests with every request a copy of like (its Force, Reconcile and Trigger) for each
+// (project, kind) of the scope.
+func RequestsOf(c *config.Config, projects, kinds []string, like Request) ([]Request, error) {
 	for _, k := range kinds {
 		if !slices.Contains(push.TargetKinds(), k) {
 			return nil, fmt.Errorf("target kind %q: not one of %s", k, strings.Join(push.TargetKinds(), ", "))
@@ -133,7 +156,9 @@ func Requests(c *config.Config, projects, kinds []string, force bool, trigger st
 	for _, p := range scope {
 		for _, k := range ProjectKinds(c, p) {
 			if len(kinds) == 0 || slices.Contains(kinds, k) {
-				out = append(out, Request{Project: p.ID, Kind: k, Force: force, Trigger: trigger})
+				r := like
+				r.Project, r.Kind = p.ID, k
+				out = append(out, r)
 			}
 		}
 	}

@@ -40,7 +40,17 @@ func TestEntries(t *testing.T) {
 				Projects: []config.Project{{ID: "shop",
 					Jira: &config.ProjectJira{Target: "acme", LinkedRuns: true}, ADO: &config.ProjectADO{}, Confluence: &config.ProjectConfluence{}}},
 			},
-			want: []string{"shop/jira", "shop/linked-runs", "shop/ado", "shop/confluence"},
+			want: []string{"shop/jira", "shop/linked-runs", "shop/ado", "shop/confluence",
+				"shop/jira/reconcile", "shop/linked-runs/reconcile", "shop/ado/reconcile", "shop/confluence/reconcile"},
+		},
+		{
+			name: "schedules.reconcile set empty schedules no reconcile",
+			cfg: config.Config{
+				Schedules: config.Schedules{Jira: "@every 1m", Reconcile: new(string)},
+				Jira:      acme,
+				Projects:  []config.Project{{ID: "shop", Jira: &config.ProjectJira{Target: "acme"}}},
+			},
+			want: []string{"shop/jira"},
 		},
 		{
 			name: "an empty schedule disables that kind",
@@ -49,7 +59,7 @@ func TestEntries(t *testing.T) {
 				Jira:      acme,
 				Projects:  []config.Project{{ID: "shop", Jira: &config.ProjectJira{Target: "acme", LinkedRuns: true}, ADO: &config.ProjectADO{}}},
 			},
-			want: []string{"shop/jira"},
+			want: []string{"shop/jira", "shop/jira/reconcile", "shop/linked-runs/reconcile", "shop/ado/reconcile"},
 		},
 		{
 			name: "jira fields off leaves only the linked runs",
@@ -58,7 +68,7 @@ func TestEntries(t *testing.T) {
 				Jira:      acme,
 				Projects:  []config.Project{{ID: "a", Jira: &config.ProjectJira{Target: "acme", LinkedRuns: true, Fields: &off}}, {ID: "b"}},
 			},
-			want: []string{"a/linked-runs"},
+			want: []string{"a/linked-runs", "a/linked-runs/reconcile"},
 		},
 		{
 			name: "a jira site without fields gives its projects only the linked runs",
@@ -67,7 +77,7 @@ func TestEntries(t *testing.T) {
 				Jira:      []config.Jira{{Conn: config.Conn{Name: "acme"}}},
 				Projects:  []config.Project{{ID: "a", Jira: &config.ProjectJira{Target: "acme", LinkedRuns: true}}},
 			},
-			want: []string{"a/linked-runs"},
+			want: []string{"a/linked-runs", "a/linked-runs/reconcile"},
 		},
 		{
 			name:    "a bad spec names its key",
@@ -161,6 +171,7 @@ type span struct {
 	start, end time.Time
 	replica    string
 	force      bool
+	reconcile  bool
 }
 
 // recorder is an in-test Runner: it records when each cycle ran, on which replica.
@@ -174,7 +185,7 @@ type recorder struct {
 
 func (r *recorder) runner(replica string) Runner {
 	return RunnerFunc(func(ctx context.Context, c Cycle) (any, error) {
-		s := span{key: c.Project + "/" + c.Kind, start: time.Now(), replica: replica, force: c.Force}
+		s := span{key: c.Project + "/" + c.Kind, start: time.Now(), replica: replica, force: c.Force, reconcile: c.Reconcile}
 		var err error
 		select {
 		case <-time.After(r.hold):
@@ -535,5 +546,35 @@ func TestShutdownWaitsForTheCyclesItCancelledToBeRecorded(t *testing.T) {
 	// is gone.
 	if n := running(t, pool); n != 0 {
 		t.Errorf("%d cycle jobs still running after Shutdown returned", n)
+	}
+}
+
+func TestAReconcileTickOnARunningCycleWaitsAndRunsTheReconcileAfterIt(t *testing.T) {
+	ctx := context.Background()
+	pool := migrated(t)
+	rec := &recorder{gate: make(chan struct{})}
+	s := start(t, pool, rec.runner("a"), testOptions(mustEntries(t, "@every 1h", "shop/jira")))
+	waitFor(t, 10*time.Second, func() bool { return running(t, pool) == 1 }) // RunOnStart, held at the gate
+
+	// The tick a periodic reconcile entry inserts, falling on the running ordinary cycle.
+	if _, err := s.client.Insert(ctx, reconcileTickArgs{Project: "shop", Target: push.TargetJira}, s.tickOpts()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := len(rec.snapshot()); n != 0 {
+		t.Fatalf("%d cycles ended while the first was held", n)
+	}
+	close(rec.gate)
+	waitFor(t, 20*time.Second, func() bool { return len(rec.snapshot()) == 2 })
+	spans := rec.snapshot()
+	if spans[0].reconcile || !spans[1].reconcile || spans[1].start.Before(spans[0].end) {
+		t.Fatalf("runs = %+v, want the ordinary cycle, then the reconcile after it (not lost as a duplicate)", spans)
+	}
+
+	// A reconcile entry is a periodic job of its own beside the (project, kind)'s ordinary one.
+	es := mustEntries(t, "@every 1h", "shop/ado")
+	es[0].Reconcile = true
+	if es[0].ID() != "shop/ado/reconcile" {
+		t.Fatalf("reconcile entry id %q", es[0].ID())
 	}
 }

@@ -119,6 +119,9 @@ func New(pool *pgxpool.Pool, r Runner, opts Options) (*Scheduler, error) {
 		if err := river.AddWorkerSafely(workers, &cycleWorker{s: s}); err != nil {
 			return nil, fmt.Errorf("schedule: %w", err)
 		}
+		if err := river.AddWorkerSafely(workers, &reconcileTickWorker{s: s}); err != nil {
+			return nil, fmt.Errorf("schedule: %w", err)
+		}
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{}
 		for _, k := range push.TargetKinds() {
@@ -128,6 +131,7 @@ func New(pool *pgxpool.Pool, r Runner, opts Options) (*Scheduler, error) {
 			}
 			cfg.Queues[k] = river.QueueConfig{MaxWorkers: n}
 		}
+		cfg.Queues[reconcileQueue] = river.QueueConfig{MaxWorkers: 1}
 	} else if len(opts.Entries) > 0 {
 		return nil, errors.New("schedule: a client that does not work jobs cannot schedule them")
 	}
@@ -191,9 +195,15 @@ func (s *Scheduler) SetEntries(entries []Entry) error {
 		}
 		changed := slices.Contains(remove, id)
 		args := CycleArgs{Project: e.Project, Target: e.Kind, Trigger: TriggerSchedule}
-		pj := river.NewPeriodicJob(e.sched, func() (river.JobArgs, *river.InsertOpts) {
-			return args, s.insertOpts(args)
-		}, &river.PeriodicJobOpts{ID: id, RunOnStart: !changed})
+		ctor := func() (river.JobArgs, *river.InsertOpts) { return args, s.insertOpts(args) }
+		// A reconcile does not run on start: a restart is no reason to read every target back.
+		runOnStart := !changed
+		if e.Reconcile {
+			tick := reconcileTickArgs{Project: e.Project, Target: e.Kind}
+			ctor = func() (river.JobArgs, *river.InsertOpts) { return tick, s.tickOpts() }
+			runOnStart = false
+		}
+		pj := river.NewPeriodicJob(e.sched, ctor, &river.PeriodicJobOpts{ID: id, RunOnStart: runOnStart})
 		if _, err := s.client.PeriodicJobs().AddSafely(pj); err != nil {
 			return fmt.Errorf("schedule: cycle %s: %w", id, err)
 		}
@@ -238,10 +248,11 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 
 // Request asks for one (project, kind) cycle outside its schedule.
 type Request struct {
-	Project string `json:"project"`
-	Kind    string `json:"target"`
-	Force   bool   `json:"force,omitempty"`
-	Trigger string `json:"-"` // TriggerResync or TriggerAPI (default TriggerResync)
+	Project   string `json:"project"`
+	Kind      string `json:"target"`
+	Force     bool   `json:"force,omitempty"`
+	Reconcile bool   `json:"reconcile,omitempty"`
+	Trigger   string `json:"-"` // TriggerResync or TriggerAPI (default TriggerResync)
 }
 
 // Enqueued is a job Enqueue inserted or found.
@@ -273,7 +284,7 @@ func (s *Scheduler) enqueue(ctx context.Context, r Request) (Enqueued, error) {
 	if trig == "" {
 		trig = TriggerResync
 	}
-	args := CycleArgs{Project: r.Project, Target: r.Kind, Trigger: trig, Force: r.Force}
+	args := CycleArgs{Project: r.Project, Target: r.Kind, Trigger: trig, Force: r.Force, Reconcile: r.Reconcile}
 	res, err := s.client.Insert(ctx, args, s.insertOpts(args))
 	if err != nil {
 		return Enqueued{}, fmt.Errorf("schedule: enqueue cycle %s/%s: %w", r.Project, r.Kind, err)

@@ -219,6 +219,15 @@ func (s *Sim) writeDocument(w http.ResponseWriter, r *http.Request, e *extension
 	writeJSON(w, map[bool]int{true: http.StatusCreated, false: http.StatusOK}[r.Method == http.MethodPost], s.store(e, ck, doc))
 }
 
+// DeleteDocument removes a document of the Default/Current scope as another writer would (out of band).
+func (s *Sim) DeleteDocument(publisher, ext, collection, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.extensions[lower(publisher+"/"+ext)]; e != nil {
+		delete(e.collections[collKey("Default", "Current", collection)], id)
+	}
+}
+
 // store saves doc under its id with the next __etag and returns a copy of what was stored. Called with s.mu
 // held.
 func (s *Sim) store(e *extension, ck string, doc map[string]any) map[string]any {

@@ -40,6 +40,10 @@ var locations = []location{
 	{"e81700f7-3be2-46de-8624-2eb35882fcaa", "Location", "ResourceAreas", "_apis/{resource}/{areaId}", 1, "3.2", "7.1", "0.0"},
 	{"603fe2ac-9723-48b9-88ad-09305aa6c6e1", "core", "projects", "_apis/{resource}/{*projectId}", 4, "1.0", "7.1", "7.1"},
 	{"72c7ddf8-2cdc-4f60-90cd-ab71c14a399b", "wit", "workItems", "{project}/_apis/{area}/{resource}/{id}", 3, "1.0", "7.1", "7.1"},
+	// POST {project}/_apis/wit/workitemsbatch: "Gets work items for a list of work item ids (Maximum 200)"
+	// (https://learn.microsoft.com/en-us/rest/api/azure/devops/wit/work-items/get-work-items-batch; the Go
+	// client asks for 7.1-preview.1).
+	{"908509b6-4248-4475-a1cd-829139ba419f", "wit", "workItemsBatch", "{project}/_apis/{area}/{resource}", 1, "5.0", "7.1", "7.1"},
 	{"1a9c53f7-f243-4447-b110-35ef023636e4", "wit", "wiql", "{project}/{team}/_apis/{area}/{resource}/{id}", 2, "1.0", "7.1", "7.1"},
 	{"bbe06c18-1c8b-4fcd-b9c6-1535aaab8749", "ExtensionManagement", "Data",
 		"_apis/{area}/InstalledExtensions/{publisherName}/{extensionName}/{resource}/Scopes/{scopeType}/{scopeValue}/Collections/{collectionName}/Documents/{documentId}",

@@ -150,6 +150,8 @@ func (s *Sim) serveWorkItemRoutes(w http.ResponseWriter, r *http.Request, rest [
 		default:
 			writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" not served")
 		}
+	case matchSegs(rest, "_apis", "wit", "workitemsbatch") && r.Method == http.MethodPost:
+		s.serveWorkItemsBatchPost(w, proj, body, baseURL(r))
 	case matchSegs(rest, "_apis", "wit", "wiql") && r.Method == http.MethodPost:
 		s.serveWiql(w, r, proj, body)
 	default:
@@ -219,6 +221,42 @@ func (s *Sim) serveWorkItemBatch(w http.ResponseWriter, r *http.Request, proj *p
 			return
 		}
 		value = append(value, wi.json(baseURL(r), fieldList(r)))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(value), "value": value})
+}
+
+// serveWorkItemsBatchPost answers POST _apis/wit/workitemsbatch with a WorkItemBatchGetRequest body
+// ({"ids":[…],"fields":[…],"errorPolicy":"omit"}): at most 200 ids; a missing id fails the call unless
+// errorPolicy is omit, which answers null in its place
+// (https://learn.microsoft.com/en-us/rest/api/azure/devops/wit/work-items/get-work-items-batch).
+func (s *Sim) serveWorkItemsBatchPost(w http.ResponseWriter, proj *project, body []byte, base string) {
+	var req struct {
+		IDs         []int    `json:"ids"`
+		Fields      []string `json:"fields"`
+		ErrorPolicy string   `json:"errorPolicy"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "ArgumentException", "workItemGetRequest: "+err.Error())
+		return
+	}
+	if len(req.IDs) == 0 || len(req.IDs) > 200 {
+		writeError(w, http.StatusBadRequest, "ArgumentException", "ids: between 1 and 200 work item ids are required")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var value []any
+	for _, id := range req.IDs {
+		wi := s.lookup(proj, id)
+		if wi == nil {
+			if strings.EqualFold(req.ErrorPolicy, "omit") {
+				value = append(value, nil)
+				continue
+			}
+			writeError(w, http.StatusNotFound, "WorkItemUnauthorizedAccessException", notFoundMessage(id))
+			return
+		}
+		value = append(value, wi.json(base, req.Fields))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(value), "value": value})
 }

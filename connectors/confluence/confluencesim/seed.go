@@ -128,3 +128,12 @@ func cmpID(a, b string) int {
 	}
 	return 0
 }
+
+// DeletePage removes page id as a person would by deleting it and purging it from the space's trash: it
+// is gone from searches and its title is free again. (A page only moved to the trash still holds its title
+// on Data Center; covsync's create then says so, see the target's create.)
+func (s *Server) DeletePage(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.pages, id)
+}

@@ -21,6 +21,10 @@ const MaxTextFieldChars = 255
 func (s *Sim) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /rest/api/2/myself", s.myself)
+	m.HandleFunc("GET /rest/api/2/serverInfo", s.serverInfo)
+	m.HandleFunc("POST /rest/api/2/search/jql", s.searchJQL)
+	m.HandleFunc("POST /rest/api/2/search", s.searchLegacy)
+	m.HandleFunc("GET /rest/api/2/search", s.searchLegacy)
 	m.HandleFunc("GET /rest/api/2/field", s.listFields)
 	m.HandleFunc("GET /rest/api/2/project/{key}", s.getProject)
 	m.HandleFunc("GET /rest/api/2/project/{key}/versions", s.listVersions)

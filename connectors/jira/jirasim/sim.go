@@ -104,6 +104,9 @@ type Options struct {
 	Burst             int
 	// BaseURL is used in "self" links; set it to the test server's URL (optional).
 	BaseURL string
+	// Deployment is DeploymentCloud (default) or DeploymentDataCenter: which search endpoints answer and
+	// what GET /rest/api/2/serverInfo says.
+	Deployment string
 }
 
 // Sim is the simulator. The zero value is not usable: call New.
@@ -270,10 +273,14 @@ func (s *Sim) Property(projectKey, propertyKey string) json.RawMessage {
 	return s.mustProject(projectKey).properties[propertyKey]
 }
 
-// SetProperty stores a project property as someone else would.
+// SetProperty stores a project property as someone else would; a nil value deletes it.
 func (s *Sim) SetProperty(projectKey, propertyKey string, value json.RawMessage) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if value == nil {
+		delete(s.mustProject(projectKey).properties, propertyKey)
+		return
+	}
 	s.mustProject(projectKey).properties[propertyKey] = value
 }
 

@@ -27,6 +27,7 @@ type Target struct {
 	attempts    map[string]int      // every Push call per key
 	inFlight    int
 	maxInFlight int
+	reads       int // Drift calls
 
 	// Before runs at the start of Push, outside the lock; a non-nil verdict is returned as is and nothing is
 	// written.
@@ -177,4 +178,44 @@ func WithKey(p *report.Project, i int, key string) *report.Project {
 	q.Stories = append([]report.Story(nil), p.Stories...)
 	q.Stories[i-1].Key = key
 	return &q
+}
+
+// Drift implements engine.Reader: an item is drifted when the store holds another hash for it, or nothing.
+// Each call counts as one read (Reads).
+func (m *Target) Drift(_ context.Context, items []push.Item) (push.Drift, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reads++
+	out := push.Drift{}
+	for _, it := range items {
+		h, ok := m.store[it.Key]
+		switch {
+		case !ok:
+			out[it.Key] = []push.Diff{{Field: "item", Held: push.Missing, Desired: it.Summary}}
+		case h != it.Hash:
+			out[it.Key] = []push.Diff{{Field: "hash", Held: fmt.Sprintf("%x", h[:4]), Desired: fmt.Sprintf("%x", it.Hash[:4])}}
+		}
+	}
+	return out, nil
+}
+
+// Reads returns how many times Drift was called.
+func (m *Target) Reads() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.reads
+}
+
+// Tamper changes what the store holds for key out of band (a person's edit); Forget removes it (deleted).
+func (m *Target) Tamper(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.store[key] = [32]byte{0xde, 0xad}
+}
+
+// Forget removes key from the store, as if a person deleted it.
+func (m *Target) Forget(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.store, key)
 }

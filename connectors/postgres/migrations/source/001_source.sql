@@ -1,9 +1,9 @@
 -- The source schema: the test evidence covsync reads. {{.schema}} is the quoted source schema name
 -- (database.source_schema, default covsync_source).
 --
--- The reader (reader.go) reads only projects, releases, runs, run_tickets and story_coverage; a deployment
--- with its own data provides those five relations as views of the same shape (README "Mapping your own
--- schema") and sets database.migrate_source: false. test_results and test_tickets are the raw evidence that
+-- The reader (reader.go, trends.go) reads projects, releases, runs, run_tickets, story_coverage, and for the
+-- flaky list test_results and test_tickets; a deployment with its own data provides those seven relations as
+-- views of the same shape (README "Mapping your own schema") and sets database.migrate_source: false. test_results and test_tickets are the raw evidence that
 -- `covsync ingest ctrf` keeps beside the aggregate it reads from.
 
 -- A project as the config's projects[].id names it.
