@@ -101,7 +101,7 @@ func TestLoad(t *testing.T) {
 				eq(t, "listen", c.HTTP.Listen, "127.0.0.1:9464")
 				eq(t, "log level", c.Log.Level, "info")
 				eq(t, "log format", c.Log.Format, "")
-				eq(t, "workers", c.Workers.PerTarget, 4)
+				eq(t, "workers", c.Workers.PerTarget, 64)
 				eq(t, "url", c.Database.URL.Reveal(), testEnv["DB"])
 			},
 		},
@@ -131,7 +131,7 @@ projects:
 		{
 			name: "an unknown top-level key is named with its line",
 			yaml: minimal + "colour: blue\n",
-			want: []string{`3: colour: unknown key "colour" (known here: ado, confluence, database, http, jira, log, projects, schedules, templates, workers)`},
+			want: []string{`3: colour: unknown key "colour" (known here: ado, confluence, database, http, ingest, jira, log, projects, schedules, templates, workers)`},
 		},
 		{
 			name: "a misspelled key suggests the right one",

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/covsync/covsync/internal/redact"
 )
 
 // Problem is one thing wrong with a config file.
@@ -108,12 +110,10 @@ func (c *collector) result(file string, secrets []string) error {
 		return nil
 	}
 	sort.SliceStable(c.list, func(i, j int) bool { return c.list[i].Line < c.list[j].Line })
+	// internal/redact knows every spelling of a secret (URL-, JSON-escaped, base64) and credential shapes.
+	red := redact.New(secrets...)
 	for i := range c.list {
-		for _, s := range secrets {
-			if s != "" {
-				c.list[i].Msg = strings.ReplaceAll(c.list[i].Msg, s, mask)
-			}
-		}
+		c.list[i].Msg = red.Redact(c.list[i].Msg)
 	}
 	return &Problems{File: file, List: c.list}
 }

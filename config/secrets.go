@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -42,6 +43,9 @@ func (c *Config) Secrets() []string {
 		add(t.Auth.Token.Reveal())
 	}
 	add(dsnPasswordResolved(c.Database.URL.Reveal()))
+	for _, v := range dsnSecrets(c.Database.URL.Reveal()) {
+		add(v)
+	}
 	return out
 }
 
@@ -57,25 +61,33 @@ func dsnPasswordResolved(dsn string) string {
 	return pw
 }
 
-var kvPassword = regexp.MustCompile(`(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']\S*)`)
-
-// dsnPassword returns the password written in a URL or key=value connection string.
+// dsnPassword returns the password written in a URL or key=value connection string: the user info's, or a
+// password= parameter (postgres://h/db?password=x is a password too, with or without user info).
 func dsnPassword(dsn string) (string, bool) {
+	return dsnParam(dsn, "password")
+}
+
+// dsnSecretKeys are the connection parameters whose values are secrets: the password, and the passphrase of
+// the client key (libpq's sslpassword).
+var dsnSecretKeys = []string{"password", "sslpassword"}
+
+// dsnParam returns the value of connection parameter key written in dsn (for "password", the user info's
+// password first).
+func dsnParam(dsn, key string) (string, bool) {
 	if isURLDSN(dsn) {
 		u, err := url.Parse(dsn)
-		if err != nil || u.User == nil {
+		if err != nil {
 			return "", false
 		}
-		pw, ok := u.User.Password()
-		if !ok {
-			// A password in the query (postgres://h/db?password=x) is a password too.
-			if q := u.Query().Get("password"); q != "" {
-				return q, true
+		if key == "password" && u.User != nil {
+			if pw, ok := u.User.Password(); ok {
+				return pw, true
 			}
 		}
-		return pw, ok
+		q := u.Query()
+		return q.Get(key), q.Has(key)
 	}
-	m := kvPassword.FindStringSubmatch(dsn)
+	m := regexp.MustCompile(`(?:^|\s)` + key + `\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']\S*)`).FindStringSubmatch(dsn)
 	if m == nil {
 		return "", false
 	}
@@ -86,6 +98,34 @@ func dsnPassword(dsn string) (string, bool) {
 	return v, true
 }
 
+// dsnSecrets lists every secret of dsn in the spellings an error may quote: each secret parameter's value
+// decoded, and as written in the text (a URL may percent-encode it in ways Go's encoder would not, %2a for *).
+func dsnSecrets(dsn string) []string {
+	var out []string
+	for _, k := range dsnSecretKeys {
+		if v, ok := dsnParam(dsn, k); ok && v != "" {
+			out = append(out, v)
+		}
+	}
+	if isURLDSN(dsn) {
+		rest := dsn[strings.Index(dsn, "://")+3:]
+		if at := strings.LastIndex(strings.SplitN(rest, "/", 2)[0], "@"); at >= 0 {
+			if _, pw, ok := strings.Cut(rest[:at], ":"); ok && pw != "" {
+				out = append(out, pw)
+			}
+		}
+		if _, q, ok := strings.Cut(dsn, "?"); ok {
+			for _, pair := range strings.Split(q, "&") {
+				k, v, _ := strings.Cut(pair, "=")
+				if name, err := url.QueryUnescape(k); err == nil && slices.Contains(dsnSecretKeys, strings.ToLower(name)) && v != "" {
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	return out
+}
+
 func isURLDSN(dsn string) bool {
 	l := strings.ToLower(dsn)
 	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
@@ -93,12 +133,18 @@ func isURLDSN(dsn string) bool {
 
 var envRef = regexp.MustCompile(`\$\{[^}]*\}`)
 
-// literalPassword reports whether the unexpanded text of database.url writes a password itself (rather
-// than taking it, or the whole URL, from a ${VAR}).
+// literalPassword reports whether the unexpanded text of database.url writes a secret itself (a password,
+// in the user info or as a parameter, or an sslpassword) rather than taking it, or the whole URL, from a
+// ${VAR}.
 func literalPassword(raw string) bool {
 	const placeholder = "COVSYNCENVREF"
-	pw, ok := dsnPassword(envRef.ReplaceAllString(raw, placeholder))
-	return ok && pw != "" && !strings.Contains(pw, placeholder)
+	dsn := envRef.ReplaceAllString(raw, placeholder)
+	for _, k := range dsnSecretKeys {
+		if v, ok := dsnParam(dsn, k); ok && v != "" && !strings.Contains(v, placeholder) {
+			return true
+		}
+	}
+	return false
 }
 
 // withPassword puts pw into dsn (URL or key=value form). It refuses a dsn that already has a password.
@@ -137,8 +183,7 @@ func pgReason(err error, dsn string) string {
 	if errors.As(err, &ue) {
 		s = strings.Replace(s, ue.Error(), ue.Err.Error(), 1)
 	}
-	pw, _ := dsnPassword(dsn)
-	return redact.New(dsn, pw).Redact(s)
+	return redact.New(append(dsnSecrets(dsn), dsn)...).Redact(s)
 }
 
 // readSecretFile reads a credential file, refusing one that group or others may read or write.

@@ -11,6 +11,7 @@ type Config struct {
 	Schedules  Schedules    `yaml:"schedules"`
 	Templates  Templates    `yaml:"templates"`
 	Workers    Workers      `yaml:"workers"`
+	Ingest     Ingest       `yaml:"ingest"`
 	Jira       []Jira       `yaml:"jira"`
 	ADO        []ADO        `yaml:"ado"`
 	Confluence []Confluence `yaml:"confluence"`
@@ -41,6 +42,35 @@ type Database struct {
 type HTTP struct {
 	Listen             string   `yaml:"listen"` // default 127.0.0.1:9464
 	ResyncAPIKeySHA256 []string `yaml:"resync_api_key_sha256"`
+	// TLS serves the endpoint over HTTPS; the pair is read again on SIGHUP (certificate rotation).
+	TLS HTTPTLS `yaml:"tls"`
+	// PlaintextBehindProxy allows plain HTTP on a non-loopback address, for a TLS-terminating proxy in front.
+	PlaintextBehindProxy bool `yaml:"plaintext_behind_proxy"`
+	// MaxBodyBytes bounds a posted report, counted after decompression too (default 50 MiB).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// RequestTimeout bounds reading one request, headers and body, and handling it (default 60s).
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long (default 60s).
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// KeyRequestsPerSecond and KeyBurst rate-limit the ingest requests of each API key (default 5 and 50);
+	// past them a request gets 429 with Retry-After.
+	KeyRequestsPerSecond float64 `yaml:"key_requests_per_second"`
+	KeyBurst             int     `yaml:"key_burst"`
+}
+
+// HTTPTLS is the endpoint's certificate and private key (PEM files).
+type HTTPTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether a certificate is configured.
+func (t HTTPTLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// Ingest configures reports posted to the endpoint.
+type Ingest struct {
+	// SyncDelay is how long after the first report of a burst its project's target cycles run (default 5s).
+	SyncDelay time.Duration `yaml:"sync_delay"`
 }
 
 // Log configures logrus.
@@ -79,7 +109,9 @@ type Templates struct {
 
 // Workers bounds concurrency.
 type Workers struct {
-	// PerTarget is the number of concurrent pushes within one target cycle (default 4).
+	// PerTarget bounds the requests in flight to one site or organization and the concurrent pushes of one
+	// target cycle (default 64). Within it, the HTTP client sizes the in-flight limit to the latency the site
+	// shows (connectors/httpx).
 	PerTarget int `yaml:"per_target"`
 	// Queues is how many cycles of each target kind (jira, linked-runs, ado, confluence) one replica runs at
 	// once (default 1 per kind). Each kind is a River queue of its own, so a slow Confluence cannot hold up
@@ -116,6 +148,9 @@ type Jira struct {
 	Conn   `yaml:",inline"`
 	URL    string     `yaml:"url"`
 	Fields JiraFields `yaml:"fields"`
+	// NotifyUsers lets Jira notify watchers of covsync's edits. False (the default) sends notifyUsers=false,
+	// which Jira Cloud accepts only from an account with the Administer Projects permission (403 otherwise).
+	NotifyUsers bool `yaml:"notify_users"`
 }
 
 // JiraFields names the custom fields covsync writes, by name or by customfield_NNNNN id. Each is optional.

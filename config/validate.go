@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -28,10 +29,16 @@ const (
 	DefaultLogLevel          = "info"
 	DefaultRequestsPerSecond = 10
 	DefaultTimeout           = 30 * time.Second
-	DefaultWorkersPerTarget  = 4
+	DefaultWorkersPerTarget  = 64
 	DefaultOnManualEdit      = "overwrite"
 	DefaultMaxRows           = 500
 	DefaultMaxConns          = 8
+	DefaultMaxBodyBytes      = 50 << 20
+	DefaultRequestTimeout    = 60 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	DefaultKeyRequestsPerSec = 5
+	DefaultKeyBurst          = 50
+	DefaultSyncDelay         = 5 * time.Second
 	DefaultPageTitle         = "Test coverage: {{.Project.Name}}"
 	DefaultReleaseTitle      = "Test coverage: {{.Project.Name}} {{.Release.Name}}"
 )
@@ -64,6 +71,7 @@ func (v *validator) run() {
 	v.schedules()
 	v.templates()
 	v.workers()
+	v.ingest()
 	v.projects(v.jira(), v.ado(), v.confluence())
 }
 
@@ -225,6 +233,64 @@ func (v *validator) http() {
 		}
 		h.ResyncAPIKeySHA256[i] = strings.ToLower(k)
 	}
+	v.httpTLS(host, err == nil)
+	if h.MaxBodyBytes == 0 && !v.c.present("http.max_body_bytes") {
+		h.MaxBodyBytes = DefaultMaxBodyBytes
+	} else if h.MaxBodyBytes < 1 {
+		v.c.add("http.max_body_bytes", "must be 1 or more, got %d", h.MaxBodyBytes)
+	}
+	v.positiveDuration("http.request_timeout", &h.RequestTimeout, DefaultRequestTimeout)
+	v.positiveDuration("http.idle_timeout", &h.IdleTimeout, DefaultIdleTimeout)
+	if h.KeyRequestsPerSecond == 0 && !v.c.present("http.key_requests_per_second") {
+		h.KeyRequestsPerSecond = DefaultKeyRequestsPerSec
+	} else if !(h.KeyRequestsPerSecond > 0) || math.IsInf(h.KeyRequestsPerSecond, 0) {
+		v.c.add("http.key_requests_per_second", "must be a number greater than 0, got %v", h.KeyRequestsPerSecond)
+	}
+	v.positiveInt("http.key_burst", &h.KeyBurst, DefaultKeyBurst)
+}
+
+// httpTLS checks the certificate pair and refuses plain HTTP on an address other hosts can reach, unless
+// the config says a TLS-terminating proxy is in front (API keys would cross the network in clear text).
+func (v *validator) httpTLS(host string, hostOK bool) {
+	h := &v.cfg.HTTP
+	if h.TLS.Enabled() {
+		h.TLS.CertFile, h.TLS.KeyFile = v.path(h.TLS.CertFile), v.path(h.TLS.KeyFile)
+		switch {
+		case h.TLS.CertFile == "":
+			v.c.add("http.tls.cert_file", "missing: key_file is set, so is the certificate (PEM)")
+		case h.TLS.KeyFile == "":
+			v.c.add("http.tls.key_file", "missing: cert_file is set, so is its private key (PEM)")
+		default:
+			if _, err := readSecretFile(h.TLS.KeyFile); err != nil {
+				v.c.add("http.tls.key_file", "%v", err)
+			} else if _, err := tls.LoadX509KeyPair(h.TLS.CertFile, h.TLS.KeyFile); err != nil {
+				v.c.add("http.tls.cert_file", "cannot load the certificate and key: %v", unwrapPathErr(err))
+			}
+		}
+		if h.PlaintextBehindProxy {
+			v.c.add("http.plaintext_behind_proxy", "true together with http.tls: choose one")
+		}
+		return
+	}
+	if hostOK && !IsLoopbackHost(host) && !h.PlaintextBehindProxy {
+		v.c.add("http.listen", "%q is not a loopback address: set http.tls.cert_file and key_file, or "+
+			"http.plaintext_behind_proxy: true when a TLS-terminating proxy is in front", h.Listen)
+	}
+}
+
+func (v *validator) ingest() {
+	v.positiveDuration("ingest.sync_delay", &v.cfg.Ingest.SyncDelay, DefaultSyncDelay)
+}
+
+// positiveDuration defaults an unset *d to def and reports a written value of 0 or less.
+func (v *validator) positiveDuration(key string, d *time.Duration, def time.Duration) {
+	if *d == 0 && !v.c.present(key) {
+		*d = def
+		return
+	}
+	if *d <= 0 {
+		v.c.add(key, "must be greater than 0, got %s", *d)
+	}
 }
 
 func (v *validator) log() {
@@ -328,15 +394,21 @@ func (v *validator) auth(key string, a *Auth, types []string) {
 		v.c.add(key+".token_file", "set token_env or token_file, not both")
 	case a.TokenEnv != "":
 		if !validVarName(a.TokenEnv) {
-			v.c.add(key+".token_env", "%q is not an environment variable name", a.TokenEnv)
+			// Quote it only when it is a name written as a reference ("$JIRA_TOKEN"): anything else may be the
+			// token itself, pasted.
+			if ref := strings.Trim(a.TokenEnv, "${}"); ref != a.TokenEnv && shownVarName(ref) == ref {
+				v.c.add(key+".token_env", "%q is not an environment variable name", a.TokenEnv)
+			} else {
+				v.c.add(key+".token_env", "is not an environment variable name (letters, digits and _, not starting with a digit); its value is not shown, as it may be the token itself: "+tokenHint)
+			}
 			return
 		}
 		val, ok := v.env(a.TokenEnv)
 		switch {
 		case !ok:
-			v.c.add(key+".token_env", "environment variable %s is not set", a.TokenEnv)
+			v.c.add(key+".token_env", "environment variable %s is not set", shownVarName(a.TokenEnv))
 		case strings.TrimSpace(val) == "":
-			v.c.add(key+".token_env", "environment variable %s is empty", a.TokenEnv)
+			v.c.add(key+".token_env", "environment variable %s is empty", shownVarName(a.TokenEnv))
 		default:
 			a.Token = NewSecret(strings.TrimSpace(val))
 		}
@@ -400,7 +472,9 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 	ids := map[string]bool{}
 	// Two projects writing the same Jira project, ADO project or Confluence page would overwrite each
 	// other every cycle (they share ledger names, and the Jira property keeps one project's runs), so a
-	// destination may be mapped once.
+	// destination may be mapped once. A destination is its site's canonical URL and the project there, not
+	// the entry's name: two entries naming one site are one destination (an ADO project named by name in
+	// one mapping and by id in another is caught when the connector resolves it).
 	owners := map[string]mappingOwner{}
 	claim := func(key, dest, what string, i int) {
 		if prev, ok := owners[dest]; ok {
@@ -439,7 +513,7 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 				v.c.add(k, "maps nothing: jira target %q names no fields and linked_runs is false", m.Target)
 			}
 			if t && m.ProjectKey != "" {
-				claim(k+".project_key", "jira\x00"+m.Target+"\x00"+m.ProjectKey,
+				claim(k+".project_key", "jira\x00"+v.destinationSite("jira", m.Target)+"\x00"+m.ProjectKey,
 					fmt.Sprintf("jira target %q project %s", m.Target, m.ProjectKey), i)
 			}
 		}
@@ -450,7 +524,7 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 				v.c.add(k+".project", "missing: the Azure DevOps project name")
 			} else if t {
 				// Azure DevOps project names are case-insensitive: "Shop" and "shop" are one project.
-				claim(k+".project", "ado\x00"+m.Target+"\x00"+strings.ToLower(m.Project),
+				claim(k+".project", "ado\x00"+v.destinationSite("ado", m.Target)+"\x00"+strings.ToLower(m.Project),
 					fmt.Sprintf("ado target %q project %q", m.Target, m.Project), i)
 			}
 			if m.MatchField != "" && !IsFieldRefName(m.MatchField) {
@@ -478,7 +552,7 @@ func (v *validator) projects(jira map[string]*Jira, ado, conf map[string]bool) {
 				if !v.c.present(tk) {
 					tk = k + ".space"
 				}
-				claim(tk, "confluence\x00"+m.Target+"\x00"+m.Space+"\x00"+m.Title,
+				claim(tk, "confluence\x00"+v.destinationSite("confluence", m.Target)+"\x00"+m.Space+"\x00"+m.Title,
 					fmt.Sprintf("confluence target %q space %s title %q", m.Target, m.Space, m.Title), i)
 			}
 			if m.ReleaseTitle == "" {

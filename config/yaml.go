@@ -296,6 +296,17 @@ func isNull(n *yaml.Node) bool {
 	return false
 }
 
+// shownVarName is s when it has the shape of a conventional variable name (upper case, digits and _, at most
+// 64 characters, as every example uses), and a placeholder otherwise: a token pasted where a variable name
+// belongs can be a valid name too (Atlassian and Azure DevOps tokens are letters and digits), and an error
+// message must not print it.
+func shownVarName(s string) string {
+	if len(s) <= 64 && validVarName(s) && strings.ToUpper(s) == s {
+		return s
+	}
+	return "(name not shown: it does not look like a variable name; is it the token itself?)"
+}
+
 func validVarName(s string) bool {
 	if s == "" {
 		return false

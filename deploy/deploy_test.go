@@ -153,6 +153,22 @@ func TestTheKubernetesDeploymentRunsTwoProbedLimitedReplicasOnTheSecret(t *testi
 	if cfg.Database.AutoMigrate {
 		t.Error("the daemon's role cannot migrate (grants.sql); auto_migrate must be off")
 	}
+	// The Ingress exposes reports only, to the Service's port, over TLS.
+	ing := docs(t, "k8s/ingress.yaml")[0]
+	if dig(t, ing, "spec", "tls", 0, "secretName") == nil {
+		t.Error("the Ingress terminates no TLS")
+	}
+	for i, p := range dig(t, ing, "spec", "rules", 0, "http", "paths").([]any) {
+		if path := dig(t, p, "path"); path != "/v1/projects/" {
+			t.Errorf("the Ingress routes %v (path %d): only /v1/projects/ belongs outside the cluster", path, i)
+		}
+		if dig(t, p, "backend", "service", "name") != "covsync" || dig(t, p, "backend", "service", "port", "name") != "http" {
+			t.Errorf("the Ingress path %d does not lead to the covsync Service's http port", i)
+		}
+	}
+	if !strings.Contains(read(t, "k8s/kustomization.yaml"), "ingress.yaml") {
+		t.Error("kustomization.yaml leaves the Ingress out")
+	}
 }
 
 func TestTheComposeConfigLoadsWithItsSecrets(t *testing.T) {

@@ -29,6 +29,7 @@ func newADOWorld(t *testing.T, o adosim.Options, mapping, extID string) *adoWorl
 	o.PAT = adoTestPAT
 	sim := adosim.New(o)
 	sim.AddProject("Shop")
+	sim.AddCovsyncFields()
 	sim.InstallExtension("acme", "story-coverage")
 	srv := adosim.Start(t, sim)
 	t.Setenv("COVSYNC_TEST_SOURCE_URL", pgtest.URL(t))

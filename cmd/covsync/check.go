@@ -69,13 +69,16 @@ func runCheck(cmd *cobra.Command, offline bool) error {
 	results = append(results, runProbes(ctx, probesOf(c, log, appVersion()))...)
 
 	red := logging.RedactorOf(log)
-	failed := 0
+	failed, configFailed := 0, 0
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\tPROBE\tCHECKED\tRESULT")
 	for _, r := range results {
 		mark, reason := "✅", "ok"
 		if r.err != nil {
 			failed++
+			if push.KindOf(r.err) == push.KindConfig {
+				configFailed++
+			}
 			mark = "❌"
 			// Errors from outside systems are shown to a person: they pass the same redaction as a log line.
 			reason = strings.Join(strings.Fields(red.Redact(r.err.Error())), " ")
@@ -86,6 +89,11 @@ func runCheck(cmd *cobra.Command, offline bool) error {
 	tw.Flush()
 	if failed > 0 {
 		fmt.Fprintf(out, "%d of %d probes failed\n", failed, len(results))
+		if configFailed == failed {
+			// The targets answered, and what they said is that the config does not fit them (a field, a
+			// permission setting): a configuration error, not an outage.
+			return silent(push.Configf("%d of %d probes failed: the configuration does not fit the targets", failed, len(results)))
+		}
 		return silent(push.Unreachablef("%d of %d probes failed", failed, len(results)))
 	}
 	fmt.Fprintf(out, "OK: %s (%s)\n", c.Path, summary(c))

@@ -59,6 +59,7 @@ func startDemoSims() (*demoSims, error) {
 
 	ado := adosim.New(adosim.Options{Organization: "acme", PAT: demoADOPAT})
 	ado.AddProject("Shop")
+	ado.AddCovsyncFields()
 	for i := 0; i < demoStories; i++ {
 		id := ado.AddWorkItem("Shop", map[string]any{"System.Title": fmt.Sprintf("Story %d", i+1), "System.WorkItemType": "User Story"})
 		if id != demoFirstWorkItem+i {

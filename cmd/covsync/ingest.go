@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/spf13/cobra"
@@ -152,6 +153,16 @@ func describeRun(file, project, release string, res *postgres.RunIngest) string 
 	}
 	if res.ProjectCreated {
 		extra = append(extra, "project created")
+	}
+	if res.StartFrom != "" {
+		extra = append(extra, fmt.Sprintf("summary.start is 0 or missing: start %s taken from the %s",
+			res.StartedAt.UTC().Format(time.RFC3339), res.StartFrom))
+	}
+	if res.Disagree {
+		c, m := res.Counts, res.Summary
+		extra = append(extra, fmt.Sprintf("the summary says %d tests: %d passed, %d failed, %d skipped, %d pending, %d other; "+
+			"its tests are %d: %d passed, %d failed, %d skipped, %d pending, %d other, which the run counts",
+			m.Tests, m.Passed, m.Failed, m.Skipped, m.Pending, m.Other, c.Tests, c.Passed, c.Failed, c.Skipped, c.Pending, c.Other))
 	}
 	s := fmt.Sprintf("%s: stored run %d (%s) of project %s: %d tests, %d links to %d tickets",
 		file, res.RunID, terminalSafe(res.RunName), project, res.Tests, res.Links, res.Tickets)

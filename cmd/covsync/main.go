@@ -97,6 +97,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newMigrateCmd(),
 		newIngestCmd(),
+		newKeysCmd(),
 		newReportCmd(),
 		newCheckCmd(),
 		newResyncCmd(),

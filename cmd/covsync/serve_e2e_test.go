@@ -82,7 +82,7 @@ projects:
 		return true
 	})
 	var metrics string
-	testwait.Until(t, 10*time.Second, "the cycle on /metrics", func() bool {
+	testwait.Until(t, 60*time.Second, "the cycle on /metrics", func() bool {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 		if err != nil {
 			return false

@@ -24,13 +24,17 @@ const DefaultRefreshEvery = time.Hour
 // gone drops the key at once. It is safe for concurrent use.
 type Cache struct {
 	mu       sync.Mutex
-	areas    map[string]areaURLs // organization URL → where its areas live
-	projects map[string]*mapped  // project + rule → mapping
+	areas    map[string]areaURLs          // organization URL → where its areas live
+	versions map[string]map[string]string // base URL → location id → api-version to send
+	fields   map[string]map[string]string // organization URL + project + fields config → reference name → type
+	projects map[string]*mapped           // project + rule → mapping
+
+	projectRefs projects // configured project → id and name; id → the covsync project writing it
 }
 
 // NewCache returns an empty cache.
 func NewCache() *Cache {
-	return &Cache{areas: map[string]areaURLs{}, projects: map[string]*mapped{}}
+	return &Cache{areas: map[string]areaURLs{}, versions: map[string]map[string]string{}, fields: map[string]map[string]string{}, projects: map[string]*mapped{}}
 }
 
 // areaURLs are the base URLs of the areas covsync calls (GetResourceAreas).
@@ -54,6 +58,43 @@ func (c *Cache) setAreas(org string, a areaURLs) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.areas[org] = a
+}
+
+func (c *Cache) versionsOf(base string) (map[string]string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.versions[base]
+	return v, ok
+}
+
+func (c *Cache) setVersions(base string, v map[string]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.versions[base] = v
+}
+
+func (c *Cache) fieldTypesOf(org, key string) (map[string]string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.fields[org+"\x00"+key]
+	return v, ok
+}
+
+func (c *Cache) setFieldTypes(org, key string, v map[string]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fields[org+"\x00"+key] = v
+}
+
+// dropFieldTypes forgets what was checked of the organization's fields: a write found one gone.
+func (c *Cache) dropFieldTypes(org string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.fields {
+		if strings.HasPrefix(k, org+"\x00") {
+			delete(c.fields, k)
+		}
+	}
 }
 
 func (c *Cache) project(key string) *mapped {

@@ -143,12 +143,15 @@ func (t *Target) pushDocument(ctx context.Context, s *session, key string, pl *p
 	for round := 1; round <= t.maxConflicts; round++ {
 		stored, found, listed := map[string]any(nil), false, false
 		if round == 1 {
-			stored, found, listed = pl.listing.stored(ctx, t, s, id)
+			var err error
+			if stored, found, listed, err = pl.listing.stored(ctx, t, s, id); err != nil {
+				return false, t.docError(what, "reading", err)
+			}
 		}
 		if !listed {
 			err := t.paced(ctx, func() error {
 				stored = nil
-				return s.rest(ctx, http.MethodGet, docURL, dataAPIVersion, nil, &stored)
+				return s.rest(ctx, http.MethodGet, docURL, s.dataVersion, nil, &stored)
 			})
 			found = err == nil
 			if st, typeKey := statusOf(err); err != nil && st == http.StatusNotFound && typeKey != "InstalledExtensionNotFoundException" {
@@ -172,7 +175,7 @@ func (t *Target) pushDocument(ctx context.Context, s *session, key string, pl *p
 		// Replaying this write is safe (a lost answer makes the replay conflict, and the next round finds the
 		// document already right), so an HTTP client that retries only idempotent methods may retry it.
 		wctx := httpx.AllowRetry(ctx)
-		err := t.paced(ctx, func() error { return s.rest(wctx, method, s.docsURL, dataAPIVersion, next, nil) })
+		err := t.paced(ctx, func() error { return s.rest(wctx, method, s.docsURL, s.dataVersion, next, nil) })
 		if conflict(err) {
 			t.log.WithFields(map[string]any{"target": t.Name(), "story": key, "document": id, "round": round}).
 				Debug("document changed since it was read; reading it again")

@@ -70,8 +70,12 @@ func isAuth(err error) bool {
 // authError explains an auth failure without ever quoting the token.
 func (t *Target) authError(err error) error {
 	var si *SignInError
-	s, _ := statusOf(err)
+	s, key := statusOf(err)
 	switch {
+	case s == http.StatusUnauthorized && key == "ExtensionInvalidAuthorization":
+		e := t.o.Extension
+		return fmt.Errorf("%s: the account may not use the data of extension %s.%s (HTTP 401 ExtensionInvalidAuthorization); the personal access token itself was accepted: give the account access to the extension (Organization settings → Extensions) and make sure the PAT has Extension data (Read & write) [vso.extension.data_write]",
+			t.Name(), e.Publisher, e.ID)
 	case errors.As(err, &si):
 		return fmt.Errorf("%s: the service answered a sign-in page (HTTP %d) instead of data: the personal access token is expired, revoked or wrong; %s", t.Name(), si.Status, scopesHelp)
 	case s == http.StatusForbidden:

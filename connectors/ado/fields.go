@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"sort"
+	"strings"
 	"text/template"
 
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/webapi"
@@ -19,7 +20,8 @@ import (
 )
 
 // fieldsFor returns the work-item field values of story s (reference name → value; nil clears the field).
-func (t *Target) fieldsFor(p *report.Project, s report.Story) (map[string]any, error) {
+// A String field gets at most its 255 characters (types: reference name → field type, from fieldTypes).
+func (t *Target) fieldsFor(p *report.Project, s report.Story, types map[string]string) (map[string]any, error) {
 	out := map[string]any{}
 	for key, ref := range t.o.Fields {
 		switch key {
@@ -44,6 +46,9 @@ func (t *Target) fieldsFor(p *report.Project, s report.Story) (map[string]any, e
 			}
 			out[ref] = text
 		}
+		if str, ok := out[ref].(string); ok && types[ref] == "string" {
+			out[ref] = fieldtext.TruncateUTF16(str, maxStringChars)
+		}
 	}
 	return jsonMap(out), nil
 }
@@ -67,7 +72,7 @@ func (t *Target) pushFields(ctx context.Context, s *session, key string, pl *pay
 			if err != nil {
 				return false, t.fieldError(what, "reading", err)
 			}
-			if snap = t.snapshotOf(deref(wi)); snap == nil {
+			if snap = t.snapshotOf(s, deref(wi)); snap == nil {
 				return false, push.Permanentf("%s: not in project %s", what, t.o.Project)
 			}
 		}
@@ -100,6 +105,12 @@ func (t *Target) pushFields(ctx context.Context, s *session, key string, pl *pay
 func (t *Target) fieldError(what, doing string, err error) error {
 	if isAuth(err) {
 		return t.classify(err)
+	}
+	if _, key := statusOf(err); key == "WorkItemTrackingFieldDefinitionNotFoundException" {
+		// A field checked at planning is gone since (TF51535): the configuration's, not this item's; the next
+		// cycle checks the fields again.
+		t.cache.dropFieldTypes(strings.ToLower(strings.TrimRight(t.o.OrganizationURL, "/")))
+		return push.Config(fmt.Errorf("%s: %s: a configured field does not exist (run covsync check): %w", what, doing, err))
 	}
 	if st, _ := statusOf(err); st == http.StatusNotFound {
 		return push.Permanent(fmt.Errorf("%s: %s: does not exist in project %s (or the PAT cannot read it): %w", what, doing, t.o.Project, err))

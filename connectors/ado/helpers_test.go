@@ -34,6 +34,7 @@ func newFixture(t testing.TB, o adosim.Options) *fixture {
 	o.PAT = testPAT
 	sim := adosim.New(o)
 	sim.AddProject("Shop")
+	sim.AddCovsyncFields()
 	sim.AddProject("Other")
 	sim.InstallExtension(ext.Publisher, ext.ID)
 	return &fixture{srv: adosim.Start(t, sim), sim: sim, log: &syncbuf.Buffer{}}

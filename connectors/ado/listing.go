@@ -1,7 +1,10 @@
 package ado
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -19,7 +22,8 @@ const listAfter = 20
 type listing struct {
 	pushes atomic.Int64
 	once   sync.Once
-	docs   map[string]map[string]any // id → document; nil when the listing failed (pushes read one by one)
+	docs   map[string]map[string]any // id → document
+	err    error                     // why the listing could not be read
 	primed atomic.Bool               // docs came from a reconcile's read-back: used from the first push on
 }
 
@@ -30,38 +34,53 @@ func (l *listing) prime(docs map[string]map[string]any) {
 }
 
 // stored returns the document id as the listing has it and whether it exists there; ok is false while
-// the cycle is still under listAfter pushes or when the listing could not be read.
-func (l *listing) stored(ctx context.Context, t *Target, s *session, id string) (doc map[string]any, found, ok bool) {
+// the cycle is still under listAfter pushes (unless a reconcile primed it). A listing that could not be
+// read is an error for every push that wanted it, never a silent fallback to one read per document (which
+// doubles a resync's requests).
+func (l *listing) stored(ctx context.Context, t *Target, s *session, id string) (doc map[string]any, found, ok bool, err error) {
 	if l == nil || (l.pushes.Add(1) <= listAfter && !l.primed.Load()) {
-		return nil, false, false
+		return nil, false, false, nil
 	}
-	l.once.Do(func() { l.docs = t.listDocuments(ctx, s) })
-	if l.docs == nil {
-		return nil, false, false
+	l.once.Do(func() { l.docs, l.err = t.listDocuments(ctx, s) })
+	if l.err != nil {
+		return nil, false, false, l.err
 	}
 	d, found := l.docs[id]
-	return d, found, true
+	return d, found, true, nil
 }
 
-// listDocuments reads every document of the collection; nil when that fails for any reason (the pushes
-// then read their documents one by one, as without a listing).
-func (t *Target) listDocuments(ctx context.Context, s *session) map[string]map[string]any {
-	var got struct {
-		Value []map[string]any `json:"value"`
-	}
-	err := t.paced(ctx, func() error { return s.rest(ctx, http.MethodGet, s.docsURL, dataAPIVersion, nil, &got) })
+// listDocuments reads every document of the collection. The service answers either {"count": N, "value":
+// [...]} or a bare JSON array: the vendor's clients type the answer as an array of documents
+// (ExtensionManagementRestClient.getDocumentsByName returns Promise<any[]>,
+// https://learn.microsoft.com/en-us/javascript/api/azure-devops-extension-api/extensionmanagementrestclient),
+// and no Microsoft page documents the wire shape, so both are read.
+func (t *Target) listDocuments(ctx context.Context, s *session) (map[string]map[string]any, error) {
+	var raw json.RawMessage
+	err := t.paced(ctx, func() error { return s.rest(ctx, http.MethodGet, s.docsURL, s.dataVersion, nil, &raw) })
 	if st, _ := statusOf(err); err != nil && st == http.StatusNotFound {
-		return map[string]map[string]any{} // no collection yet: every document is new
+		return map[string]map[string]any{}, nil // no collection yet: every document is new
 	}
 	if err != nil {
-		t.log.WithField("target", t.Name()).WithError(err).Debug("listing the collection failed; reading documents one by one")
-		return nil
+		return nil, fmt.Errorf("listing the collection: %w", err)
 	}
-	out := make(map[string]map[string]any, len(got.Value))
-	for _, d := range got.Value {
+	var docs []map[string]any
+	if trimmed := bytes.TrimSpace(raw); len(trimmed) > 0 && trimmed[0] == '[' {
+		err = json.Unmarshal(trimmed, &docs)
+	} else {
+		var wrapped struct {
+			Value []map[string]any `json:"value"`
+		}
+		err = json.Unmarshal(trimmed, &wrapped)
+		docs = wrapped.Value
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the collection: neither a document array nor {\"value\": [...]}: %w", err)
+	}
+	out := make(map[string]map[string]any, len(docs))
+	for _, d := range docs {
 		if id, ok := d["id"].(string); ok {
 			out[id] = d
 		}
 	}
-	return out
+	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/covsync/covsync/connectors/ado/adosim"
+	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 )
 
@@ -30,10 +31,7 @@ func documentReads(f *fixture) (single, listings int) {
 func TestAResyncOfManyDocumentsListsTheCollectionOnceInsteadOfReadingEach(t *testing.T) {
 	const n = 60
 	f := newFixture(t, adosim.Options{})
-	stories := make([]report.Story, 0, n)
-	for j := range n {
-		stories = append(stories, story(fmt.Sprint(f.sim.AddWorkItem("Shop", nil)), j%10, 10, 1, 0))
-	}
+	stories := f.stories(n)
 	// Another tool's document for the last story: written through the listing, its key must survive.
 	last := stories[n-1].Key
 	f.sim.PutDocument(ext.Publisher, ext.ID, ext.Collection, map[string]any{"id": last, "otherTool": "kept"})
@@ -69,4 +67,60 @@ func TestAResyncOfManyDocumentsListsTheCollectionOnceInsteadOfReadingEach(t *tes
 	if single, listings := documentReads(f); single != 1 || listings != 0 {
 		t.Errorf("one changed story: %d single reads, %d listings; want 1 and 0", single, listings)
 	}
+}
+
+func TestABareArrayListingCostsOneRequestPerItem(t *testing.T) {
+	const n = 40
+	f := newFixture(t, adosim.Options{BareListing: true})
+	stories := f.stories(n)
+	f.sim.PutDocument(ext.Publisher, ext.ID, ext.Collection, map[string]any{"id": "1", "unrelated": true}) // the collection exists
+	tg := f.target(t, nil)
+	items := plan(t, tg, project(stories...))
+	f.sim.ResetRequests()
+	for _, it := range items {
+		if _, errs := pushAll(t, tg, []push.Item{it}); errs[it.Key] != nil {
+			t.Fatalf("%s: %v", it.Key, errs[it.Key])
+		}
+	}
+	single, listings := documentReads(f)
+	if listings != 1 || single != 20 {
+		t.Errorf("%d single reads and %d listings; want 20 and 1 (the listing read, not a read per document)", single, listings)
+	}
+	if got := len(f.sim.Requests()); got > n+21 {
+		t.Errorf("%d requests for %d items, want at most %d", got, n, n+21)
+	}
+}
+
+func TestAListingThatCannotBeReadFailsThePushesThatWantedIt(t *testing.T) {
+	const n = 22
+	f := newFixture(t, adosim.Options{})
+	stories := f.stories(n)
+	tg := f.target(t, nil)
+	items := plan(t, tg, project(stories...))
+	for _, it := range items[:listAfterForTest] {
+		if _, errs := pushAll(t, tg, []push.Item{it}); errs[it.Key] != nil {
+			t.Fatal(errs[it.Key])
+		}
+	}
+	f.sim.FailNext(http.StatusBadRequest)
+	f.sim.ResetRequests()
+	_, errs := pushAll(t, tg, items[listAfterForTest:listAfterForTest+1])
+	if err := errs[items[listAfterForTest].Key]; err == nil || !strings.Contains(err.Error(), "listing the collection") {
+		t.Fatalf("push after a failed listing: %v, want the listing's error", err)
+	}
+	if single, _ := documentReads(f); single != 0 {
+		t.Errorf("%d single reads after the failed listing; want none (no silent fallback)", single)
+	}
+}
+
+// listAfterForTest is the connector's listAfter: the pushes of a cycle that read their document alone.
+const listAfterForTest = 20
+
+// stories adds n work items to project Shop and returns a covered, passing story for each.
+func (f *fixture) stories(n int) []report.Story {
+	out := make([]report.Story, 0, n)
+	for j := range n {
+		out = append(out, story(fmt.Sprint(f.sim.AddWorkItem("Shop", nil)), j%10, 10, 1, 0))
+	}
+	return out
 }

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/workitemtracking"
 
 	"github.com/covsync/covsync/connectors/httpx"
@@ -197,7 +196,7 @@ func (t *Target) wantedFields() []string {
 // not a failed call. Work items of another project are left out (project data goes only to its own
 // project).
 func (t *Target) readWorkItems(ctx context.Context, s *session, ids []int) (map[int]*snapshot, error) {
-	return t.readInBatches(ctx, ids, "reading", func(fields []string, batch []int) (*[]workitemtracking.WorkItem, error) {
+	return t.readInBatches(ctx, s, ids, "reading", func(fields []string, batch []int) (*[]workitemtracking.WorkItem, error) {
 		return s.wit.GetWorkItems(ctx, workitemtracking.GetWorkItemsArgs{
 			Project: &t.o.Project, Ids: &batch, Fields: &fields, ErrorPolicy: &workitemtracking.WorkItemErrorPolicyValues.Omit,
 		})
@@ -206,7 +205,7 @@ func (t *Target) readWorkItems(ctx context.Context, s *session, ids []int) (map[
 
 // readInBatches reads ids batchSize at a time with get (given the wanted fields and one batch) and keeps
 // the snapshots of this project's work items; doing names the reading in an error.
-func (t *Target) readInBatches(ctx context.Context, ids []int, doing string, get func(fields []string, batch []int) (*[]workitemtracking.WorkItem, error)) (map[int]*snapshot, error) {
+func (t *Target) readInBatches(ctx context.Context, s *session, ids []int, doing string, get func(fields []string, batch []int) (*[]workitemtracking.WorkItem, error)) (map[int]*snapshot, error) {
 	out := map[int]*snapshot{}
 	fields := t.wantedFields()
 	for start := 0; start < len(ids); start += batchSize {
@@ -220,7 +219,7 @@ func (t *Target) readInBatches(ctx context.Context, ids []int, doing string, get
 			return nil, fmt.Errorf("%s: %s work items %d…%d: %w", t.Name(), doing, batch[0], batch[len(batch)-1], err)
 		}
 		for _, wi := range deref(got) {
-			if sn := t.snapshotOf(wi); sn != nil {
+			if sn := t.snapshotOf(s, wi); sn != nil {
 				out[*wi.Id] = sn
 			}
 		}
@@ -230,15 +229,14 @@ func (t *Target) readInBatches(ctx context.Context, ids []int, doing string, get
 
 // snapshotOf returns the snapshot of wi, or nil when wi is a null (missing) entry or belongs to another
 // project.
-func (t *Target) snapshotOf(wi workitemtracking.WorkItem) *snapshot {
+func (t *Target) snapshotOf(s *session, wi workitemtracking.WorkItem) *snapshot {
 	if wi.Id == nil || wi.Rev == nil {
 		return nil
 	}
 	f := deref(wi.Fields)
-	if _, err := uuid.Parse(t.o.Project); err != nil { // a project id cannot be compared with the name
-		if p, _ := f["System.TeamProject"].(string); !strings.EqualFold(p, t.o.Project) {
-			return nil
-		}
+	// The resolved name, so a project configured by id is checked as strictly as one configured by name.
+	if p, _ := f["System.TeamProject"].(string); !strings.EqualFold(p, s.project.name) {
+		return nil
 	}
 	return &snapshot{Rev: *wi.Rev, Fields: f}
 }

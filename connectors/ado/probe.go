@@ -9,7 +9,8 @@ import (
 )
 
 // ProbeProject checks, read-only, that the project can be read with the PAT
-// (GET _apis/projects/{project}, https://learn.microsoft.com/en-us/rest/api/azure/devops/core/projects/get).
+// (GET _apis/projects/{project}, https://learn.microsoft.com/en-us/rest/api/azure/devops/core/projects/get)
+// and that the configured work-item fields fit the project's process (fieldTypes).
 func (t *Target) ProbeProject(ctx context.Context) error {
 	s, err := t.session(ctx)
 	if err != nil {
@@ -19,8 +20,11 @@ func (t *Target) ProbeProject(ctx context.Context) error {
 	var p struct {
 		Name string `json:"name"`
 	}
-	if err := t.paced(ctx, func() error { return s.rest(ctx, http.MethodGet, u, "7.1", nil, &p) }); err != nil {
+	if err := t.paced(ctx, func() error { return s.rest(ctx, http.MethodGet, u, s.coreVersion, nil, &p) }); err != nil {
 		return t.probeError(fmt.Errorf("%s: project %s: %w", t.Name(), t.o.Project, err))
+	}
+	if _, err := t.fieldTypes(ctx, s); err != nil {
+		return t.probeError(err)
 	}
 	return nil
 }
@@ -32,7 +36,7 @@ func (t *Target) ProbeCollection(ctx context.Context) error {
 	if err != nil {
 		return t.probeError(err)
 	}
-	err = t.paced(ctx, func() error { return s.rest(ctx, http.MethodGet, s.docsURL, dataAPIVersion, nil, nil) })
+	err = t.paced(ctx, func() error { return s.rest(ctx, http.MethodGet, s.docsURL, s.dataVersion, nil, nil) })
 	if st, key := statusOf(err); st == http.StatusNotFound && key == "DocumentCollectionDoesNotExistException" {
 		return nil
 	}

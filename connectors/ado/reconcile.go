@@ -29,9 +29,9 @@ func (t *Target) Drift(ctx context.Context, items []push.Item) (push.Drift, erro
 	if err != nil {
 		return nil, t.classify(err)
 	}
-	docs := t.listDocuments(ctx, s)
-	if docs == nil {
-		return nil, fmt.Errorf("%s: reading the collection %s back failed (the debug log says why)", t.Name(), t.o.Extension.Collection)
+	docs, err := t.listDocuments(ctx, s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the collection %s back: %w", t.Name(), t.o.Extension.Collection, t.classify(err))
 	}
 	var ids []int
 	for _, it := range items {
@@ -104,7 +104,7 @@ func (t *Target) verifyDrifted(ctx context.Context, s *session, items []push.Ite
 // readBatch reads the fields covsync writes of work items ids with POST _apis/wit/workitemsbatch, 200 ids
 // a request, errorPolicy omit (a missing id is a null, not a failed call).
 func (t *Target) readBatch(ctx context.Context, s *session, ids []int) (map[int]*snapshot, error) {
-	return t.readInBatches(ctx, ids, "reading back", func(fields []string, batch []int) (*[]workitemtracking.WorkItem, error) {
+	return t.readInBatches(ctx, s, ids, "reading back", func(fields []string, batch []int) (*[]workitemtracking.WorkItem, error) {
 		return s.wit.GetWorkItemsBatch(ctx, workitemtracking.GetWorkItemsBatchArgs{
 			Project: &t.o.Project,
 			WorkItemGetRequest: &workitemtracking.WorkItemBatchGetRequest{

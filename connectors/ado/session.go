@@ -18,7 +18,8 @@ import (
 // in the Go client; on Azure DevOps Services it lives on extmgmt.dev.azure.com).
 const extensionManagementArea = "6c2b0933-3600-42ae-bf8b-93d4f7e83594"
 
-// dataAPIVersion is the api-version of the extension data routes, which are preview-only.
+// dataAPIVersion is the api-version of the extension data routes, which are preview-only, when the server's
+// location data does not list them; session.dataVersion is what the server advertises (versions.go).
 const dataAPIVersion = "7.1-preview.1"
 
 // session is what one target needs to talk to its organization, built once (the first Plan, Push or probe)
@@ -29,7 +30,12 @@ type session struct {
 	orgURL  string // the connection's base URL (lowercased by NewPatConnection)
 	extURL  string // the ExtensionManagement area's base URL
 	wit     workitemtracking.Client
+	witBase string // the work item tracking area's base URL (the process area lives there too)
 	docsURL string // …/Collections/{collection}/Documents
+	project projectRef
+
+	dataVersion string // api-version of the extension data routes on this server
+	coreVersion string // api-version of GET _apis/projects/{project}
 }
 
 func (t *Target) session(ctx context.Context) (*session, error) {
@@ -50,13 +56,38 @@ func (t *Target) session(ctx context.Context) (*session, error) {
 		}
 		t.cache.setAreas(conn.BaseUrl, a)
 	}
+	// The areas live on other hosts of the service (extmgmt.dev.azure.com); the organization named them in an
+	// authenticated answer, so they earn the PAT, as a redirect never does.
+	for _, u := range []string{a.wit, a.ext} {
+		if err := t.cred.Trust(u); err != nil {
+			return nil, fmt.Errorf("%s: resource area %s: %w", t.Name(), u, err)
+		}
+	}
 	witURL := a.wit
 	s.extURL = a.ext
-	s.wit = &workitemtracking.ClientImpl{Client: *t.client(conn, strings.ToLower(strings.TrimRight(witURL, "/")))}
+	ext, err := t.apiVersions(ctx, s, s.extURL)
+	if err != nil {
+		return nil, err
+	}
+	org, err := t.apiVersions(ctx, s, s.orgURL)
+	if err != nil {
+		return nil, err
+	}
+	s.dataVersion = routeAPIVersion(ext, locationDocuments, dataAPIVersion)
+	s.coreVersion = routeAPIVersion(org, locationProjects, wantVersion)
+	s.witBase = strings.ToLower(strings.TrimRight(witURL, "/"))
+	s.wit = &workitemtracking.ClientImpl{Client: *t.client(conn, s.witBase)}
 	e := t.o.Extension
 	s.docsURL = strings.TrimRight(s.extURL, "/") + "/_apis/ExtensionManagement/InstalledExtensions/" +
 		url.PathEscape(e.Publisher) + "/" + url.PathEscape(e.ID) + "/Data/Scopes/Default/Current/Collections/" +
 		url.PathEscape(e.Collection) + "/Documents"
+	// The project resolved to its id and name: a work item's System.TeamProject is compared with the name
+	// even when the config names the project by id, and the id is the destination two mappings may not share.
+	ref, err := t.resolveProject(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	s.project = ref
 	t.sess = s
 	return s, nil
 }
@@ -108,8 +139,12 @@ func (s *session) rest(ctx context.Context, method, u, apiVersion string, in, ou
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", s.conn.AuthorizationString)
-	req.Header.Set("Accept", "application/json;api-version="+apiVersion)
+	// Authorization is attached by httpx.Authorize (target.go), for the organization's origins only.
+	accept := "application/json"
+	if apiVersion != "" { // "": the OPTIONS discovery, which takes none
+		accept += ";api-version=" + apiVersion
+	}
+	req.Header.Set("Accept", accept)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json;charset=utf-8")
 	}

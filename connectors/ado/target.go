@@ -37,7 +37,10 @@ type Options struct {
 	OrganizationURL string // https://dev.azure.com/acme, or a Server collection URL
 	PAT             config.Secret
 	// Project is the Azure DevOps project (name or id) the source project maps to.
-	Project   string
+	Project string
+	// Owner is the covsync project the target writes for (projects[].id). Targets sharing a Cache refuse
+	// to write one Azure DevOps project (resolved to its id) for two owners; empty: not checked.
+	Owner     string
 	Extension config.ADOExtension
 	// Fields maps FieldCoveragePercent etc. to work-item field reference names; empty: documents only.
 	Fields map[string]string
@@ -80,6 +83,7 @@ type Target struct {
 	maxConflicts int
 	summary      *summaryRenderer
 	pacer        *pacer
+	cred         *httpx.Credential
 
 	cache        *Cache
 	refreshEvery time.Duration
@@ -164,7 +168,12 @@ func New(o Options) (*Target, error) {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 	}
-	hc := *base
+	// The PAT goes to the organization's origin and the areas it names (session.go), never to a host a
+	// redirect names: httpx.Authorize attaches it (and strips the Go client's own header elsewhere).
+	if t.cred, err = httpx.BasicCredential(o.OrganizationURL, "", o.PAT.Reveal()); err != nil {
+		return nil, fmt.Errorf("%s: organization_url: %w", where, err)
+	}
+	hc := *httpx.Authorize(base, t.cred)
 	rt := hc.Transport
 	if rt == nil {
 		rt = http.DefaultTransport
@@ -240,6 +249,10 @@ func (t *Target) Plan(ctx context.Context, p *report.Project) ([]push.Item, erro
 	if err != nil {
 		return nil, t.planError(err)
 	}
+	types, err := t.fieldTypes(ctx, s)
+	if err != nil {
+		return nil, t.planError(err)
+	}
 	cands, snaps, m, err := t.mapCached(ctx, s, p)
 	if err != nil {
 		return nil, t.planError(err)
@@ -257,7 +270,7 @@ func (t *Target) Plan(ctx context.Context, p *report.Project) ([]push.Item, erro
 			pl.verify = vr
 		}
 		if len(t.o.Fields) > 0 {
-			if pl.Fields, err = t.fieldsFor(p, c.story); err != nil {
+			if pl.Fields, err = t.fieldsFor(p, c.story, types); err != nil {
 				return nil, fmt.Errorf("%s: story %s: %w", t.Name(), c.story.Key, err)
 			}
 		}

@@ -25,11 +25,11 @@ type Auth struct {
 }
 
 // client speaks the v1 content API. It takes a plain *http.Client so the caller decides retries, pacing and
-// TLS (covsync passes connectors/httpx's client); it adds only the base path, auth and JSON.
+// TLS (covsync passes connectors/httpx's client); it adds only the base path and JSON (the
+// credential comes from httpx.Authorize, wrapped around that client).
 type client struct {
 	http      *http.Client
 	api       string // <url>/rest/api
-	auth      Auth
 	userAgent string
 }
 
@@ -88,12 +88,7 @@ func (c *client) do(ctx context.Context, method, path string, q url.Values, in, 
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)
 	}
-	switch c.auth.Type {
-	case "bearer":
-		req.Header.Set("Authorization", "Bearer "+c.auth.Token.Reveal())
-	default:
-		req.SetBasicAuth(c.auth.Email, c.auth.Token.Reveal())
-	}
+	// The credential is attached by httpx.Authorize (target.go), for the configured origin only.
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return transportError(method, path, err)
@@ -132,6 +127,10 @@ func classify(ae *apiError) error {
 		return push.Retryable(ae)
 	case ae.Status == http.StatusConflict:
 		return push.Retryable(ae) // Push re-reads and retries a bounded number of times first
+	case ae.Status == http.StatusBadRequest && strings.Contains(ae.Message, "cannot be converted to new editor format"):
+		// Confluence Cloud refuses this page's body as such: sending it again will not help, and the other
+		// pages are not concerned.
+		return push.Permanent(fmt.Errorf("%w (Confluence cannot convert this page's body to its editor; the page is left as it was)", ae))
 	}
 	return push.Permanent(ae)
 }

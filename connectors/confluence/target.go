@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
 )
@@ -113,9 +114,18 @@ func New(o Options) (*Target, error) {
 		l.SetOutput(io.Discard)
 		o.Log = l
 	}
+	var cred *httpx.Credential
+	if o.Auth.Type == "bearer" {
+		cred, err = httpx.BearerCredential(o.URL, o.Auth.Token.Reveal())
+	} else {
+		cred, err = httpx.BasicCredential(o.URL, o.Auth.Email, o.Auth.Token.Reveal())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("confluence target %s for project %q: url: %w", o.Site, o.ProjectID, err)
+	}
 	t := &Target{
 		o:    o,
-		c:    &client{http: o.HTTP, api: strings.TrimRight(o.URL, "/") + "/rest/api", auth: o.Auth, userAgent: o.UserAgent},
+		c:    &client{http: httpx.Authorize(o.HTTP, cred), api: strings.TrimRight(o.URL, "/") + "/rest/api", userAgent: o.UserAgent},
 		tmpl: tmpl,
 	}
 	t.log = o.Log.WithField("target", t.Name())

@@ -638,3 +638,39 @@ func TestTitlesThatCannotTellPagesApartAreAConfigError(t *testing.T) {
 		})
 	}
 }
+
+func TestABodyConfluenceCannotConvertFailsThatPageAloneOnce(t *testing.T) {
+	e := newEnv(t, confluencesim.Options{})
+	e.sim.RefuseConversion(title + " 2.4.0")
+	tg := e.target(t, func(o *confluence.Options) { o.ReleasePages = true })
+	items, err := tg.Plan(context.Background(), shopProject())
+	if err != nil || len(items) != 3 {
+		t.Fatalf("plan: %d items, %v", len(items), err)
+	}
+	failed := 0
+	for _, it := range items {
+		_, err := tg.Push(context.Background(), it)
+		if err == nil {
+			continue
+		}
+		failed++
+		if push.KindOf(err) != push.KindPermanent || !strings.Contains(err.Error(), confluencesim.ConversionRefusal) {
+			t.Errorf("%s: %v (kind %v), want this page's failure with Confluence's message", it.Key, err, push.KindOf(err))
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("%d pages failed, want 1 of 3", failed)
+	}
+	if len(e.sim.PagesTitled(space, title)) != 1 || len(e.sim.PagesTitled(space, title+" 2.3.1")) != 1 {
+		t.Error("the other pages were not written")
+	}
+	writes := 0
+	for _, r := range e.sim.Requests() {
+		if r.Method == http.MethodPost && r.Path == "/content" && r.Status == http.StatusBadRequest {
+			writes++
+		}
+	}
+	if writes != 1 {
+		t.Errorf("the refused page was sent %d times, want once:\n%s", writes, describe(e.sim.Requests()))
+	}
+}

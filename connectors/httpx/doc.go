@@ -12,14 +12,19 @@
 //     error body.
 //   - Backoff: exponential with full jitter (a random wait in [0, min(BackoffMax, BackoffBase·2^attempt)]),
 //     unless the server said how long to wait: Retry-After (delta-seconds or an HTTP date, RFC 9110 §10.2.3)
-//     is honoured on 429 and 503. A 429 without a usable Retry-After (missing, 0, in the past) waits at least
-//     one second. Every server-given wait is capped at RetryAfterCap, so a hostile or broken header cannot
-//     stall a cycle for an hour.
-//   - Pacing: a token bucket (golang.org/x/time/rate) per client, i.e. per target, at RequestsPerSecond with
-//     a burst of one. A 429 halves the rate (at most once a second, so a burst of concurrent 429s counts as
-//     one signal, never below 1/32 of the configured rate) and pauses every request of the client until the
-//     Retry-After has passed; afterwards each success that comes two seconds or more after the last change
-//     adds back a tenth of the configured rate (additive increase, multiplicative decrease).
+//     on 429 and 503. A 429 without a usable Retry-After backs off with full jitter from 2 s and never less
+//     than one second ([1 s, 2 s], [1 s, 4 s], …). Every server-given wait is capped at RetryAfterCap, so a
+//     hostile or broken header cannot stall a cycle for an hour.
+//   - Pacing (docs/architecture.md, "Pace to the site"): a token bucket (golang.org/x/time/rate) per client,
+//     i.e. per site, at RequestsPerSecond with a burst of one. A 429 halves the rate (at most once a second,
+//     never below 1/32 of the configured rate) and pauses every request of the client for its Retry-After;
+//     a 429 with RateLimit-Reason: jira-per-issue-on-write holds back that issue only; X-RateLimit-NearLimit:
+//     true eases the rate by a fifth; Retry-After on any other answer (a 200 included) pauses the client.
+//     Each success two seconds or more after the last change adds back a tenth of the configured rate.
+//     Beta-Retry-After and Beta-RateLimit-* are logged, never obeyed. Requests in flight are held to
+//     rate × latency (Little's law), bounded by MaxInFlight. Options.Budget, when set, is a budget shared
+//     by every replica (internal/budget) that each attempt draws from; it stands in for the client's own
+//     bucket while the client runs at the configured rate.
 //   - Timeout: every attempt has Timeout (default 30 s) from dialling to the end of the body.
 //   - TLS: verification is always on (there is no option to turn it off); CAFile adds PEM certificates to
 //     the system pool rather than replacing it. The proxy comes from HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
@@ -27,5 +32,6 @@
 //   - Logs: at debug level, one line per attempt (method, redacted URL, status, duration, attempt) and one per
 //     retry decision. Headers are never logged; URLs lose user info and credential-named query values, and
 //     internal/redact masks every string in Options.Secrets (in any spelling) and credential-shaped text.
-//   - Counters: Options.Counters, when set, counts requests, attempts, retries and 429s for /metrics.
+//   - Counters: Options.Counters, when set, counts requests, attempts, retries, 429s by reason and
+//     near-limit warnings, and shows requests in flight, the in-flight limit and budget waits, for /metrics.
 package httpx

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,9 @@ const (
 	DefaultBackoffMax    = 30 * time.Second
 	// MinTooManyRequestsWait is the least a 429 waits when the server gave no usable Retry-After.
 	MinTooManyRequestsWait = time.Second
+	// TooManyRequestsBackoff is where the backoff of a 429 without Retry-After starts (2 s, 4 s, 8 s, …,
+	// each drawn with full jitter).
+	TooManyRequestsBackoff = 2 * time.Second
 )
 
 // Options configure one client, normally one per configured target (jira[].name, ado[].name, …).
@@ -53,12 +57,23 @@ type Options struct {
 	Secrets []string
 	// Counters, when set, is incremented by the client (the daemon exports it on /metrics).
 	Counters *Counters
+	// MaxInFlight bounds the adaptive in-flight limit (default DefaultMaxInFlight; workers.per_target).
+	MaxInFlight int
+	// Budget, when set, is a request budget shared beyond this client: every attempt draws one token from
+	// it after the client's own bucket (internal/budget: one budget per site for every replica).
+	Budget Budget
 	// Transport replaces the base transport (tests); nil builds one with TLS and proxy settings.
 	Transport http.RoundTripper
 
 	// jitter draws the backoff in [0, n]; nil draws uniformly (math/rand/v2). Tests fix it so that a backoff
 	// is the same every run.
 	jitter func(n int64) int64
+}
+
+// Budget is a request budget shared beyond one client. Wait blocks until one request may go out, or ctx
+// ends.
+type Budget interface {
+	Wait(ctx context.Context) error
 }
 
 // ForConn is the options of the client of one configured site or organization of kind ("jira", "ado",
@@ -69,12 +84,48 @@ func ForConn(kind string, c config.Conn) Options {
 		CAFile: c.CAFile, Secrets: []string{c.Auth.Token.Reveal()}}
 }
 
-// Counters are the client's running totals. The zero value is ready; read them with Load.
+// Counters are the client's running totals and gauges. The zero value is ready; read them with Load.
 type Counters struct {
 	Requests        atomic.Int64 // requests made by callers
 	Attempts        atomic.Int64 // attempts sent on the wire (requests + retries)
 	Retries         atomic.Int64 // attempts after the first
 	TooManyRequests atomic.Int64 // 429 answers seen
+	NearLimit       atomic.Int64 // answers that warned the budget is nearly spent
+	InFlight        atomic.Int64 // attempts in flight now
+	InFlightLimit   atomic.Int64 // the adaptive in-flight limit now
+	BudgetWaits     atomic.Int64 // attempts that waited for the shared budget
+	BudgetWaitNanos atomic.Int64 // total time attempts waited for the shared budget
+
+	mu      sync.Mutex
+	reasons map[string]int64 // 429s by reason
+}
+
+// ReasonUnspecified is the reason of a 429 that named none.
+const ReasonUnspecified = "unspecified"
+
+func (c *Counters) tooManyRequests(reason string) {
+	c.TooManyRequests.Add(1)
+	if reason == "" {
+		reason = ReasonUnspecified
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reasons == nil {
+		c.reasons = map[string]int64{}
+	}
+	c.reasons[reason]++
+}
+
+// TooManyRequestsByReason returns the 429s seen by reason (RateLimit-Reason, X-RateLimit-Resource, or
+// ReasonUnspecified).
+func (c *Counters) TooManyRequestsByReason() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int64, len(c.reasons))
+	for k, v := range c.reasons {
+		out[k] = v
+	}
+	return out
 }
 
 type ctxKey int
@@ -108,9 +159,15 @@ func New(o Options) (*http.Client, error) {
 	}
 	red := newRedactor(o.Secrets)
 	lim := newAdaptiveLimiter(o.RequestsPerSecond)
+	counters := o.Counters
+	fl := newInflight(o.MaxInFlight, lim.limit, func(n, limit int) {
+		counters.InFlight.Store(int64(n))
+		counters.InFlightLimit.Store(int64(limit))
+	})
+	lim.changed = fl.rateChanged
 	inner := &attemptTransport{
-		base: base, name: o.Name, userAgent: o.UserAgent, limiter: lim, counters: o.Counters,
-		log: log, redact: red, retryAfterCap: o.RetryAfterCap, timeout: o.Timeout,
+		base: base, name: o.Name, userAgent: o.UserAgent, limiter: lim, inflight: fl, budget: o.Budget,
+		counters: o.Counters, log: log, redact: red, retryAfterCap: o.RetryAfterCap, timeout: o.Timeout,
 	}
 	policy := &retryPolicy{
 		name: o.Name, log: log, redact: red, retryAfterCap: o.RetryAfterCap,
@@ -132,7 +189,7 @@ func New(o Options) (*http.Client, error) {
 		Backoff:      policy.backoff,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
-	return &http.Client{Transport: &entryTransport{next: &retryablehttp.RoundTripper{Client: rc}, counters: o.Counters, limiter: lim}}, nil
+	return &http.Client{Transport: &entryTransport{next: &retryablehttp.RoundTripper{Client: rc}, counters: o.Counters, limiter: lim, inflight: fl}}, nil
 }
 
 func (o Options) withDefaults() Options {

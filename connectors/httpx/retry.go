@@ -66,21 +66,24 @@ func transient(err error) bool {
 	return !strings.Contains(err.Error(), "unsupported protocol scheme")
 }
 
-// backoff is the wait before retry number attempt+1: what the server asked for on 429/503, otherwise
-// exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And Jitter").
+// backoff is the wait before retry number attempt+1: what the server asked for (Retry-After on a 429 or
+// 503), otherwise exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And
+// Jitter"). A 429 that names no wait backs off from TooManyRequestsBackoff and never less than
+// MinTooManyRequestsWait: Jira Cloud may answer 429 without Retry-After, and Atlassian asks for jittered
+// exponential backoff then (https://developer.atlassian.com/cloud/jira/platform/rate-limiting/, "Response
+// handling pseudo code"), so the retries are not all spent within a second.
 func (p *retryPolicy) backoff(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
 	wait, fromServer := serverWait(resp, p.retryAfterCap), true
 	if wait == 0 {
 		fromServer = false
-		upper := p.base << min(attempt, 30)
-		if upper <= 0 || upper > p.max {
-			upper = p.max
-		}
-		wait = time.Duration(p.jitter(int64(upper)))
+		wait = p.jittered(attempt, resp != nil && resp.StatusCode == http.StatusTooManyRequests)
 	}
 	fields := logrus.Fields{"target": p.name, "wait_ms": wait.Milliseconds(), "retry": attempt + 1, "retry_after": fromServer}
 	if resp != nil {
 		fields["status"] = resp.StatusCode
+		if r := rateLimitReason(resp.Header); r != "" {
+			fields["ratelimit_reason"] = r
+		}
 		if resp.Request != nil {
 			fields["method"] = resp.Request.Method
 			fields["url"] = p.redact.url(resp.Request.URL)
@@ -90,21 +93,33 @@ func (p *retryPolicy) backoff(_, _ time.Duration, attempt int, resp *http.Respon
 	return wait
 }
 
-// serverWait is the wait the server asks for, capped: Retry-After on a 429 (at least MinTooManyRequestsWait
-// when missing, zero or past) or on a 503 (when present and positive). Zero means "the server did not say".
+// jittered is the full-jitter wait before retry attempt+1: uniform in [0, min(max, base·2^attempt)], or
+// for a 429 without Retry-After uniform in [MinTooManyRequestsWait, min(max, TooManyRequestsBackoff·2^attempt)].
+func (p *retryPolicy) jittered(attempt int, tooMany bool) time.Duration {
+	base, floor, ceiling := p.base, time.Duration(0), p.max
+	if tooMany {
+		base, floor = TooManyRequestsBackoff, MinTooManyRequestsWait
+		ceiling = max(ceiling, floor)
+	}
+	upper := base << min(attempt, 30)
+	if upper <= 0 || upper > ceiling {
+		upper = ceiling
+	}
+	return floor + time.Duration(p.jitter(int64(upper-floor)))
+}
+
+// serverWait is the wait the server asked for on a 429 or 503, capped: Retry-After when present and
+// positive. Zero means "the server did not say" (Beta-Retry-After is observed, never obeyed).
 func serverWait(resp *http.Response, limit time.Duration) time.Duration {
 	if resp == nil {
 		return 0
 	}
-	var wait time.Duration
 	switch resp.StatusCode {
-	case http.StatusTooManyRequests:
-		wait, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		wait = max(wait, MinTooManyRequestsWait)
-	case http.StatusServiceUnavailable:
-		wait, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		wait, _ := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return min(wait, limit)
 	}
-	return min(wait, limit)
+	return 0
 }
 
 // ParseRetryAfter reads a Retry-After value: delay-seconds or an HTTP-date (RFC 9110 §10.2.3), the date

@@ -1,9 +1,12 @@
 package httpx
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +45,7 @@ type entryTransport struct {
 	next     http.RoundTripper
 	counters *Counters
 	limiter  *adaptiveLimiter
+	inflight *inflight
 }
 
 func (t *entryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -50,13 +54,16 @@ func (t *entryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(req.WithContext(context.WithValue(req.Context(), stateKey{}, st)))
 }
 
-// attemptTransport sends one attempt: it waits for the limiter, sets User-Agent, logs, counts and feeds 429s
-// back to the limiter.
+// attemptTransport sends one attempt: it waits for a place in flight, the limiter and the shared budget,
+// sets User-Agent, logs, counts, feeds the latency to the in-flight limit and the rate-limit answers
+// (429s, Retry-After on any status, near-limit warnings) back to the limiter.
 type attemptTransport struct {
 	base          http.RoundTripper
 	name          string
 	userAgent     string
 	limiter       *adaptiveLimiter
+	inflight      *inflight
+	budget        Budget
 	counters      *Counters
 	log           *logrus.Logger
 	redact        *redactor
@@ -73,7 +80,12 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if attempt > 1 {
 		t.counters.Retries.Add(1)
 	}
-	if err := t.limiter.wait(req.Context()); err != nil {
+	if err := t.inflight.acquire(req.Context()); err != nil {
+		return nil, err
+	}
+	release := sync.OnceFunc(t.inflight.release)
+	if err := t.wait(req.Context(), issueOf(req.URL.Path)); err != nil {
+		release()
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
@@ -83,14 +95,16 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	start := time.Now()
 	resp, err := t.base.RoundTrip(r)
+	latency := time.Since(start)
 	if err != nil {
 		cancel()
+		release()
 	} else {
-		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: func() { cancel(); release() }}
 	}
 	fields := logrus.Fields{
 		"target": t.name, "method": req.Method, "url": t.redact.url(req.URL), "attempt": attempt,
-		"duration_ms": time.Since(start).Milliseconds(),
+		"duration_ms": latency.Milliseconds(),
 	}
 	if err != nil {
 		fields["error"] = t.redact.string(err.Error())
@@ -98,26 +112,123 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return nil, err
 	}
 	fields["status"] = resp.StatusCode
-	t.log.WithFields(fields).Debug("http request")
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		t.counters.TooManyRequests.Add(1)
-		t.limiter.tooManyRequests(serverWait(resp, t.retryAfterCap))
-	case resp.StatusCode < 500:
-		t.limiter.success()
+	for _, h := range observedHeaders {
+		if v := resp.Header.Get(h); v != "" {
+			fields[h] = v // observed, never obeyed (Beta-*), or worth seeing when debugging pacing
+		}
 	}
+	t.log.WithFields(fields).Debug("http request")
+	t.answered(req, resp, latency)
 	return resp, nil
 }
 
-// cancelOnClose ends an attempt's timeout context once the caller is done with the body, as http.Client
-// does for its own Timeout.
+// wait holds an attempt until the limiter (the client's pause, the issue's pause, its token bucket) and
+// the shared budget let it go.
+func (t *attemptTransport) wait(ctx context.Context, issue string) error {
+	if err := t.limiter.wait(ctx, issue, t.budget != nil); err != nil {
+		return err
+	}
+	if t.budget == nil {
+		return nil
+	}
+	t0 := time.Now()
+	err := t.budget.Wait(ctx)
+	if d := time.Since(t0); d > time.Millisecond {
+		t.counters.BudgetWaits.Add(1)
+		t.counters.BudgetWaitNanos.Add(int64(d))
+	}
+	return err
+}
+
+// Rate-limit answers as Atlassian documents them for Jira Cloud
+// (https://developer.atlassian.com/cloud/jira/platform/rate-limiting/ and "Build an app that respects rate
+// limits"): the reason of a 429 is in RateLimit-Reason; jira-per-issue-on-write means one issue is written
+// too often (space out writes to that issue, not the site); X-RateLimit-NearLimit: true says less than 20 %
+// of a budget remains; Beta-Retry-After and Beta-RateLimit-* are announced, not in force. Azure DevOps names
+// the resource of a limit in X-RateLimit-Resource and may delay a request and send Retry-After on an answer
+// that is not a 429 (https://learn.microsoft.com/en-us/azure/devops/integrate/concepts/rate-limits).
+const (
+	ReasonPerIssueOnWrite = "jira-per-issue-on-write"
+	headerReason          = "RateLimit-Reason"
+	headerNearLimit       = "X-RateLimit-NearLimit"
+	headerResource        = "X-RateLimit-Resource"
+)
+
+// observedHeaders are logged at debug level with each attempt and otherwise ignored.
+var observedHeaders = []string{"Beta-Retry-After", "Beta-RateLimit-Policy", "Beta-RateLimit", headerReason, headerNearLimit}
+
+// answered feeds one answer back: its latency to the in-flight limit, and the rate-limit signals to the
+// limiter.
+func (t *attemptTransport) answered(req *http.Request, resp *http.Response, latency time.Duration) {
+	ra, _ := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	ra = min(ra, t.retryAfterCap)
+	near := strings.EqualFold(strings.TrimSpace(resp.Header.Get(headerNearLimit)), "true")
+	if near {
+		t.counters.NearLimit.Add(1)
+		t.limiter.nearLimit()
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		reason := rateLimitReason(resp.Header)
+		t.counters.tooManyRequests(reason)
+		if issue := issueOf(req.URL.Path); reason == ReasonPerIssueOnWrite && issue != "" {
+			// One issue written too often: hold that issue back, the site goes on.
+			t.limiter.pauseIssue(issue, cmp.Or(ra, TooManyRequestsBackoff))
+			return
+		}
+		t.limiter.tooManyRequests(max(ra, MinTooManyRequestsWait))
+		return
+	}
+	t.inflight.observe(latency)
+	if ra > 0 {
+		// Retry-After on any other answer (a 503, or a 200 that Azure DevOps delayed): the site asks every
+		// request to wait.
+		t.limiter.pause(ra)
+	}
+	if resp.StatusCode < 500 && !near && ra == 0 {
+		t.limiter.success()
+	}
+}
+
+// rateLimitReason is the reason a site gives for limiting: RateLimit-Reason (Jira Cloud), else
+// X-RateLimit-Resource (Azure DevOps), reduced to a short label-safe token.
+func rateLimitReason(h http.Header) string {
+	r := h.Get(headerReason)
+	if r == "" {
+		r = h.Get(headerResource)
+	}
+	r = strings.ToLower(strings.TrimSpace(r))
+	if len(r) > 48 {
+		r = r[:48]
+	}
+	return strings.Map(func(c rune) rune {
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' {
+			return c
+		}
+		return '_'
+	}, r)
+}
+
+// issueOf is the issue a request path is about ("/rest/api/2/issue/SHOP-1/properties/x" → "SHOP-1"), or ""
+// for a path about no single issue.
+func issueOf(path string) string {
+	_, rest, ok := strings.Cut(path, "/issue/")
+	if !ok {
+		return ""
+	}
+	key, _, _ := strings.Cut(rest, "/")
+	return key
+}
+
+// cancelOnClose ends an attempt's timeout context (and its place in flight) once the caller is done with
+// the body, as http.Client does for its own Timeout.
 type cancelOnClose struct {
 	io.ReadCloser
-	cancel context.CancelFunc
+	cancel func()
+	once   sync.Once
 }
 
 func (b *cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()
-	b.cancel()
+	b.once.Do(b.cancel)
 	return err
 }

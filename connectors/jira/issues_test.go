@@ -406,3 +406,26 @@ func TestAnHTMLErrorPageIsCutToAKilobyteInTheError(t *testing.T) {
 		t.Errorf("the error is %d bytes (the page is %d), want about 1 KB saying it was cut:\n%s", n, len(page), err)
 	}
 }
+
+func TestASelectOptionValidInOneProjectIsAConfigurationErrorInAnother(t *testing.T) {
+	e := newEnv(t, 1)
+	e.sim.AddProject("OPS", "Operations")
+	e.sim.AddIssues("OPS", 1)
+	e.sim.SetProjectOptions("OPS", e.status, "passed", "skipped", "no tests") // no "failed" in OPS's context
+	site := e.site(t)
+	if items := plan(t, site.IssueTarget("SHOP"), project(story("SHOP-1"))); len(items) != 1 {
+		t.Fatalf("SHOP planned %d items", len(items))
+	}
+	_, err := site.IssueTarget("OPS").Plan(context.Background(), project(story("OPS-1")))
+	if err == nil || push.KindOf(err) != push.KindConfig {
+		t.Fatalf("OPS plan: %v (kind %v), want a configuration error", err, push.KindOf(err))
+	}
+	for _, w := range []string{"fields.test_status", `"failed"`, "project OPS"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %s", err, w)
+		}
+	}
+	if e.sim.Count("PUT", "/rest/api/2/issue/OPS-1") != 0 {
+		t.Error("an edit was sent with an option the project refuses")
+	}
+}

@@ -69,19 +69,25 @@ func NewSite(cfg config.Jira, o Options) (*Site, error) {
 			return nil, fmt.Errorf("jira %s: %w", cfg.Name, err)
 		}
 	}
-	var rt http.RoundTripper
+	// The credential is attached by httpx.Authorize, which sends it to the configured origin only; go-jira's
+	// BasicAuthTransport and PATAuthTransport add it below the redirect loop, to whatever host a redirect names.
+	var cred *httpx.Credential
+	var err error
 	switch strings.ToLower(cfg.Auth.Type) {
 	case "", "basic":
 		if cfg.Auth.Email == "" {
 			return nil, fmt.Errorf("jira %s: auth.email is required for basic auth", cfg.Name)
 		}
-		rt = &gojira.BasicAuthTransport{Username: cfg.Auth.Email, Password: token, Transport: hc.Transport}
+		cred, err = httpx.BasicCredential(cfg.URL, cfg.Auth.Email, token)
 	case "bearer", "pat":
-		rt = &gojira.PATAuthTransport{Token: token, Transport: hc.Transport}
+		cred, err = httpx.BearerCredential(cfg.URL, token)
 	default:
 		return nil, fmt.Errorf("jira %s: auth.type %q: want basic or bearer", cfg.Name, cfg.Auth.Type)
 	}
-	client, err := gojira.NewClient(&http.Client{Transport: rt}, cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("jira %s: url: %w", cfg.Name, err)
+	}
+	client, err := gojira.NewClient(httpx.Authorize(hc, cred), cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("jira %s: url %q: %w", cfg.Name, cfg.URL, err)
 	}
@@ -162,7 +168,8 @@ func (s *Site) classify(ctx context.Context, resp *gojira.Response, err error, w
 		return push.Retryable(fmt.Errorf("jira %s: %s: %w", s.cfg.Name, what, err))
 	}
 	status := resp.StatusCode
-	msg := jiraMessage(resp, err)
+	text, je := jiraMessageText(resp, err)
+	msg := capText(text, maxMessage)
 	switch {
 	case status == http.StatusUnauthorized:
 		return push.Fatalf("jira %s: %s: 401 Unauthorized: Jira refused %s; check that it is current", s.cfg.Name, what, s.credential())
@@ -171,9 +178,24 @@ func (s *Site) classify(ctx context.Context, resp *gojira.Response, err error, w
 	case status == http.StatusTooManyRequests || status >= 500:
 		return push.Retryable(fmt.Errorf("jira %s: %s: %d after retries: %s", s.cfg.Name, what, status, msg))
 	default:
-		return push.Permanentf("jira %s: %s: %d: %s", s.cfg.Name, what, status, msg)
+		r := &refusal{Status: status, msg: fmt.Sprintf("jira %s: %s: %d: %s", s.cfg.Name, what, status, msg)}
+		if je != nil {
+			r.Messages, r.Fields = je.ErrorMessages, je.Errors
+		}
+		return push.Permanent(r)
 	}
 }
+
+// refusal is a 4xx answer other than 401 and 403 with Jira's error collection kept apart, so a target can
+// tell a per-field refusal ("cannot be set") from a bad value.
+type refusal struct {
+	Status   int
+	Messages []string
+	Fields   map[string]string // field id → Jira's message
+	msg      string
+}
+
+func (r *refusal) Error() string { return r.msg }
 
 func (s *Site) user() string {
 	if s.cfg.Auth.Email != "" {
@@ -201,12 +223,6 @@ func unreachable(err error) bool {
 // proxy's HTML sign-in page runs to tens of KB), and the error goes to the log, the ledger and the terminal.
 const maxMessage = 1024
 
-// jiraMessage reads Jira's error collection ({"errorMessages":[…],"errors":{field: msg}}) into one line,
-// fields sorted so the message is stable, of at most maxMessage bytes.
-func jiraMessage(resp *gojira.Response, err error) string {
-	return capText(jiraMessageText(resp, err), maxMessage)
-}
-
 // capText cuts s to at most n bytes on a rune boundary, saying how much was left out.
 func capText(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ") // an HTML page's line breaks and indentation say nothing
@@ -220,20 +236,22 @@ func capText(s string, n int) string {
 	return fmt.Sprintf("%s… (%d more bytes)", s[:cut], len(s)-cut)
 }
 
-func jiraMessageText(resp *gojira.Response, err error) string {
+// jiraMessageText reads the answer's body (once: it consumes it) into one line and, when it is Jira's error
+// collection, returns that too.
+func jiraMessageText(resp *gojira.Response, err error) (string, *gojira.Error) {
 	jerr := gojira.NewJiraError(resp, err)
 	var je *gojira.Error
 	if !errors.As(jerr, &je) {
-		return strings.TrimSpace(jerr.Error())
+		return strings.TrimSpace(jerr.Error()), nil
 	}
 	parts := append([]string(nil), je.ErrorMessages...)
 	for _, k := range sortedKeys(je.Errors) {
 		parts = append(parts, k+": "+je.Errors[k])
 	}
 	if len(parts) == 0 {
-		return http.StatusText(resp.StatusCode)
+		return http.StatusText(resp.StatusCode), je
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, "; "), je
 }
 
 // Check probes the site read-only for `covsync check`: the credential (GET /myself), the configured fields
@@ -251,6 +269,9 @@ func (s *Site) Check(ctx context.Context, projectKeys []string) error {
 	for _, k := range projectKeys {
 		var p gojira.Project
 		if _, err := s.call(ctx, "GET", "rest/api/2/project/"+k, nil, &p, "GET project "+k, "Browse Projects"); err != nil {
+			return err
+		}
+		if err := s.checkPermissions(ctx, k); err != nil {
 			return err
 		}
 	}

@@ -17,16 +17,47 @@ import (
 type CTRFReport struct {
 	ReportID string // CTRF reportId, "" when absent
 	Tool     string
-	Summary  CTRFSummary
-	Start    time.Time // the run's start (summary.start)
-	Stop     time.Time // the run's stop; zero when absent
-	Env      CTRFEnvironment
-	Tests    []CTRFTest
+	Summary  CTRFSummary // the summary's own counts, as the report states them
+	Start    time.Time   // the run's start: summary.start, or what StartFrom names
+	// StartFrom says where Start came from when summary.start was zero or missing (which the CTRF schema
+	// allows; the Go reporter and junit-to-ctrf write 0): StartTimestamp, StartStop or StartIngest; "" when
+	// it is summary.start.
+	StartFrom string
+	Stop      time.Time // the run's stop; zero when absent
+	Env       CTRFEnvironment
+	Tests     []CTRFTest
 }
 
 // CTRFSummary is the report's own summary counts.
 type CTRFSummary struct {
 	Tests, Passed, Failed, Skipped, Pending, Other int
+}
+
+// Where a run's start came from when summary.start was zero or missing.
+const (
+	StartTimestamp = "timestamp"    // the report's root timestamp
+	StartStop      = "summary.stop" // the run's stop
+	StartIngest    = "ingest time"  // nothing in the report: the time it was ingested
+)
+
+// TestCounts are the counts of the report's tests by status: the run's counts as stored.
+func (rep *CTRFReport) TestCounts() CTRFSummary {
+	c := CTRFSummary{Tests: len(rep.Tests)}
+	for _, t := range rep.Tests {
+		switch t.Status {
+		case "passed":
+			c.Passed++
+		case "failed":
+			c.Failed++
+		case "skipped":
+			c.Skipped++
+		case "pending":
+			c.Pending++
+		default:
+			c.Other++
+		}
+	}
+	return c
 }
 
 // CTRFEnvironment is the part of results.environment covsync keeps.
@@ -225,21 +256,31 @@ func (rep *CTRFReport) readToolAndSummary(root, results jsonObj) *InputError {
 	if ierr != nil {
 		return ierr
 	}
+	if rep.Stop, _, ierr = instant(sum, "stop"); ierr != nil {
+		return ierr
+	}
+	rep.Start = start
 	if !ok || start.Unix() == 0 {
-		// A report without a usable summary.start may still say when it was generated.
+		// The schema allows a zero start (the Go reporter and junit-to-ctrf write 0): the report's root
+		// timestamp says when it was generated, else the stop, else the time it is read (and ingested).
 		ts, err := root.str("timestamp")
 		if err != nil {
 			return err
 		}
-		t, perr := time.Parse(time.RFC3339Nano, ts)
-		if ts == "" || perr != nil {
-			return inputErr(sum.at("start"), "missing (and no RFC 3339 timestamp to use instead)")
+		if ts != "" {
+			t, perr := time.Parse(time.RFC3339Nano, ts)
+			if perr != nil {
+				return inputErr(root.at("timestamp"), "%q is not an RFC 3339 time", ts)
+			}
+			rep.Start, rep.StartFrom = t.UTC(), StartTimestamp
+		} else if !rep.Stop.IsZero() && rep.Stop.Unix() != 0 {
+			rep.Start, rep.StartFrom = rep.Stop, StartStop
+		} else {
+			rep.Start, rep.StartFrom = time.Now().UTC().Truncate(time.Millisecond), StartIngest
 		}
-		start = t
 	}
-	rep.Start = start
-	if rep.Stop, _, ierr = instant(sum, "stop"); ierr != nil {
-		return ierr
+	if rep.Stop.Unix() == 0 {
+		rep.Stop = time.Time{} // 0 means "not recorded", as for start
 	}
 	return nil
 }

@@ -44,6 +44,14 @@ func TestEveryReportInSharedTestdataParses(t *testing.T) {
 		"with-diagnostics.json":         {"example-runner", 1, 1},
 		"with-insights.json":            {"example-runner", 2, 0},
 		"with-retries.json":             {"example-runner", 2, 0},
+		// testdata/ctrf/field: more tools and languages.
+		"gotest-terraform-provider-ncloud.json": {"gotest", 7, 0},
+		"junit-to-ctrf-sample.json":             {"junit-to-ctrf", 10, 2},
+		"dotnet-challenge-kata.json":            {"dotnet", 7, 7},
+		"pytest-petswagger.json":                {"pytest", 53, 5},
+		"ska-oso-pht-ui.json":                   {"cypress", 2, 0},
+		"jest-ctrf-json-reporter.json":          {"jest", 21, 0},
+		"playwright-flaky-test-project.json":    {"playwright", 10, 9},
 	}
 	for _, p := range sharedReports(t) {
 		t.Run(filepath.Base(p), func(t *testing.T) {

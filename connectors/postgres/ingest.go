@@ -29,6 +29,39 @@ type CTRFOptions struct {
 	Release string // attach the run to this release (created when missing); optional
 	RunURL  string // the run's URL; overrides environment.buildUrl; optional
 	File    string // the file name errors name; optional
+	// BeforeCommit, when set, runs in the ingest's transaction after the run is stored (not for a report
+	// already stored); its error rolls everything back. The endpoint enqueues the project's cycles here.
+	BeforeCommit func(ctx context.Context, tx pgx.Tx) error
+}
+
+// ReadError is a failure to read the report or coverage file itself (a body cut short, over its limit):
+// nothing was parsed or stored.
+type ReadError struct{ Err error }
+
+func (e *ReadError) Error() string { return "read: " + e.Err.Error() }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// readAll reads what an ingest parses. The parser takes the bytes today; the Reader-taking ingest functions
+// are the seam through which a streaming parser replaces this.
+func readAll(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, &ReadError{err}
+	}
+	return data, nil
+}
+
+// IngestCTRFFrom reads a CTRF report from r and ingests it as IngestCTRF does. A failure of r is a
+// *ReadError and stores nothing.
+func (g *Ingester) IngestCTRFFrom(ctx context.Context, r io.Reader, opts CTRFOptions) (*RunIngest, error) {
+	if err := CheckProjectID(opts.Project); err != nil {
+		return nil, &InputError{File: opts.File, Msg: err.Error()}
+	}
+	data, err := readAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return g.IngestCTRF(ctx, data, opts)
 }
 
 // RunIngest is what IngestCTRF did.
@@ -42,6 +75,20 @@ type RunIngest struct {
 	Tests           int // test results stored
 	Links           int // test → ticket links stored
 	Tickets         int // distinct tickets linked
+	// StartedAt is the run's start; StartFrom says where it came from when summary.start was zero or
+	// missing (StartTimestamp, StartStop, StartIngest), "" when it is summary.start.
+	StartedAt time.Time
+	StartFrom string
+	// Counts are the run's counts, those of the tests stored; Summary the report's own, which Disagree says
+	// differ (a test that passed on retry counted as failed, say).
+	Counts, Summary CTRFSummary
+	Disagree        bool
+}
+
+// summaryJSON is the summary_counts column of a run.
+func summaryJSON(c CTRFSummary) map[string]int {
+	return map[string]int{"tests": c.Tests, "passed": c.Passed, "failed": c.Failed, "skipped": c.Skipped,
+		"pending": c.Pending, "other": c.Other}
 }
 
 var projectIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -90,7 +137,9 @@ func (g *Ingester) IngestCTRFReader(ctx context.Context, r io.Reader, opts CTRFO
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 
-	out := &RunIngest{RunName: rep.RunName()}
+	out := &RunIngest{RunName: rep.RunName(), StartedAt: rep.Start, StartFrom: rep.StartFrom,
+		Counts: rep.TestCounts(), Summary: rep.Summary}
+	out.Disagree = out.Counts != out.Summary
 	if out.ProjectCreated, err = g.ensureProject(ctx, tx, opts.Project); err != nil {
 		return nil, g.wrap("ingest "+opts.File, err)
 	}
@@ -116,14 +165,14 @@ func (g *Ingester) IngestCTRFReader(ctx context.Context, r io.Reader, opts CTRFO
 	}
 	err = tx.QueryRow(ctx, `INSERT INTO `+g.t("runs")+` (project_id, report_id, content_sha256, name, build, branch,
 			commit, url, environment, release_id, tool, started_at, stopped_at,
-			tests, passed, failed, skipped, pending, other)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+			tests, passed, failed, skipped, pending, other, summary_counts)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 		ON CONFLICT DO NOTHING
 		RETURNING id`,
 		opts.Project, reportID, sum, out.RunName, rep.Build(), rep.Env.Branch, rep.Env.Commit, url,
 		rep.Env.Environment, releaseID, rep.Tool, rep.Start, stop,
-		rep.Summary.Tests, rep.Summary.Passed, rep.Summary.Failed, rep.Summary.Skipped, rep.Summary.Pending,
-		rep.Summary.Other).Scan(&out.RunID)
+		out.Counts.Tests, out.Counts.Passed, out.Counts.Failed, out.Counts.Skipped, out.Counts.Pending,
+		out.Counts.Other, summaryJSON(rep.Summary)).Scan(&out.RunID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// One of the unique constraints said no: the report is stored already. Nothing of this file is kept
 		// (the deferred rollback also drops a project or release created above).
@@ -145,25 +194,25 @@ func (g *Ingester) IngestCTRFReader(ctx context.Context, r io.Reader, opts CTRFO
 	if err := g.aggregateTickets(ctx, tx, out, opts.Project, rep); err != nil {
 		return nil, fmt.Errorf("ingest %s: %w", opts.File, err)
 	}
+	if opts.BeforeCommit != nil {
+		if err := opts.BeforeCommit(ctx, tx); err != nil {
+			return nil, fmt.Errorf("ingest %s: %w", opts.File, err)
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("ingest %s: commit: %w", opts.File, err)
 	}
 	return out, nil
 }
 
-// copyTests stores the results and their ticket links with COPY: a report can hold many thousand tests.
+// copyTests stores the results and their ticket links with COPY: a report can hold many thousand tests. The
+// rows are produced one at a time as COPY sends them, never all at once beside the parsed report.
 func (g *Ingester) copyTests(ctx context.Context, tx pgx.Tx, out *RunIngest, rep *CTRFReport) error {
-	// One row at a time from the parsed tests (pgx encodes each row before asking for the next), not a
-	// second copy of the report as [][]any.
 	row := make([]any, 12)
-	i := 0
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{g.schema, "test_results"},
 		[]string{"run_id", "ordinal", "name", "suite", "status", "duration_ms", "started_at", "file", "message",
 			"flaky", "retries", "tags"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i == len(rep.Tests) {
-				return nil, nil
-			}
+		pgx.CopyFromSlice(len(rep.Tests), func(i int) ([]any, error) {
 			t := &rep.Tests[i]
 			var start any
 			if !t.Start.IsZero() {
@@ -175,25 +224,26 @@ func (g *Ingester) copyTests(ctx context.Context, tx pgx.Tx, out *RunIngest, rep
 			}
 			row[0], row[1], row[2], row[3], row[4], row[5] = out.RunID, int32(i), t.Name, t.Suite, t.Status, t.DurationMS
 			row[6], row[7], row[8], row[9], row[10], row[11] = start, t.File, t.Message, t.Flaky, int32(t.Retries), tags
-			i++
 			return row, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("store test results: %w", err)
 	}
 	out.Tests = int(n)
+	// Links in (test, ticket) order: test i, its j-th ticket.
+	ti, tj := 0, 0
+	links := 0
+	for _, t := range rep.Tests {
+		links += len(t.Tickets)
+	}
 	link := make([]any, 3)
-	i, k := 0, 0
 	n, err = tx.CopyFrom(ctx, pgx.Identifier{g.schema, "test_tickets"}, []string{"run_id", "ordinal", "ticket"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			for i < len(rep.Tests) && k == len(rep.Tests[i].Tickets) {
-				i, k = i+1, 0
+		pgx.CopyFromSlice(links, func(int) ([]any, error) {
+			for tj >= len(rep.Tests[ti].Tickets) {
+				ti, tj = ti+1, 0
 			}
-			if i == len(rep.Tests) {
-				return nil, nil
-			}
-			link[0], link[1], link[2] = out.RunID, int32(i), rep.Tests[i].Tickets[k]
-			k++
+			link[0], link[1], link[2] = out.RunID, int32(ti), rep.Tests[ti].Tickets[tj]
+			tj++
 			return link, nil
 		}))
 	if err != nil {
@@ -255,15 +305,47 @@ type CoverageIngest struct {
 	Unchanged      int // measurements stored already with the same figures
 }
 
+// CoverageOptions say how a coverage file is taken.
+type CoverageOptions struct {
+	File string // the file name errors name; optional
+	// Project, when set, is the only project the file may be about: another is refused with ErrOtherProject
+	// before anything is stored.
+	Project string
+	// BeforeCommit, when set, runs in the ingest's transaction when a measurement was inserted or changed;
+	// its error rolls everything back.
+	BeforeCommit func(ctx context.Context, tx pgx.Tx) error
+}
+
+// ErrOtherProject is a coverage file about another project than the one it was posted to.
+var ErrOtherProject = errors.New("the file is about another project")
+
 // IngestCoverage parses data as a coverage file and stores its measurements. Re-ingesting a file changes
 // nothing; a file with the same measuredAt and other figures replaces them.
 func (g *Ingester) IngestCoverage(ctx context.Context, data []byte, file string) (*CoverageIngest, error) {
+	return g.ingestCoverage(ctx, data, CoverageOptions{File: file})
+}
+
+// IngestCoverageFrom reads a coverage file from r and ingests it as IngestCoverage does. A failure of r is a
+// *ReadError and stores nothing.
+func (g *Ingester) IngestCoverageFrom(ctx context.Context, r io.Reader, opts CoverageOptions) (*CoverageIngest, error) {
+	data, err := readAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return g.ingestCoverage(ctx, data, opts)
+}
+
+func (g *Ingester) ingestCoverage(ctx context.Context, data []byte, opts CoverageOptions) (*CoverageIngest, error) {
+	file := opts.File
 	c, err := ParseCoverage(data)
 	if err != nil {
 		return nil, withFile(err, file)
 	}
 	if err := CheckProjectID(c.Project); err != nil {
 		return nil, &InputError{File: file, Path: "project", Msg: err.Error()}
+	}
+	if opts.Project != "" && c.Project != opts.Project {
+		return nil, fmt.Errorf("coverage of project %q: %w", c.Project, ErrOtherProject)
 	}
 	tickets := make([]string, len(c.Stories))
 	covered := make([]int32, len(c.Stories))
@@ -305,6 +387,11 @@ func (g *Ingester) IngestCoverage(ctx context.Context, data []byte, file string)
 		}
 	}
 	out.Unchanged = len(c.Stories) - len(inserted)
+	if opts.BeforeCommit != nil && len(inserted) > 0 {
+		if err := opts.BeforeCommit(ctx, tx); err != nil {
+			return nil, fmt.Errorf("ingest %s: %w", file, err)
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("ingest %s: commit: %w", file, err)
 	}

@@ -337,3 +337,56 @@ func TestAReportWithoutTestsIsARunWithoutStories(t *testing.T) {
 		t.Errorf("ingest %+v; report %d runs, latest %+v, %d stories", res, p.RunCount, p.LatestRun, len(p.Stories))
 	}
 }
+
+func TestAZeroStartTakesTheTimestampElseTheStopElseTheIngestTime(t *testing.T) {
+	s := newSource(t)
+	read := func(name string) []byte { return mustRead(t, fixture.CTRF(t, "field/"+name)) }
+	// junit-to-ctrf: start 0 and a root timestamp.
+	res := s.ingest(t, read("junit-to-ctrf-sample.json"), CTRFOptions{})
+	if want := time.Date(2025, 8, 5, 17, 41, 7, 63e6, time.UTC); res.StartFrom != StartTimestamp || !res.StartedAt.Equal(want) {
+		t.Errorf("junit-to-ctrf: start %v from %q, want %v from the timestamp", res.StartedAt, res.StartFrom, want)
+	}
+	// The Go reporter: start 0, stop 0, no timestamp.
+	before := time.Now().Add(-time.Second)
+	res = s.ingest(t, read("gotest-terraform-provider-ncloud.json"), CTRFOptions{})
+	if res.StartFrom != StartIngest || res.StartedAt.Before(before) || res.StartedAt.After(time.Now().Add(time.Second)) {
+		t.Errorf("go reporter: start %v from %q, want the time of ingest", res.StartedAt, res.StartFrom)
+	}
+	var stored time.Time
+	if err := s.pool.QueryRow(context.Background(), `SELECT started_at FROM `+pgx.Identifier{testSchema, "runs"}.Sanitize()+` WHERE id = $1`, res.RunID).Scan(&stored); err != nil || !stored.Equal(res.StartedAt) {
+		t.Errorf("stored start %v (%v), want %v", stored, err, res.StartedAt)
+	}
+	// start 0 with a stop and no timestamp.
+	res = s.ingest(t, []byte(`{"results":{"tool":{"name":"x"},"summary":{"tests":0,"passed":0,"failed":0,"skipped":0,
+		"pending":0,"other":0,"start":0,"stop":1763625601000},"tests":[]}}`), CTRFOptions{})
+	if res.StartFrom != StartStop || !res.StartedAt.Equal(time.UnixMilli(1763625601000)) {
+		t.Errorf("stop only: start %v from %q", res.StartedAt, res.StartFrom)
+	}
+}
+
+func TestRunCountsAreTheTestsCountsAndTheSummaryIsKeptBeside(t *testing.T) {
+	s := newSource(t)
+	// A jest run whose summary counts the test that passed on retry as failed.
+	report := []byte(`{"results":{"tool":{"name":"jest"},
+		"summary":{"tests":3,"passed":1,"failed":2,"skipped":0,"pending":0,"other":0,"start":1763625600000,"stop":1763625601000},
+		"tests":[{"name":"SHOP-1 a","status":"passed","duration":1},
+			{"name":"SHOP-1 b","status":"passed","duration":1,"retries":1,"flaky":true},
+			{"name":"SHOP-2 c","status":"failed","duration":1}]}}`)
+	res := s.ingest(t, report, CTRFOptions{})
+	if !res.Disagree || res.Counts.Passed != 2 || res.Counts.Failed != 1 || res.Summary.Failed != 2 {
+		t.Fatalf("ingest: %+v", res)
+	}
+	var passed, failed int
+	var summary map[string]int
+	err := s.pool.QueryRow(context.Background(), `SELECT passed, failed, summary_counts FROM `+pgx.Identifier{testSchema, "runs"}.Sanitize()+` WHERE id = $1`, res.RunID).Scan(&passed, &failed, &summary)
+	if err != nil || passed != 2 || failed != 1 || summary["passed"] != 1 || summary["failed"] != 2 {
+		t.Errorf("stored run: passed %d failed %d summary %v (%v)", passed, failed, summary, err)
+	}
+	p, err := s.rd.ReadProject(context.Background(), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.LatestRun == nil || p.LatestRun.Passed != 2 || p.LatestRun.Failed != 1 {
+		t.Errorf("latest run as planned from: %+v, want the tests' 2 passed 1 failed", p.LatestRun)
+	}
+}

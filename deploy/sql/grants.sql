@@ -1,19 +1,23 @@
 -- Least privilege for covsync (docs/architecture.md): an owner, an ingest role for CI, and the daemon.
 --
--- Three roles:
---   covsync_owner   owns covsync's schemas; runs `covsync migrate`. Needs CREATE on the database. Nothing
---                   that runs every day (CI, the daemon) should hold it: it can drop the schemas.
---   covsync_ingest  runs `covsync ingest` (what CI gets): inserts runs, results and coverage into the source
---                   schema, and reads only what de-duplication and the run_tickets aggregate need. It cannot
---                   update or delete a run, touch covsync's own schema, or create anything.
---   covsync_daemon  runs `covsync serve` / `covsync resync`: reads the source schema (of test_results only the
---                   columns the flaky-test list reads: never messages or files), reads and writes its own
+-- Roles:
+--   covsync_owner   owns covsync's schemas; runs `covsync migrate` and `covsync keys` (only the owner creates
+--                   and revokes ingest API keys). Needs CREATE on the database.
+--   covsync_daemon  runs `covsync serve` / `covsync resync`: reads the source schema, reads and writes its own
 --                   (ledger, cycle history, River's job tables). It creates nothing and owns nothing.
+--   covsync_ingest  (NOLOGIN, a group role) adds reports to the source schema: INSERT, and UPDATE of the
+--                   figures of a coverage measurement re-sent with other figures; never DELETE, TRUNCATE or
+--                   any other UPDATE, so whoever holds it can add history but not rewrite or erase it.
+--                   covsync_daemon needs membership only to take reports over HTTPS
+--                   (POST /v1/projects/{id}/runs); without it the endpoint answers 503 and the daemon stays
+--                   read-only on the source. Give it to the LOGIN role CI uses for `covsync ingest` too
+--                   (GRANT covsync_ingest TO your_ci_role), rather than the owner's credentials.
 -- Create them first, as an administrator (passwords are yours to choose):
 --   CREATE ROLE covsync_owner LOGIN PASSWORD '…';
 --   GRANT CREATE ON DATABASE covsync TO covsync_owner;
 --   CREATE ROLE covsync_daemon LOGIN PASSWORD '…';
---   CREATE ROLE covsync_ingest LOGIN PASSWORD '…';
+--   CREATE ROLE covsync_ingest NOLOGIN;
+--   GRANT covsync_ingest TO covsync_daemon;   -- only if the daemon takes reports over HTTPS
 -- then run `covsync migrate` as covsync_owner, then this file as covsync_owner:
 --   psql "postgres://covsync_owner@host/covsync" -f deploy/sql/grants.sql
 -- Running it again is harmless. A deployment whose source schema is not covsync_source (views of the same
@@ -21,10 +25,13 @@
 --
 -- Not granted, on purpose: CREATE anywhere (the daemon never migrates: keep database.auto_migrate off for
 -- it), ownership (so River's periodic REINDEX is off in the daemon; covsync migrate's role owns the indexes),
--- and any write to the source schema.
+-- any write to the source schema beyond covsync_ingest's, and any write to the API keys beyond the time a key
+-- was last used (a daemon cannot mint a key or lift a revocation).
 
--- The source data: read only, and only what the reader reads (connectors/postgres/reader.go, trends.go). A
--- table a later migration adds is granted here by name, not by default privileges.
+-- The source data: read only, and only what the reader reads (connectors/postgres/reader.go, trends.go): of
+-- test_results the columns of the flaky-test list, never messages or files. A table a later migration adds
+-- is granted here by name, not by default privileges. (A daemon made a member of covsync_ingest, for
+-- reports over HTTPS, reads what that role reads.)
 GRANT USAGE ON SCHEMA covsync_source TO covsync_daemon;
 ALTER DEFAULT PRIVILEGES IN SCHEMA covsync_source REVOKE SELECT ON TABLES FROM covsync_daemon; -- older grants.sql
 REVOKE SELECT ON ALL TABLES IN SCHEMA covsync_source FROM covsync_daemon;                       -- older grants.sql
@@ -32,14 +39,11 @@ GRANT SELECT ON covsync_source.projects, covsync_source.releases, covsync_source
     covsync_source.story_coverage, covsync_source.test_tickets TO covsync_daemon;
 GRANT SELECT (run_id, ordinal, name, suite, status, flaky, retries) ON covsync_source.test_results TO covsync_daemon;
 
--- Ingest: INSERT, and SELECT where a statement reads back (RETURNING id, the release and duplicate-run
--- look-ups, the run_tickets aggregate built from the rows just copied); UPDATE only for a coverage file that
--- restates a measurement (ON CONFLICT DO UPDATE). No DELETE, no TRUNCATE, nothing in covsync's own schema.
+-- Reports, from CI (covsync ingest) and over HTTPS (the daemon): add rows, never remove or rewrite them.
 GRANT USAGE ON SCHEMA covsync_source TO covsync_ingest;
-GRANT INSERT ON covsync_source.projects, covsync_source.releases, covsync_source.runs, covsync_source.test_results,
-    covsync_source.test_tickets, covsync_source.run_tickets, covsync_source.story_coverage TO covsync_ingest;
-GRANT SELECT ON covsync_source.projects, covsync_source.releases, covsync_source.runs, covsync_source.test_results,
-    covsync_source.test_tickets, covsync_source.story_coverage TO covsync_ingest;
+GRANT SELECT, INSERT ON covsync_source.projects, covsync_source.releases, covsync_source.runs,
+    covsync_source.test_results, covsync_source.test_tickets, covsync_source.run_tickets,
+    covsync_source.story_coverage TO covsync_ingest;
 GRANT UPDATE (covered_methods, total_methods, ingested_at) ON covsync_source.story_coverage TO covsync_ingest;
 
 -- covsync's own schema: the ledger, the cycle history, River's tables (river_job, river_leader,
@@ -58,3 +62,8 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA covsync GRANT EXECUTE ON FUNCTIONS TO covsync
 -- The migration bookkeeping (tern's schema_version, River's river_migration) is read only: /readyz reads it to
 -- tell whether the migrations are current, and a daemon that could write it could make that answer a lie.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON covsync.schema_version, covsync.river_migration FROM covsync_daemon;
+
+-- API keys: the daemon reads them on every ingest request and records when each was last used; creating
+-- and revoking them is `covsync keys`, run as the owner.
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON covsync.api_keys FROM covsync_daemon;
+GRANT UPDATE (last_used_at) ON covsync.api_keys TO covsync_daemon;

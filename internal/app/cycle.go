@@ -59,6 +59,7 @@ type App struct {
 func New(o Options) *App {
 	d := newDeps(o.Config, o.Log, o.Version)
 	d.counters = o.Counters
+	d.pool = o.Pool // the sites' budgets are shared through the database (deps.httpClient)
 	workers := o.Config.Workers.PerTarget
 	if workers <= 0 {
 		workers = config.DefaultWorkersPerTarget

@@ -85,6 +85,21 @@ func (a *App) resyncJobs(ctx context.Context, projects, kinds []string, opts eng
 	sched, err := schedule.New(a.pool, a.JobRunner(opts.Observer), schedule.Options{
 		Work: true, LeaderElectionDisabled: true, FetchPollInterval: 250 * time.Millisecond,
 		CycleTimeout: cfg.Workers.CycleTimeout, StopTimeout: cfg.Workers.ShutdownTimeout,
+		// A cycle of the same (project, target) in the way is named, with who runs it and until when this
+		// resync waits (cycle_timeout + shutdown_timeout + the stop margin: longer than a live cycle may run);
+		// one whose process is gone is reclaimed at once, and a wait past the deadline exits 3.
+		OnWait: func(w schedule.Waiting) {
+			f := a.d.log.WithFields(map[string]any{"project": w.Project, "target": w.Kind, "job": w.JobID, "state": w.State,
+				"gives_up_at": w.Deadline.Format(time.RFC3339)})
+			if w.Client != "" {
+				f = f.WithFields(map[string]any{"client": w.Client, "running_since": w.Since.Format(time.RFC3339)})
+			}
+			f.Warn("waiting for another cycle of this project and target to end")
+		},
+		OnReclaim: func(rc schedule.Reclaimed) {
+			a.d.log.WithFields(map[string]any{"project": rc.Project, "target": rc.Kind, "job": rc.JobID, "client": rc.Client,
+				"running_since": rc.Since.Format(time.RFC3339)}).Warn("reclaimed a cycle left running by a covsync process that is gone")
+		},
 	})
 	if err == nil {
 		err = sched.Start(ctx)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sirupsen/logrus"
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/httpx"
+	"github.com/covsync/covsync/internal/budget"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/templates"
 )
@@ -23,16 +25,34 @@ type deps struct {
 	clients *clients
 	// counters, when set (serve), gives each HTTP client the counter its 429s go to on /metrics.
 	counters func(client string) *httpx.Counters
+	// pool, when set (the cycle runner's), holds every site's request budget for the whole deployment
+	// (internal/budget); without it a site's requests_per_second holds per process.
+	pool *pgxpool.Pool
 }
 
 // httpClient builds the HTTP client of one configured site or organization of kind: httpx's pacing,
 // retries and redacted logs with the config's limits (httpx.ForConn), this binary's User-Agent, and in
-// serve the counters its 429s go to on /metrics. Every connector gets its client from here.
+// serve the counters its 429s go to on /metrics. Every connector gets its client from here. Its requests in
+// flight are bounded by workers.per_target, and when the deps has a database every replica draws from the
+// site's one budget (internal/budget; docs/architecture.md, "Pace to the site"); without it a site's
+// requests_per_second holds per process.
 func (d deps) httpClient(kind string, c config.Conn) (*http.Client, error) {
 	o := httpx.ForConn(kind, c)
 	o.UserAgent, o.Logger = d.userAgent, d.log
 	if d.counters != nil {
 		o.Counters = d.counters(o.Name)
+	}
+	o.MaxInFlight = d.cfg.Workers.PerTarget
+	if d.pool != nil && o.RequestsPerSecond > 0 {
+		site := o.Name
+		b, err := budget.New(d.pool, budget.Options{Site: site, RequestsPerSecond: o.RequestsPerSecond, Schema: config.OwnSchema,
+			OnError: func(err error) {
+				d.log.WithError(err).Warnf("%s: the shared request budget could not be leased; pacing this replica alone", site)
+			}})
+		if err != nil {
+			return nil, err
+		}
+		o.Budget = b
 	}
 	return httpx.New(o)
 }

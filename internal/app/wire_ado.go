@@ -40,7 +40,7 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 	}
 	t, err := ado.New(ado.Options{
 		Name: conn.Name, OrganizationURL: conn.OrganizationURL, PAT: conn.Auth.Token,
-		Project: p.ADO.Project, Extension: conn.Extension, Fields: conn.Fields, MatchField: p.ADO.MatchField,
+		Project: p.ADO.Project, Owner: p.ID, Extension: conn.Extension, Fields: conn.Fields, MatchField: p.ADO.MatchField,
 		HTTP: org.http, Pause: org.pause, Cache: org.cache, Log: d.log, UserAgent: d.userAgent, Templates: d.templates,
 	})
 	if err != nil {

@@ -49,6 +49,7 @@ func TestADOTargetsFollowTheProjectMapping(t *testing.T) {
 func TestADOProbesReadTheProjectAndCollection(t *testing.T) {
 	sim := adosim.New(adosim.Options{PAT: "wire-pat"})
 	sim.AddProject("Shop")
+	sim.AddCovsyncFields()
 	sim.InstallExtension("acme", "story-coverage")
 	srv := adosim.Start(t, sim)
 	d := adoDeps(srv.OrgURL)

@@ -171,6 +171,7 @@ func (e *benchEnv) startADO(f Options) (string, error) {
 		RatePerSecond: f.simRate(), RateBurst: max(1, int(f.simRate()))})
 	e.ado.SetLatency(f.Latency)
 	e.ado.AddProject("Bench")
+	e.ado.AddCovsyncFields()
 	e.ado.InstallExtension(benchADOPublisher, benchADOExtension)
 	// Stories are Jira keys; the ADO mapping finds each one's work item by a field holding the key.
 	e.adoIDs = make(map[string]int, e.workload.Stories)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -81,6 +82,7 @@ type daemon struct {
 
 	cfg      atomic.Pointer[config.Config]
 	keys     atomic.Pointer[[][32]byte]
+	cert     atomic.Pointer[tls.Certificate] // the endpoint's, when http.tls is set; SIGHUP reloads it
 	pool     *pgxpool.Pool
 	notReady atomic.Pointer[string] // why the daemon is not ready yet; nil once the scheduler runs
 
@@ -115,6 +117,9 @@ func Run(ctx context.Context, opts Options) error {
 	d.cfg.Store(cfg)
 	keys, _ := httpapi.ParseKeyHashes(cfg.HTTP.ResyncAPIKeySHA256) // validate checked them
 	d.keys.Store(&keys)
+	if err := d.loadCert(cfg); err != nil {
+		return push.Config(err)
+	}
 	d.setNotReady("connecting to the database")
 
 	// The pool every command uses (app.PoolConfig: max_conns, the connect timeout). NewWithConfig connects
@@ -135,7 +140,10 @@ func Run(ctx context.Context, opts Options) error {
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), HTTPShutdownTimeout)
 		defer cancel()
-		_ = srv.Shutdown(sctx)
+		if err := srv.Shutdown(sctx); err != nil {
+			// Requests still running (a body still arriving) are cut off: a report not read whole is not stored.
+			_ = srv.Close()
+		}
 	}()
 
 	wctx, stopWatchdog := context.WithCancel(ctx)
@@ -225,9 +233,27 @@ func (d *daemon) listen(cfg *config.Config) (*http.Server, error) {
 		Metrics: d.metrics.Handler(),
 		Keys:    func() [][32]byte { return *d.keys.Load() },
 		Resync:  d.resync,
+		Ingest:  d.ingestAPI(),
 		Log:     d.log,
 	}
-	srv := &http.Server{Addr: ln.Addr().String(), Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Addr:    ln.Addr().String(),
+		Handler: api.Handler(),
+		// Every phase of a connection has a deadline: a client that sends its headers or body slowly, or
+		// holds a keep-alive connection open, cannot pin a connection (and its goroutine) for ever.
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.RequestTimeout,
+		WriteTimeout:      cfg.HTTP.RequestTimeout + writeMargin,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		ErrorLog:          serverErrorLog(d.log),
+	}
+	if cfg.HTTP.TLS.Enabled() {
+		srv.TLSConfig = &tls.Config{
+			MinVersion:     tls.VersionTLS12,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return d.cert.Load(), nil },
+		}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.WithError(err).Error("http endpoint stopped")
@@ -252,7 +278,7 @@ func (d *daemon) startScheduler(ctx context.Context) error {
 		if err == nil || push.KindOf(err) == push.KindConfig {
 			return err
 		}
-		d.setNotReady(err.Error())
+		d.setNotReady(publicReason(err))
 		d.log.WithError(err).WithField("retry_in", wait.String()).Warn("database not ready")
 		select {
 		case <-ctx.Done():
@@ -344,7 +370,7 @@ func (d *daemon) migrationsCurrent(ctx context.Context, cfg *config.Config) erro
 	}
 	for _, s := range sts {
 		if s.Current != s.Available {
-			return fmt.Errorf("migrations of %s at version %d of %d: run covsync migrate (or set database.auto_migrate)", s.Set, s.Current, s.Available)
+			return &migrationsBehind{fmt.Sprintf("migrations of %s at version %d of %d: run covsync migrate (or set database.auto_migrate)", s.Set, s.Current, s.Available)}
 		}
 	}
 	cur, avail, err := schedule.MigrationStatus(ctx, d.pool)
@@ -352,20 +378,41 @@ func (d *daemon) migrationsCurrent(ctx context.Context, cfg *config.Config) erro
 		return err
 	}
 	if cur != avail {
-		return fmt.Errorf("migrations of the job queue (River) at version %d of %d: run covsync migrate (or set database.auto_migrate)", cur, avail)
+		return &migrationsBehind{fmt.Sprintf("migrations of the job queue (River) at version %d of %d: run covsync migrate (or set database.auto_migrate)", cur, avail)}
 	}
 	return nil
 }
 
-// ready is /readyz: the scheduler runs, the database answers and its migrations are current.
+// ready is /readyz: the scheduler runs, the database answers and its migrations are current. Anyone who
+// reaches the endpoint reads the answer, so it says why without connection details (pgx's errors name the
+// database user, host and database); the log has them.
 func (d *daemon) ready(ctx context.Context) error {
 	if why := d.notReady.Load(); why != nil {
 		return errors.New(*why)
 	}
-	if err := d.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("database unreachable: %w", err)
+	err := d.pool.Ping(ctx)
+	if err == nil {
+		err = d.migrationsCurrent(ctx, d.cfg.Load())
 	}
-	return d.migrationsCurrent(ctx, d.cfg.Load())
+	if err != nil {
+		d.log.WithError(err).Debug("/readyz: not ready")
+		return errors.New(publicReason(err))
+	}
+	return nil
+}
+
+// migrationsBehind is a database whose migrations are not current; its message names no connection detail.
+type migrationsBehind struct{ msg string }
+
+func (e *migrationsBehind) Error() string { return e.msg }
+
+// publicReason says why the daemon is not ready in words safe for anyone to read.
+func publicReason(err error) string {
+	var mb *migrationsBehind
+	if errors.As(err, &mb) {
+		return mb.msg
+	}
+	return "database unreachable or failing (the daemon's log says why)"
 }
 
 func (d *daemon) resync(ctx context.Context, r httpapi.ResyncRequest) ([]schedule.Enqueued, error) {
@@ -421,6 +468,11 @@ func (d *daemon) reload(ctx context.Context) {
 	}
 	entries, _ := schedule.Entries(cfg)
 	keys, _ := httpapi.ParseKeyHashes(cfg.HTTP.ResyncAPIKeySHA256)
+	cert, err := loadCert(cfg)
+	if err != nil {
+		fail(err)
+		return
+	}
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -439,6 +491,9 @@ func (d *daemon) reload(ctx context.Context) {
 	}
 	d.cfg.Store(cfg)
 	d.keys.Store(&keys)
+	if cert != nil {
+		d.cert.Store(cert) // new TLS handshakes get the rotated certificate
+	}
 	if lvl, err := logrus.ParseLevel(cfg.Log.Level); err == nil {
 		d.log.SetLevel(lvl)
 	}
@@ -458,6 +513,12 @@ func restartOnly(old, cur *config.Config) []string {
 	}
 	if old.HTTP.Listen != cur.HTTP.Listen {
 		out = append(out, "http.listen")
+	}
+	if old.HTTP.TLS.Enabled() != cur.HTTP.TLS.Enabled() {
+		out = append(out, "http.tls (on or off)")
+	}
+	if old.HTTP.RequestTimeout != cur.HTTP.RequestTimeout || old.HTTP.IdleTimeout != cur.HTTP.IdleTimeout {
+		out = append(out, "http.request_timeout/idle_timeout")
 	}
 	if fmt.Sprint(old.Workers.Queues) != fmt.Sprint(cur.Workers.Queues) {
 		out = append(out, "workers.queues")

@@ -151,6 +151,8 @@ type serving struct {
 	done   chan error
 	hup    chan os.Signal
 	logs   *logtest.Hook
+	client *http.Client // nil: http.DefaultClient
+	https  bool
 }
 
 func serve(t *testing.T, cfgPath string, newRunner NewRunnerFunc) *serving {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -51,8 +52,9 @@ func TestTheDaemonRunsWithOnlyTheGrantsOfGrantsSQL(t *testing.T) {
 	exec(t, admin, `DO $$ BEGIN
 		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_owner') THEN CREATE ROLE covsync_owner LOGIN; END IF;
 		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_daemon') THEN CREATE ROLE covsync_daemon LOGIN; END IF;
-		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_ingest') THEN CREATE ROLE covsync_ingest LOGIN; END IF;
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_ingest') THEN CREATE ROLE covsync_ingest NOLOGIN; END IF;
 	END $$`)
+	exec(t, admin, "GRANT covsync_ingest TO covsync_daemon")
 	exec(t, admin, "GRANT CREATE ON DATABASE "+pgx.Identifier{dbName}.Sanitize()+" TO covsync_owner")
 	exec(t, admin, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
 
@@ -62,11 +64,10 @@ func TestTheDaemonRunsWithOnlyTheGrantsOfGrantsSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ownerPool.Close()
-	// Both schemas, as `covsync migrate` leaves them: grants.sql names the source tables.
-	if err := Migrate(context.Background(), ownerPool, &config.Config{Database: config.Database{SourceSchema: "covsync_source"}}); err != nil {
+	if err := Migrate(context.Background(), ownerPool, &config.Config{}); err != nil {
 		t.Fatalf("migrate as owner: %v", err)
 	}
-	exec(t, owner, `INSERT INTO covsync_source.projects (id, name) VALUES ('shop', 'Shop')`)
+	exec(t, owner, `INSERT INTO covsync_source.projects VALUES ('shop', 'Shop')`)
 	grants, err := os.ReadFile(filepath.Join("..", "..", "deploy", "sql", "grants.sql")) // tests run in their package dir
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +120,17 @@ func TestTheDaemonRunsWithOnlyTheGrantsOfGrantsSQL(t *testing.T) {
 		}
 	}
 	waitFor(t, 10*time.Second, "readyz as covsync_daemon", func() bool { c, _ := get(t, s, "/readyz"); return c == 200 })
+	// A report posted over HTTPS is stored and its cycles enqueued, as covsync_daemon; keys are the owner's.
+	key := mustKey(t, ownerPool, "shop")
+	if code, _, body := s.post(t, post{path: "/v1/projects/shop/runs", key: key, body: report(t, 20, "grants")}); code != 201 {
+		t.Fatalf("ingest as covsync_daemon: %d %s; log: %v", code, body, lastErrors(s))
+	}
+	cov := `{"project":"shop","measuredAt":"2026-11-20T08:00:00Z","stories":[{"ticket":"SHOP-1","coveredMethods":%d,"totalMethods":4}]}`
+	for _, n := range []int{1, 2} { // the second re-sends a measurement with other figures: an UPDATE
+		if code, _, body := s.post(t, post{path: "/v1/projects/shop/coverage", key: key, body: fmt.Appendf(nil, cov, n)}); code != 201 {
+			t.Fatalf("coverage as covsync_daemon: %d %s; log: %v", code, body, lastErrors(s))
+		}
+	}
 	s.stop(t, 20*time.Second)
 
 	// And nothing more: no writes to the source, no DDL in covsync's schema.
@@ -128,7 +140,17 @@ func TestTheDaemonRunsWithOnlyTheGrantsOfGrantsSQL(t *testing.T) {
 	}
 	defer c.Close(context.Background())
 	for _, sql := range []string{
-		"INSERT INTO covsync_source.projects VALUES ('evil', 'Evil')",
+		// The source: reports are added, never rewritten or erased.
+		"DELETE FROM covsync_source.runs",
+		"UPDATE covsync_source.runs SET tests = 0",
+		"UPDATE covsync_source.projects SET name = 'Evil'",
+		"TRUNCATE covsync_source.test_results",
+		"DELETE FROM covsync_source.story_coverage",
+		// Keys: minted and revoked by the owner only.
+		"INSERT INTO covsync.api_keys (prefix, hash, project_id) VALUES ('csk_aaaaaaaa', sha256('x'), 'shop')",
+		"UPDATE covsync.api_keys SET revoked_at = NULL",
+		"UPDATE covsync.api_keys SET project_id = 'bank'",
+		"DELETE FROM covsync.api_keys",
 		"CREATE TABLE covsync.extra (x int)",
 		"DROP TABLE covsync.ledger",
 		"CREATE TABLE public.extra (x int)",
@@ -176,7 +198,8 @@ func TestIngestRunsWithOnlyTheIngestGrants(t *testing.T) {
 	exec(t, admin, `DO $$ BEGIN
 		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_owner') THEN CREATE ROLE covsync_owner LOGIN; END IF;
 		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_daemon') THEN CREATE ROLE covsync_daemon LOGIN; END IF;
-		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_ingest') THEN CREATE ROLE covsync_ingest LOGIN; END IF;
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_ingest') THEN CREATE ROLE covsync_ingest NOLOGIN; END IF;
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_ci') THEN CREATE ROLE covsync_ci LOGIN; END IF;
 	END $$`)
 	exec(t, admin, "GRANT CREATE ON DATABASE "+pgx.Identifier{dbName}.Sanitize()+" TO covsync_owner")
 	exec(t, admin, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
@@ -194,8 +217,9 @@ func TestIngestRunsWithOnlyTheIngestGrants(t *testing.T) {
 		t.Fatal(err)
 	}
 	exec(t, owner, string(grants))
+	exec(t, admin, "GRANT covsync_ingest TO covsync_ci") // CI's login role, as grants.sql says
 
-	ingestPool, err := pgxpool.New(ctx, asRole(t, admin, "covsync_ingest"))
+	ingestPool, err := pgxpool.New(ctx, asRole(t, admin, "covsync_ci"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,11 +256,22 @@ func TestIngestRunsWithOnlyTheIngestGrants(t *testing.T) {
 			}
 		}
 	}
-	deny("covsync_ingest",
+	deny("covsync_ci",
 		"DELETE FROM covsync_source.runs", "UPDATE covsync_source.runs SET name = 'x'", "TRUNCATE covsync_source.test_results",
 		"DROP TABLE covsync_source.runs", "CREATE TABLE covsync_source.extra (x int)", "SELECT * FROM covsync.ledger",
 		"INSERT INTO covsync.ledger (target, item_key, hash, pushed_at) VALUES ('t', 'k', '\\x00', now())")
-	deny("covsync_daemon", "SELECT message FROM covsync_source.test_results", "SELECT * FROM covsync_source.test_results")
+	// The daemon's own grants on test_results are the flaky-list columns only (as a member of covsync_ingest,
+	// for reports over HTTPS, it reads what that role reads: the other test here makes it one).
+	var relACL, msgACL, nameACL string
+	if err := ownerPool.QueryRow(ctx, `SELECT coalesce(c.relacl::text, ''),
+			coalesce((SELECT attacl::text FROM pg_attribute WHERE attrelid = c.oid AND attname = 'message'), ''),
+			coalesce((SELECT attacl::text FROM pg_attribute WHERE attrelid = c.oid AND attname = 'name'), '')
+		FROM pg_class c WHERE c.oid = 'covsync_source.test_results'::regclass`).Scan(&relACL, &msgACL, &nameACL); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(relACL, "covsync_daemon=") || strings.Contains(msgACL, "covsync_daemon=") || !strings.Contains(nameACL, "covsync_daemon=r") {
+		t.Errorf("test_results grants to covsync_daemon: table %s, message %s, name %s; want SELECT on name only", relACL, msgACL, nameACL)
+	}
 	// What the daemon's reader does read, it can.
 	c, err := pgx.Connect(ctx, asRole(t, admin, "covsync_daemon"))
 	if err != nil {

@@ -42,6 +42,8 @@ type Server struct {
 	Keys func() [][32]byte
 	// Resync enqueues the cycles the request asks for and returns their jobs.
 	Resync func(ctx context.Context, r ResyncRequest) ([]schedule.Enqueued, error)
+	// Ingest takes reports from CI; nil leaves its routes out.
+	Ingest *Ingest
 	Log    logrus.FieldLogger
 }
 
@@ -59,6 +61,9 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /metrics", s.Metrics)
 	}
 	mux.HandleFunc("POST /v1/resync", s.resync)
+	if s.Ingest != nil {
+		s.Ingest.routes(mux, s.Log)
+	}
 	return mux
 }
 
@@ -95,7 +100,14 @@ func (s *Server) resync(w http.ResponseWriter, r *http.Request) {
 	if len(strings.TrimSpace(string(body))) > 0 {
 		dec := json.NewDecoder(strings.NewReader(string(body)))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
+		err := dec.Decode(&req)
+		if err == nil {
+			// One JSON value and nothing after it: a body with more is not what the client meant to send.
+			if _, terr := dec.Token(); terr != io.EOF {
+				err = errors.New("trailing data after the JSON object")
+			}
+		}
+		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "request body: " + err.Error()})
 			return
 		}

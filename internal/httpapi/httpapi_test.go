@@ -60,6 +60,12 @@ func TestResyncAPIKeys(t *testing.T) {
 			body: `{"projects":["shop"],"targets":["jira"],"force":true}`, wantCode: 202, wantBody: `{"jobs":[{"id":7,"project":"shop","target":"jira"}]}`, enqueued: true},
 		{name: "any listed key works (rotation)", header: map[string]string{"X-API-KEY": "old-key"}, wantCode: 202, enqueued: true},
 		{name: "an unknown body key is a 400", header: map[string]string{"X-API-KEY": "s3cret-key"}, body: `{"project":"shop"}`, wantCode: 400, wantBody: `unknown field`},
+		{name: "trailing data after the JSON object is a 400, nothing enqueued", header: map[string]string{"X-API-KEY": "s3cret-key"},
+			body: `{"projects":["shop"]} {"projects":["bank"]}`, wantCode: 400, wantBody: `trailing data`},
+		{name: "trailing garbage after the JSON object is a 400", header: map[string]string{"X-API-KEY": "s3cret-key"},
+			body: `{"projects":["shop"]}]`, wantCode: 400, wantBody: `request body`},
+		{name: "trailing white space is fine", header: map[string]string{"X-API-KEY": "s3cret-key"},
+			body: "{\"force\":true}\n\n", wantCode: 202, enqueued: true},
 		{name: "an unknown project is a 400 naming it", header: map[string]string{"X-API-KEY": "s3cret-key"}, body: `{"projects":["nope"]}`, wantCode: 400, wantBody: `project \"nope\"`, enqueued: true},
 	}
 	for _, tt := range tests {

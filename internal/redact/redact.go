@@ -6,6 +6,7 @@
 package redact
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"regexp"
@@ -169,5 +170,31 @@ func spellings(s string) []string {
 	}
 	q := strconv.Quote(s)
 	out = append(out, q[1:len(q)-1])
+	return append(out, base64Cores(s)...)
+}
+
+// minBase64Core is the shortest base64 run masked: shorter runs of a short secret would mask ordinary words.
+const minBase64Core = 12
+
+// base64Cores returns, for each of the three alignments a secret can have inside encoded text, the base64
+// characters that depend on the secret's bytes alone, in the standard and the URL alphabet. Every base64
+// encoding of any text containing s holds one of them: the basic credential "email:token" that an HTTP
+// client sends (and a server may echo), ":pat" for Azure DevOps, a token inside an encoded JSON blob.
+func base64Cores(s string) []string {
+	var out []string
+	for k := 0; k < 3; k++ {
+		buf := append(make([]byte, k), s...)
+		enc := base64.StdEncoding.EncodeToString(buf)
+		start := 0
+		if k > 0 {
+			start = 4 // the first group mixes in bytes before the secret
+		}
+		end := len(buf) / 3 * 4 // a trailing partial group mixes in bytes after it
+		if end-start < minBase64Core {
+			continue
+		}
+		core := enc[start:end]
+		out = append(out, core, strings.NewReplacer("+", "-", "/", "_").Replace(core))
+	}
 	return out
 }

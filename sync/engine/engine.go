@@ -151,6 +151,28 @@ func (e *Engine) Run(ctx context.Context, t Target, p *report.Project, opts Opti
 	return e.finish(ctx, log, obs, &s, cycleID, start, err)
 }
 
+// load reads the ledger's states of the target, after binding its rows to the target's destination (Destined,
+// Binder): rows written for another site are set aside, so the target's items are new there.
+func (e *Engine) load(ctx context.Context, log logrus.FieldLogger, t Target, opts Options, s *Summary) (map[string]ledger.State, error) {
+	lctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	defer cancel()
+	d, destined := t.(Destined)
+	b, binds := e.ledger.(Binder)
+	if destined && binds {
+		moved, err := b.Bind(lctx, s.Target, d.Destination(), opts.DryRun)
+		if err != nil {
+			return nil, err
+		}
+		if moved && opts.DryRun {
+			return map[string]ledger.State{}, nil // the rows under the name are another destination's
+		}
+		if moved {
+			log.WithField("destination", d.Destination()).Warn("the target now writes to another site or project: what covsync pushed to the old one is set aside, and every item is pushed to the new one")
+		}
+	}
+	return e.ledger.Load(lctx, s.Target)
+}
+
 // plan asks the target for its items and diffs them with the ledger (or, reconciling, with what the target
 // holds). In a dry run it fills WouldPush. held are the items a reconcile found already in place whose
 // ledger row says otherwise: they are recorded without a push.
@@ -160,9 +182,7 @@ func (e *Engine) plan(ctx context.Context, log logrus.FieldLogger, t Target, p *
 		return nil, nil, fmt.Errorf("%s: plan: %w", s.Target, err)
 	}
 	s.Planned = len(items)
-	lctx, cancel := context.WithTimeout(ctx, loadTimeout)
-	states, err := e.ledger.Load(lctx, s.Target)
-	cancel()
+	states, err := e.load(ctx, log, t, opts, s)
 	if err != nil {
 		return nil, nil, err
 	}

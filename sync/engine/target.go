@@ -23,6 +23,20 @@ type Target interface {
 	Push(ctx context.Context, it push.Item) (push.Result, error)
 }
 
+// Destined is a Target that knows its destination: the canonical URL of its site and the project (or space,
+// page) there, e.g. "jira:https://acme.atlassian.net:443/SHOP". The ledger keys the target's rows by it, not by
+// the configured name: a name pointed at another site pushes everything there. A Target without it is its
+// own destination (its Name).
+type Destined interface {
+	Destination() string
+}
+
+// Binder is a Ledger that keys rows by destination (*ledger.Ledger is one): Bind makes the rows under a
+// target's name those of its destination before the cycle loads them (ledger.Ledger.Bind).
+type Binder interface {
+	Bind(ctx context.Context, target, destination string, dryRun bool) (moved bool, err error)
+}
+
 // Reader is a Target that can read back what it holds, for reconcile cycles (Options.Reconcile). It is
 // optional: the engine asks for it only when reconciling.
 type Reader interface {

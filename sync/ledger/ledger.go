@@ -27,9 +27,10 @@ type DB interface {
 
 // Ledger reads and writes the ledger and cycle tables. It is safe for concurrent use when its DB is (a pool).
 type Ledger struct {
-	db     DB
-	ledger string // quoted, schema-qualified table names
-	cycles string
+	db           DB
+	ledger       string // quoted, schema-qualified table names
+	cycles       string
+	destinations string
 }
 
 // New returns a ledger on the tables of schema (config.OwnSchema when empty).
@@ -38,9 +39,10 @@ func New(db DB, schema string) *Ledger {
 		schema = config.OwnSchema
 	}
 	return &Ledger{
-		db:     db,
-		ledger: pgx.Identifier{schema, "ledger"}.Sanitize(),
-		cycles: pgx.Identifier{schema, "cycles"}.Sanitize(),
+		db:           db,
+		ledger:       pgx.Identifier{schema, "ledger"}.Sanitize(),
+		cycles:       pgx.Identifier{schema, "cycles"}.Sanitize(),
+		destinations: pgx.Identifier{schema, "destinations"}.Sanitize(),
 	}
 }
 

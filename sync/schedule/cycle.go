@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -15,6 +16,7 @@ const (
 	TriggerSchedule = "schedule"
 	TriggerResync   = "resync" // covsync resync
 	TriggerAPI      = "api"    // POST /v1/resync
+	TriggerIngest   = "ingest" // a report posted to the endpoint
 )
 
 // Cycle is one (project, kind) cycle as the Runner receives it.
@@ -71,6 +73,10 @@ type CycleArgs struct {
 	Trigger   string `json:"trigger"`
 	Force     bool   `json:"force,omitempty"`
 	Reconcile bool   `json:"reconcile,omitempty"`
+	// Slot is part of the unique key. Scheduled and resync cycles leave it empty; cycles after an ingest take
+	// "ingest" or "ingest-next", so a report stored while one cycle runs still gets a cycle after it (a
+	// single unique key would call the new job a duplicate of the running one).
+	Slot string `json:"slot,omitempty" river:"unique"`
 }
 
 // Kind is River's job kind.
@@ -91,7 +97,7 @@ func uniqueStates() []rivertype.JobState {
 // insertOpts are the options of every cycle job: its kind's queue, the capped attempts, uniqueness.
 func (s *Scheduler) insertOpts(a CycleArgs) *river.InsertOpts {
 	attempts := s.opts.MaxAttempts
-	if a.Trigger != TriggerSchedule {
+	if a.Trigger != TriggerSchedule && a.Trigger != TriggerIngest {
 		// Someone waits for a resync: report its failure rather than retry behind their back.
 		attempts = 1
 	}
@@ -111,6 +117,15 @@ type cycleWorker struct {
 func (w *cycleWorker) Timeout(*river.Job[CycleArgs]) time.Duration { return w.s.opts.CycleTimeout }
 
 func (w *cycleWorker) Work(ctx context.Context, job *river.Job[CycleArgs]) error {
+	// Unique keys differ between slots, so two jobs of one (project, kind) may both be fetched; the later one
+	// waits. Both may see each other and both wait: neither ever runs beside the other.
+	busy, err := w.s.otherRunning(ctx, job.ID, job.Args)
+	if err != nil {
+		return fmt.Errorf("cycle %s/%s: %w", job.Args.Project, job.Args.Target, err)
+	}
+	if busy {
+		return river.JobSnooze(w.s.opts.BusySnooze + time.Duration(rand.Int64N(int64(w.s.opts.BusySnooze))))
+	}
 	c := Cycle{
 		Project: job.Args.Project, Kind: job.Args.Target, Trigger: job.Args.Trigger, Force: job.Args.Force,
 		Reconcile: job.Args.Reconcile, JobID: job.ID, Attempt: job.Attempt,

@@ -53,6 +53,18 @@ type Options struct {
 	ID string
 	// TestOnly turns off River's start-up jitter (tests only).
 	TestOnly bool
+	// OnReclaim is told of every job this client took back from a dead process (reclaim.go); the log gets a
+	// warning either way.
+	OnReclaim func(Reclaimed)
+	// WaitTimeout bounds how long Resync waits for another client's cycle of the same (project, kind)
+	// (default CycleTimeout + StopTimeout + StopMargin: longer than a live cycle may run); past it Resync
+	// gives up with ErrWaitTimeout.
+	WaitTimeout time.Duration
+	// OnWait is told what Resync waits for, each time it finds another client's cycle in its way.
+	OnWait func(Waiting)
+	// BusySnooze is how long a cycle waits (plus up to as much again, random) when another cycle of its
+	// (project, kind) is running (default 2s).
+	BusySnooze time.Duration
 }
 
 func (o *Options) defaults() {
@@ -74,13 +86,29 @@ func (o *Options) defaults() {
 	if o.FetchPollInterval <= 0 {
 		o.FetchPollInterval = time.Second
 	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = o.CycleTimeout + o.StopTimeout + StopMargin
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ID == "" && o.Work {
+		o.ID = defaultClientID()
+	}
+	if o.BusySnooze <= 0 {
+		o.BusySnooze = 2 * time.Second
+	}
 }
 
 // Scheduler is covsync's River client: it schedules, inserts and works cycle jobs.
 type Scheduler struct {
 	opts   Options
 	client *river.Client[pgx.Tx]
-	run    atomic.Pointer[Runner]
+	pool   *pgxpool.Pool
+
+	live          liveness // the lock that says this client is alive (reclaim.go)
+	stopReclaimer context.CancelFunc
+	run           atomic.Pointer[Runner]
 
 	mu      sync.Mutex
 	entries map[string]Entry // by ID, as registered with River
@@ -89,7 +117,7 @@ type Scheduler struct {
 // New builds the River client. Start makes it work.
 func New(pool *pgxpool.Pool, r Runner, opts Options) (*Scheduler, error) {
 	opts.defaults()
-	s := &Scheduler{opts: opts, entries: map[string]Entry{}}
+	s := &Scheduler{opts: opts, entries: map[string]Entry{}, pool: pool}
 	s.SetRunner(r)
 
 	cfg := &river.Config{
@@ -110,9 +138,6 @@ func New(pool *pgxpool.Pool, r Runner, opts Options) (*Scheduler, error) {
 		// does not own River's tables, so the reindexer would only log permission errors. `covsync migrate`
 		// runs as the owner.
 		ReindexerIndexNames: []string{},
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Work {
 		workers := river.NewWorkers()
@@ -215,8 +240,24 @@ func (s *Scheduler) SetEntries(entries []Entry) error {
 // Start starts working (and, on the elected leader, scheduling) cycles. It returns once started; cancelling
 // ctx stops the client as Stop would.
 func (s *Scheduler) Start(ctx context.Context) error {
+	if s.opts.Work {
+		// Alive before the first job is fetched, so no job of this client ever looks like a dead one's.
+		if err := s.live.hold(ctx, s.pool, s.opts.ID); err != nil {
+			return fmt.Errorf("schedule: start: client lock: %w", err)
+		}
+	}
 	if err := s.client.Start(ctx); err != nil {
+		s.live.release(ctx)
 		return fmt.Errorf("schedule: start: %w", err)
+	}
+	if s.opts.Work {
+		// One sweep before returning: a daemon or resync that starts frees what a dead process left at once.
+		s.reclaimAndReport(ctx)
+		rctx, cancel := context.WithCancel(ctx)
+		s.mu.Lock()
+		s.stopReclaimer = cancel
+		s.mu.Unlock()
+		go s.reclaimLoop(rctx)
 	}
 	return nil
 }
@@ -225,9 +266,17 @@ func (s *Scheduler) Start(ctx context.Context) error {
 // them (their jobs are retried later; the ledger keeps every item they finished). It returns when the client
 // has stopped or ctx is done.
 func (s *Scheduler) Stop(ctx context.Context) error {
-	if err := s.client.Stop(ctx); err != nil {
+	err := s.client.Stop(ctx)
+	s.mu.Lock()
+	if s.stopReclaimer != nil {
+		s.stopReclaimer()
+	}
+	s.mu.Unlock()
+	if err != nil {
+		// Cycles may still be running: keep the lock, so no other client reclaims them while they do.
 		return fmt.Errorf("schedule: stop: %w", err)
 	}
+	s.live.release(context.WithoutCancel(ctx))
 	return nil
 }
 
@@ -389,17 +438,21 @@ func (s *Scheduler) Resync(ctx context.Context, reqs []Request) ([]Outcome, erro
 }
 
 func (s *Scheduler) resyncOne(ctx context.Context, r Request) (Outcome, error) {
+	deadline := time.Now().Add(s.opts.WaitTimeout)
 	for {
 		e, err := s.enqueue(ctx, r)
 		if err != nil {
 			return Outcome{}, err
 		}
-		os, err := s.Wait(ctx, []int64{e.JobID})
-		if err != nil {
-			return Outcome{}, err
-		}
 		if !e.Duplicate {
+			os, err := s.Wait(ctx, []int64{e.JobID})
+			if err != nil {
+				return Outcome{}, err
+			}
 			return os[0], nil
+		}
+		if err := s.waitForOther(ctx, e, deadline); err != nil {
+			return Outcome{Project: r.Project, Kind: r.Kind}, err // no JobID: the error says why
 		}
 	}
 }

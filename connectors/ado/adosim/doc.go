@@ -12,7 +12,8 @@
 //     WIQL (flat queries whose WHERE clause compares fields with = and IN).
 //   - Extension data documents with __etag optimistic concurrency, the conflict error (409, or 400
 //     InvalidDocumentVersionException as Server 2022 answers) and a document size limit.
-//   - Rate limiting from a token bucket: 429 with Retry-After and the X-RateLimit-* headers.
+//   - Rate limiting from a token bucket: 429 with Retry-After and the X-RateLimit-* headers, and optionally
+//     Retry-After on the 200s it delays (Options.DelayRetryAfter).
 //   - Fault injection: latency, 5xx, a concurrent writer between a read and a write, an expired PAT.
 //
 // Every request is recorded (Requests), so tests can count what a client sent.

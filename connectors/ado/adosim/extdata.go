@@ -11,6 +11,7 @@ import (
 
 // extension is an installed extension and its data: collections of documents per scope.
 type extension struct {
+	denied          bool // the account may not use the extension (DenyExtension)
 	publisher, name string
 	collections     map[string]map[string]map[string]any // scope key + collection (lower) → id → document
 }
@@ -21,6 +22,13 @@ func (s *Sim) InstallExtension(publisher, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.extensions[lower(publisher+"/"+name)] = &extension{publisher: publisher, name: name, collections: map[string]map[string]map[string]any{}}
+}
+
+// DenyExtension makes the extension's data routes refuse the account as one that may not use the extension.
+func (s *Sim) DenyExtension(publisher, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.extensions[lower(publisher+"/"+name)].denied = true
 }
 
 // Document returns a copy of a document of the Default/Current scope, or false when it does not exist.
@@ -110,6 +118,14 @@ func (s *Sim) serveExtensionData(w http.ResponseWriter, r *http.Request, rest []
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.extensions[lower(pub+"/"+extName)]
+	if e != nil && e.denied {
+		// An account that may not use the extension: 401 with typeKey ExtensionInvalidAuthorization, though
+		// the PAT itself is fine. No Microsoft page or public report found quotes this answer; the typeKey is
+		// the one named in the project's field reports, the message the simulator's own.
+		writeError(w, http.StatusUnauthorized, "ExtensionInvalidAuthorization",
+			fmt.Sprintf("The user is not authorized to use the data of extension %s.%s.", pub, extName))
+		return
+	}
 	if e == nil {
 		writeError(w, http.StatusNotFound, "InstalledExtensionNotFoundException",
 			fmt.Sprintf("The extension %s.%s is not installed in this organization.", pub, extName))
@@ -132,6 +148,14 @@ func (s *Sim) serveExtensionData(w http.ResponseWriter, r *http.Request, rest []
 			all := make([]any, 0, len(ids))
 			for _, k := range ids {
 				all = append(all, docs[k])
+			}
+			if s.opts.BareListing {
+				// The listing as a bare JSON array: the vendor's clients type getDocumentsByName's answer as
+				// an array of documents (ExtensionManagementRestClient, Promise<any[]>:
+				// https://learn.microsoft.com/en-us/javascript/api/azure-devops-extension-api/extensionmanagementrestclient).
+				// No Microsoft page documents the wire shape of either form.
+				writeJSON(w, http.StatusOK, all)
+				return
 			}
 			writeJSON(w, http.StatusOK, map[string]any{"count": len(all), "value": all})
 			return
@@ -208,7 +232,7 @@ func (s *Sim) writeDocument(w http.ResponseWriter, r *http.Request, e *extension
 	case http.MethodPut:
 		if exists && (!hasEtag || (sent != -1 && sent != stored["__etag"].(float64))) {
 			status := http.StatusConflict
-			if s.opts.Server2022 {
+			if s.onPrem() {
 				status = http.StatusBadRequest
 			}
 			writeError(w, status, "InvalidDocumentVersionException",

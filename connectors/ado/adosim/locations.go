@@ -48,12 +48,25 @@ var locations = []location{
 	{"bbe06c18-1c8b-4fcd-b9c6-1535aaab8749", "ExtensionManagement", "Data",
 		"_apis/{area}/InstalledExtensions/{publisherName}/{extensionName}/{resource}/Scopes/{scopeType}/{scopeValue}/Collections/{collectionName}/Documents/{documentId}",
 		1, "3.0", "7.1", "0.0"},
+	{"b51fd764-e5c2-4b9b-aaf7-3395cf4bdd94", "wit", "fields", "{project}/_apis/{area}/{resource}/{fieldNameOrRefName}", 3, "1.0", "7.1", "7.0"},
+	{"01e15468-e27c-4e20-a974-bd957dcccebc", "work", "lists", "_apis/{area}/processes/{resource}/{listId}", 1, "4.1", "7.1", "0.0"},
 }
 
 // serveOptions answers OPTIONS {base}/_apis: {"count": N, "value": [ApiResourceLocation…]}, which the Go
 // client reads once per base URL before its first call.
+//
+// A Server advertises its own ceiling: each location's maxVersion (and releasedVersion, unless the route is
+// preview-only, "0.0") is capped at the server's highest api-version, which is what the Go client negotiates
+// down to (versionnegotiation.go) and what covsync reads for the routes it calls by hand.
 func (s *Sim) serveOptions(w http.ResponseWriter) {
-	writeJSON(w, http.StatusOK, map[string]any{"count": len(locations), "value": locations})
+	top := s.ceiling()
+	out := make([]location, len(locations))
+	for i, l := range locations {
+		l.MaxVersion = minVersion(l.MaxVersion, top)
+		l.ReleasedVersion = minVersion(l.ReleasedVersion, top)
+		out[i] = l
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(out), "value": out})
 }
 
 // serveResourceAreas answers GET _apis/ResourceAreas[/{areaId}]: where each area lives. Azure DevOps
@@ -67,7 +80,7 @@ func (s *Sim) serveResourceAreas(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	value := []map[string]string{}
-	if !s.opts.Server2022 {
+	if !s.onPrem() {
 		for _, a := range resourceAreas {
 			if u, ok := s.areaURLs[a.id]; ok {
 				value = append(value, map[string]string{"id": a.id, "name": a.name, "locationUrl": u})

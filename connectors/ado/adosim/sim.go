@@ -20,10 +20,16 @@ type Options struct {
 	Organization string
 	// PAT is the one personal access token accepted (with any user name, as the service does).
 	PAT string
-	// Server2022 behaves like Azure DevOps Server 2022 on premises: GET _apis/ResourceAreas answers an empty
-	// list (every area lives on the collection URL) and a stale __etag answers 400
-	// InvalidDocumentVersionException instead of 409.
+	// Server makes the simulator an Azure DevOps Server on premises ("2019", "2020", "2022", "2022.1"; ""
+	// is Azure DevOps Services): GET _apis/ResourceAreas answers an empty list (every area lives on the
+	// collection URL), a stale __etag answers 400 InvalidDocumentVersionException instead of 409, and
+	// api-versions above the version's ceiling answer 400 VssVersionOutOfRangeException (versions.go).
+	Server string
+	// Server2022 is Server: "2022".
 	Server2022 bool
+	// BareListing answers the document listing (GET …/Collections/{c}/Documents) as a bare JSON array
+	// instead of {"count","value"} (extdata.go says where each shape comes from).
+	BareListing bool
 	// MaxDocumentBytes caps the body of an extension-data document write (0: 1 MiB). The reference documents
 	// no limit (MicrosoftDocs/azure-devops-docs#3691), but the service passes the content length to its data
 	// service, and a client must cope with a refusal, so the simulator enforces one.
@@ -31,6 +37,9 @@ type Options struct {
 	// RatePerSecond and RateBurst configure the token bucket behind 429s (0: unlimited).
 	RatePerSecond float64
 	RateBurst     int
+	// DelayRetryAfter, when positive, is sent as Retry-After (in seconds) on the answers the service delays
+	// (200s with X-RateLimit-Delay), as Azure DevOps may: honoured on any status, it must slow the client.
+	DelayRetryAfter int
 }
 
 // Sim is the simulator. It is safe for concurrent use; create it with New.
@@ -43,6 +52,7 @@ type Sim struct {
 	nextID     int
 	extensions map[string]*extension // by lower-case "publisher/extension"
 	areaURLs   map[string]string     // resource area id → base URL; empty map: Server 2022 style
+	fields     map[string]*field     // the process's work-item fields, by lower-case reference name
 
 	requests    simkit.Log[Request]
 	latency     simkit.Latency
@@ -80,6 +90,12 @@ func New(o Options) *Sim {
 	if o.Organization == "" {
 		o.Organization = "acme"
 	}
+	if o.Server2022 && o.Server == "" {
+		o.Server = "2022"
+	}
+	if _, ok := ceilings[o.Server]; !ok {
+		panic(fmt.Sprintf("adosim: unknown Server %q: want one of %v or \"\" (Services)", o.Server, ServerVersions))
+	}
 	if o.MaxDocumentBytes == 0 {
 		o.MaxDocumentBytes = 1 << 20
 	}
@@ -90,8 +106,12 @@ func New(o Options) *Sim {
 		nextID:     100,
 		extensions: map[string]*extension{},
 		areaURLs:   map[string]string{},
+		fields:     map[string]*field{},
 		concurrent: map[string][]map[string]any{},
 		now:        time.Now,
+	}
+	for _, f := range systemFields {
+		s.fields[lower(f.Ref)] = &f
 	}
 	s.bucket.Set(o.RatePerSecond, o.RateBurst) // a burst below 1 is 1
 	return s
@@ -103,11 +123,11 @@ type Servers struct {
 	Sim *Sim
 	// OrgURL is the organization URL a config's organization_url names ("http://127.0.0.1:PORT/acme").
 	OrgURL string
-	// ExtMgmtURL is where the ExtensionManagement area lives (OrgURL for Server 2022).
+	// ExtMgmtURL is where the ExtensionManagement area lives (OrgURL for a Server).
 	ExtMgmtURL string
 }
 
-// Start runs s on two loopback listeners (one for Server 2022) and closes them when the test ends.
+// Start runs s on two loopback listeners (one for a Server) and closes them when the test ends.
 func Start(t testing.TB, s *Sim) *Servers {
 	t.Helper()
 	out, stop, err := Serve(s)
@@ -139,7 +159,7 @@ func Serve(s *Sim) (out *Servers, stop func(), err error) {
 		return nil, stop, err
 	}
 	out = &Servers{Sim: s, OrgURL: org, ExtMgmtURL: org}
-	if !s.opts.Server2022 {
+	if !s.onPrem() {
 		if out.ExtMgmtURL, err = listen(); err != nil {
 			stop()
 			return nil, stop, err
@@ -150,7 +170,7 @@ func Serve(s *Sim) (out *Servers, stop func(), err error) {
 }
 
 // SetAreaURLs makes GET _apis/ResourceAreas name orgURL for every area but ExtensionManagement, which lives
-// at extMgmtURL. Not called (or Server2022): the list is empty, which the Go client reads as "everything on
+// at extMgmtURL. Not called (or a Server): the list is empty, which the Go client reads as "everything on
 // the base URL".
 func (s *Sim) SetAreaURLs(orgURL, extMgmtURL string) {
 	s.mu.Lock()
@@ -240,6 +260,7 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 		// (https://learn.microsoft.com/en-us/rest/api/azure/devops/#api-and-tfs-version-mapping).
 		writeError(w, http.StatusBadRequest, "VssVersionNotSpecifiedException",
 			"No api-version was supplied for the "+r.Method+" request. Please specify api-version in the query string or the Accept header.")
+	case r.Method != http.MethodOptions && s.versionOutOfRange(w, r):
 	case matchSegs(rest, "_apis", "resourceareas"):
 		s.serveResourceAreas(w, r)
 	case len(rest) == 3 && matchSegs(rest[:2], "_apis", "projects"):
@@ -300,6 +321,12 @@ func (s *Sim) rateLimited(w http.ResponseWriter) bool {
 			h.Set("X-RateLimit-Limit", fmt.Sprint(take.Burst))
 			h.Set("X-RateLimit-Remaining", fmt.Sprint(take.Remaining))
 			h.Set("X-RateLimit-Delay", "0.050")
+			if s.opts.DelayRetryAfter > 0 {
+				// A delayed request may carry Retry-After on its 200
+				// (https://learn.microsoft.com/en-us/azure/devops/integrate/concepts/rate-limits, "API client
+				// experience": Retry-After is sent on delayed and blocked requests alike).
+				h.Set("Retry-After", fmt.Sprint(s.opts.DelayRetryAfter))
+			}
 		}
 		return false
 	}

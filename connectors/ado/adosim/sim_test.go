@@ -25,6 +25,7 @@ func start(t *testing.T, o adosim.Options) *adosim.Servers {
 	o.PAT = pat
 	sim := adosim.New(o)
 	sim.AddProject("Shop")
+	sim.AddCovsyncFields()
 	sim.InstallExtension("acme", "story-coverage")
 	return adosim.Start(t, sim)
 }
@@ -189,7 +190,7 @@ func call(t *testing.T, method, url string, body any) (int, map[string]any) {
 	t.Helper()
 	req := simkit.NewJSONRequest(t, method, url, body)
 	req.SetBasicAuth("", pat)
-	req.Header.Set("Accept", "application/json;api-version=7.1-preview.1")
+	req.Header.Set("Accept", "application/json;api-version=7.0-preview.1") // what Services and every Server since 2022 serve
 	req.Header.Set("X-TFS-FedAuthRedirect", "Suppress")
 	resp, out := simkit.DoJSON(t, req)
 	return resp.StatusCode, out
@@ -259,21 +260,48 @@ func TestTokenBucketAnswers429WithRetryAfterAndRateLimitHeaders(t *testing.T) {
 	var codes []int
 	var last http.Header
 	for i := 0; i < 3; i++ {
-		req, _ := http.NewRequest(http.MethodGet, srv.OrgURL+"/_apis/projects/Shop?api-version=7.1", nil)
-		req.SetBasicAuth("", pat)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		codes = append(codes, resp.StatusCode)
-		last = resp.Header
+		code, h := getProject(t, srv)
+		codes = append(codes, code)
+		last = h
 	}
 	if codes[0] != 200 || codes[1] != 200 || codes[2] != http.StatusTooManyRequests {
 		t.Fatalf("statuses %v, want 200 200 429", codes)
 	}
 	if last.Get("Retry-After") == "" || last.Get("X-RateLimit-Remaining") != "0" || last.Get("X-RateLimit-Limit") != "2" || last.Get("X-RateLimit-Reset") == "" {
 		t.Fatalf("429 headers %v", last)
+	}
+}
+
+// getProject reads the Shop project with the PAT and returns the status and headers of the answer.
+func getProject(t *testing.T, srv *adosim.Servers) (int, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, srv.OrgURL+"/_apis/projects/Shop?api-version=7.1", nil)
+	req.SetBasicAuth("", pat)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header
+}
+
+// TestADelayedRequestCarriesRetryAfterOnIts200: with DelayRetryAfter, the 200s the service delays (the
+// bucket below a fifth) say how long to wait, and an httpx client pauses for it.
+func TestADelayedRequestCarriesRetryAfterOnIts200(t *testing.T) {
+	srv := start(t, adosim.Options{RatePerSecond: 0.01, RateBurst: 5, DelayRetryAfter: 3})
+	var heads []http.Header
+	for i := 0; i < 5; i++ {
+		code, h := getProject(t, srv)
+		if code != 200 {
+			t.Fatalf("request %d: %d, want 200", i+1, code)
+		}
+		heads = append(heads, h)
+	}
+	if heads[0].Get("Retry-After") != "" {
+		t.Errorf("an undelayed request carries Retry-After %q", heads[0].Get("Retry-After"))
+	}
+	if last := heads[4]; last.Get("Retry-After") != "3" || last.Get("X-RateLimit-Delay") == "" {
+		t.Errorf("the delayed 200 carries Retry-After %q, X-RateLimit-Delay %q; want 3 and a delay", last.Get("Retry-After"), last.Get("X-RateLimit-Delay"))
 	}
 }
 

@@ -42,6 +42,10 @@ func (s *Sim) AddWorkItem(projectName string, fields map[string]any) int {
 	wi := &workItem{ID: s.nextID, Rev: 1, Project: p.Name, Fields: map[string]any{}}
 	for k, v := range fields {
 		wi.Fields[k] = v
+		if s.knownField(k) == nil {
+			// A field a work item holds is one the process defines: a String, unless AddField said otherwise.
+			s.fields[lower(k)] = &field{Ref: k, Name: k, Type: TypeString}
+		}
 	}
 	wi.Fields["System.Id"] = float64(wi.ID)
 	wi.Fields["System.TeamProject"] = p.Name
@@ -134,6 +138,10 @@ func (s *Sim) serveWorkItemRoutes(w http.ResponseWriter, r *http.Request, rest [
 		rest = rest[1:]
 	}
 	switch {
+	case matchSegs(rest, "_apis", "wit", "fields") && r.Method == http.MethodGet:
+		s.serveFields(w, r)
+	case len(rest) == 5 && matchSegs(rest[:4], "_apis", "work", "processes", "lists") && r.Method == http.MethodGet:
+		s.servePicklist(w, r, rest[4])
 	case matchSegs(rest, "_apis", "wit", "workitems") && r.Method == http.MethodGet:
 		s.serveWorkItemBatch(w, r, proj)
 	case len(rest) == 4 && matchSegs(rest[:3], "_apis", "wit", "workitems"):
@@ -186,6 +194,9 @@ func (s *Sim) found(w http.ResponseWriter, proj *project, id int) *workItem {
 func (s *Sim) serveWorkItem(w http.ResponseWriter, r *http.Request, proj *project, id int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.knownFields(w, fieldList(r)) {
+		return
+	}
 	if wi := s.found(w, proj, id); wi != nil {
 		writeJSON(w, http.StatusOK, wi.json(baseURL(r), fieldList(r)))
 	}
@@ -204,6 +215,9 @@ func (s *Sim) serveWorkItemBatch(w http.ResponseWriter, r *http.Request, proj *p
 	omit := strings.EqualFold(q.Get("errorPolicy"), "omit")
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.knownFields(w, fieldList(r)) {
+		return
+	}
 	var value []any
 	for _, rs := range raw {
 		id, err := strconv.Atoi(strings.TrimSpace(rs))
@@ -245,6 +259,9 @@ func (s *Sim) serveWorkItemsBatchPost(w http.ResponseWriter, proj *project, body
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.knownFields(w, req.Fields) {
+		return
+	}
 	var value []any
 	for _, id := range req.IDs {
 		wi := s.lookup(proj, id)
@@ -259,6 +276,18 @@ func (s *Sim) serveWorkItemsBatchPost(w http.ResponseWriter, proj *project, body
 		value = append(value, wi.json(base, req.Fields))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(value), "value": value})
+}
+
+// knownFields answers 400 TF51535 for the first field of a read's fields= the process does not define.
+// Called with s.mu held.
+func (s *Sim) knownFields(w http.ResponseWriter, refs []string) bool {
+	for _, ref := range refs {
+		if s.knownField(ref) == nil {
+			cannotFindField(w, strings.TrimSpace(ref))
+			return false
+		}
+	}
+	return true
 }
 
 func fieldList(r *http.Request) []string {
@@ -336,6 +365,15 @@ func (s *Sim) patchWorkItem(w http.ResponseWriter, r *http.Request, proj *projec
 			ref, ok := strings.CutPrefix(op.Path, "/fields/")
 			if !ok || ref == "" {
 				writeError(w, http.StatusBadRequest, "WorkItemFieldInvalidException", "unsupported patch path "+op.Path)
+				return
+			}
+			f := s.knownField(ref)
+			if f == nil {
+				cannotFindField(w, ref)
+				return
+			}
+			if status, key, msg := validateValue(f, val); status != 0 {
+				writeError(w, status, key, msg)
 				return
 			}
 			next[ref] = val

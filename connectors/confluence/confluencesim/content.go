@@ -314,6 +314,10 @@ func (s *Server) createContent(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.unconvertible[in.Title] {
+		writeError(w, http.StatusBadRequest, ConversionRefusal)
+		return
+	}
 	if _, ok := s.spaces[in.Space.Key]; !ok {
 		writeError(w, http.StatusNotFound, "No space with key : "+in.Space.Key)
 		return
@@ -392,6 +396,10 @@ func (s *Server) updateContent(w http.ResponseWriter, r *http.Request) {
 	body, msg := storageBody(in)
 	if msg != "" {
 		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
+	if s.unconvertible[in.Title] {
+		writeError(w, http.StatusBadRequest, ConversionRefusal)
 		return
 	}
 	title := in.Title

@@ -62,6 +62,15 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !drop && fail.Status == 0 {
 		take = s.bucket.Take(time.Now())
 	}
+	reason := "jira-burst-based"
+	if take.OK && !drop && fail.Status == 0 {
+		if it := s.issueWrite(r); !it.OK {
+			take, reason = it, "jira-per-issue-on-write"
+		}
+	}
+	// X-RateLimit-NearLimit: true when less than 20 % of a budget remains
+	// (https://developer.atlassian.com/cloud/jira/platform/rate-limiting/).
+	nearLimit := take.OK && take.Limited && float64(take.Remaining) < 0.2*float64(take.Burst)
 	defer func() {
 		status := rec.Answered()
 		if drop {
@@ -90,12 +99,18 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, fail.Status, []string{"Internal server error"}, nil)
 		return
 	case !take.OK:
-		// Jira Cloud answers 429 with Retry-After in seconds
-		// (https://developer.atlassian.com/cloud/jira/platform/rate-limiting/).
-		rec.Header().Set("Retry-After", strconv.Itoa(simkit.RetryAfterSeconds(take.Wait)))
-		rec.Header().Set("X-RateLimit-Reason", "jira-burst-based")
+		// Jira Cloud answers 429 with the limit that was hit in RateLimit-Reason (jira-burst-based,
+		// jira-per-issue-on-write, …) and, not always since 2026, Retry-After in seconds
+		// (https://developer.atlassian.com/cloud/jira/platform/rate-limiting/ and "Build an app that respects
+		// rate limits").
+		if !s.opts.OmitRetryAfter {
+			rec.Header().Set("Retry-After", strconv.Itoa(simkit.RetryAfterSeconds(take.Wait)))
+		}
+		rec.Header().Set("RateLimit-Reason", reason)
 		writeError(rec, http.StatusTooManyRequests, []string{"Rate limit exceeded."}, nil)
 		return
+	case nearLimit:
+		rec.Header().Set("X-RateLimit-NearLimit", "true")
 	}
 	if !s.authenticated(r) {
 		// Jira answers a bad or missing credential with 401 and no detail of what was wrong
@@ -128,4 +143,25 @@ func (s *Sim) authenticated(r *http.Request) bool {
 		return pat != "" && subtle.ConstantTimeCompare([]byte(cred), []byte(pat)) == 1
 	}
 	return false
+}
+
+// issueWrite takes a token of the issue's own write limit (Options.IssueWritesPerSecond) when r edits one
+// issue (PUT /rest/api/2/issue/{key}); any other request passes.
+func (s *Sim) issueWrite(r *http.Request) simkit.Take {
+	key, ok := strings.CutPrefix(r.URL.Path, "/rest/api/2/issue/")
+	if s.opts.IssueWritesPerSecond <= 0 || r.Method != http.MethodPut || !ok || key == "" || strings.Contains(key, "/") {
+		return simkit.Take{OK: true}
+	}
+	s.mu.Lock()
+	b := s.perIssue[key]
+	if b == nil {
+		b = &simkit.Bucket{}
+		b.Set(s.opts.IssueWritesPerSecond, 1)
+		if s.perIssue == nil {
+			s.perIssue = map[string]*simkit.Bucket{}
+		}
+		s.perIssue[key] = b
+	}
+	s.mu.Unlock()
+	return b.Take(time.Now())
 }

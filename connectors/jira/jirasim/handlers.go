@@ -28,7 +28,9 @@ func (s *Sim) routes() {
 	m.HandleFunc("GET /rest/api/2/field", s.listFields)
 	m.HandleFunc("GET /rest/api/2/project/{key}", s.getProject)
 	m.HandleFunc("GET /rest/api/2/project/{key}/versions", s.listVersions)
+	m.HandleFunc("GET /rest/api/2/mypermissions", s.myPermissions)
 	m.HandleFunc("GET /rest/api/2/issue/{key}", s.getIssue)
+	m.HandleFunc("GET /rest/api/2/issue/{key}/editmeta", s.editMeta)
 	m.HandleFunc("PUT /rest/api/2/issue/{key}", s.editIssue)
 	m.HandleFunc("GET /rest/api/2/project/{key}/properties/{prop}", s.getProperty)
 	m.HandleFunc("PUT /rest/api/2/project/{key}/properties/{prop}", s.setProperty)
@@ -126,7 +128,6 @@ func (s *Sim) listVersions(w http.ResponseWriter, r *http.Request) {
 
 // deniedMessages are Jira's 403 messages for the permissions the simulator can deny.
 var deniedMessages = map[string]string{
-	PermEditIssues:        "You do not have permission to edit issues in this project.",
 	PermAdministerProject: "You do not have permission to administer this project.",
 }
 
@@ -156,10 +157,27 @@ func (s *Sim) getIssue(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// NotifyRefusal is Jira Cloud's answer to notifyUsers=false from an account without Administer Projects.
+// The edit-issue reference documents the 403 ("Returned if the user doesn't have the necessary permission to
+// disable notifications", api-group-issues "Edit issue";
+// https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/#api-rest-api-2-issue-issueidorkey-put,
+// also listed in https://jira.atlassian.com/browse/JRASERVER-67013). The wording is what live sites answer in
+// public reports; the search corpus holds no Atlassian page quoting it, so it is not cited here.
+const NotifyRefusal = "To discard the user notification either admin or project admin permissions are required."
+
+// cannotBeSet is the per-field message of an edit that names a field the account may not set: off the edit
+// screen, unknown, or (Jira answers the same) the account lacks Edit Issues
+// (https://jira.atlassian.com/browse/JRASERVER-67013: "Supply the valid credentials of a user who doesn't have
+// Edit Issues permission … errors: {priority: Field 'priority' cannot be set. It is not on the appropriate
+// screen, or unknown.}").
+func cannotBeSet(id string) string {
+	return fmt.Sprintf("Field '%s' cannot be set. It is not on the appropriate screen, or unknown.", id)
+}
+
 // editIssue: PUT /rest/api/2/issue/{issueIdOrKey} (api-group-issues, "Edit issue"): 204 on success; 400 with
-// an errors map keyed by field id for a field that cannot be set or a bad value; 403 without Edit Issues;
-// 404 for an unknown issue. notifyUsers=false is honoured only with Administer Projects ("If the user doesn't
-// have the necessary permission the request is ignored").
+// an errors map keyed by field id for a field that cannot be set or a bad value (every field, when the account
+// lacks Edit Issues: JRASERVER-67013); 403 NotifyRefusal for notifyUsers=false without Administer Projects,
+// the edit not applied; 404 for an unknown issue.
 func (s *Sim) editIssue(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Fields map[string]json.RawMessage `json:"fields"`
@@ -171,18 +189,23 @@ func (s *Sim) editIssue(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	is := s.issueOr404(w, r.PathValue("key"))
-	if is == nil || s.denied(w, PermEditIssues) {
+	if is == nil {
+		return
+	}
+	notify := r.URL.Query().Get("notifyUsers") != "false"
+	if !notify && s.perms[PermAdministerProject] {
+		writeError(w, http.StatusForbidden, []string{NotifyRefusal}, nil)
 		return
 	}
 	errs := map[string]string{}
 	values := map[string]any{}
 	for id, raw := range body.Fields {
 		f := s.fieldByID(id)
-		if f == nil || is.offScreen[id] {
-			errs[id] = fmt.Sprintf("Field '%s' cannot be set. It is not on the appropriate screen, or unknown.", id)
+		if f == nil || is.offScreen[id] || s.perms[PermEditIssues] {
+			errs[id] = cannotBeSet(id)
 			continue
 		}
-		v, msg := validate(f, raw)
+		v, msg := validate(f, s.optionsOf(f, is.project), raw)
 		if msg != "" {
 			errs[id] = msg
 			continue
@@ -201,14 +224,23 @@ func (s *Sim) editIssue(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	is.updates++
-	if r.URL.Query().Get("notifyUsers") != "false" || s.perms[PermAdministerProject] {
+	if notify {
 		is.notified++
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// optionsOf returns the options of a select field in a project: its project's field context when one was set
+// with SetProjectOptions, else the global context. Caller holds s.mu.
+func (s *Sim) optionsOf(f *Field, projectKey string) []string {
+	if opts, ok := s.contexts[f.ID][projectKey]; ok {
+		return opts
+	}
+	return f.Options
+}
+
 // validate checks a value against the field's schema the way Jira's field validators answer.
-func validate(f *Field, raw json.RawMessage) (any, string) {
+func validate(f *Field, options []string, raw json.RawMessage) (any, string) {
 	if string(raw) == "null" {
 		return nil, ""
 	}
@@ -245,7 +277,7 @@ func validate(f *Field, raw json.RawMessage) (any, string) {
 			return nil, fmt.Sprintf("Specify a valid 'id' or 'name' for %s", f.Name)
 		}
 		val, _ := obj["value"].(string)
-		for _, o := range f.Options {
+		for _, o := range options {
 			if o == val {
 				return map[string]any{"value": val}, ""
 			}

@@ -102,6 +102,11 @@ type Options struct {
 	// RequestsPerSecond enables the rate limit (0: unlimited); Burst defaults to 1 s worth of requests.
 	RequestsPerSecond float64
 	Burst             int
+	// OmitRetryAfter answers 429s without Retry-After, as Jira Cloud may since its 2026 rate limits.
+	OmitRetryAfter bool
+	// IssueWritesPerSecond limits the writes to any one issue (0: unlimited), answered 429 with
+	// RateLimit-Reason: jira-per-issue-on-write.
+	IssueWritesPerSecond float64
 	// BaseURL is used in "self" links; set it to the test server's URL (optional).
 	BaseURL string
 	// Deployment is DeploymentCloud (default) or DeploymentDataCenter: which search endpoints answer and
@@ -119,8 +124,10 @@ type Sim struct {
 	nextID   int
 	requests simkit.Log[Request]
 	bucket   simkit.Bucket
+	perIssue map[string]*simkit.Bucket // issue key → its write limit (IssueWritesPerSecond)
 	latency  simkit.Latency
-	perms    map[string]bool // permission → denied
+	perms    map[string]bool                // permission → denied
+	contexts map[string]map[string][]string // field id → project key → options of that project's field context
 	faults   faults
 	mux      *http.ServeMux
 }
@@ -135,7 +142,8 @@ const (
 // New returns a simulator with no projects, issues or custom fields (the system fields summary and
 // fixVersions exist, as on every site).
 func New(o Options) *Sim {
-	s := &Sim{opts: o, projects: map[string]*project{}, issues: map[string]*issue{}, nextID: 10000, perms: map[string]bool{}}
+	s := &Sim{opts: o, projects: map[string]*project{}, issues: map[string]*issue{}, nextID: 10000, perms: map[string]bool{},
+		contexts: map[string]map[string][]string{}}
 	s.fields = []*Field{
 		{ID: "summary", Key: "summary", Name: "Summary", Schema: Schema{Type: "string", System: "summary"}},
 		{ID: "fixVersions", Key: "fixVersions", Name: "Fix versions", Schema: Schema{Type: "array", Items: "version", System: "fixVersions"}},
@@ -177,6 +185,19 @@ func (s *Sim) Deny(perm string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.perms[perm] = true
+}
+
+// SetProjectOptions gives a select field a context of its own in one project, with these options: Jira
+// Cloud's select options belong to a field context, and a context applies to a set of projects
+// (https://support.atlassian.com/jira-cloud-administration/docs/configure-custom-field-context/), so a value
+// valid in one project may be refused in another ("Option value '…' is not valid").
+func (s *Sim) SetProjectOptions(projectKey, fieldID string, options ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.contexts[fieldID] == nil {
+		s.contexts[fieldID] = map[string][]string{}
+	}
+	s.contexts[fieldID][projectKey] = append([]string(nil), options...)
 }
 
 // AddField adds a custom field of a kind (KindNumber, …) and returns its id (customfield_NNNNN). options are

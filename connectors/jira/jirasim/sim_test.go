@@ -384,3 +384,87 @@ func TestFaults(t *testing.T) {
 		}
 	})
 }
+
+func TestNotifyUsersFalseWithoutAdministerProjectsIs403AndNotApplied(t *testing.T) {
+	f := newFixture(t)
+	f.sim.Deny(PermAdministerProject)
+	resp, err := do(t, f.client, "PUT", "rest/api/2/issue/SHOP-1?notifyUsers=false", map[string]any{"fields": map[string]any{f.percent: 50.0}}, nil)
+	if resp == nil || resp.StatusCode != 403 {
+		t.Fatalf("status %v", resp)
+	}
+	var je *jira.Error
+	if !errors.As(err, &je) || len(je.ErrorMessages) != 1 || je.ErrorMessages[0] != NotifyRefusal || len(je.Errors) != 0 {
+		t.Fatalf("body %v", err)
+	}
+	if _, ok := f.sim.IssueFields("SHOP-1")[f.percent]; ok {
+		t.Error("the refused edit was applied")
+	}
+	if resp, err := do(t, f.client, "PUT", "rest/api/2/issue/SHOP-1", map[string]any{"fields": map[string]any{f.percent: 50.0}}, nil); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("with notifications: %v %v", resp, err)
+	}
+}
+
+func TestWithoutEditIssuesEveryFieldCannotBeSet(t *testing.T) {
+	f := newFixture(t)
+	f.sim.Deny(PermEditIssues)
+	_, err := do(t, f.client, "PUT", "rest/api/2/issue/SHOP-1?notifyUsers=false", map[string]any{"fields": map[string]any{f.percent: 50.0, f.summary: "x"}}, nil)
+	var je *jira.Error
+	if !errors.As(err, &je) || je.HTTPError == nil || !strings.Contains(je.HTTPError.Error(), "400") {
+		t.Fatalf("err %v", err)
+	}
+	for _, id := range []string{f.percent, f.summary} {
+		if je.Errors[id] != "Field '"+id+"' cannot be set. It is not on the appropriate screen, or unknown." {
+			t.Errorf("errors[%s] = %q", id, je.Errors[id])
+		}
+	}
+	var meta struct {
+		Fields map[string]any `json:"fields"`
+	}
+	if _, err := do(t, f.client, "GET", "rest/api/2/issue/SHOP-1/editmeta", nil, &meta); err != nil || len(meta.Fields) != 0 {
+		t.Errorf("editmeta without Edit Issues: %v %v", meta.Fields, err)
+	}
+}
+
+func TestSelectOptionsBelongToTheProjectsFieldContext(t *testing.T) {
+	f := newFixture(t)
+	f.sim.AddProject("OPS", "Operations")
+	f.sim.AddIssues("OPS", 1)
+	f.sim.SetProjectOptions("OPS", f.status, "passed", "failed")
+	set := map[string]any{"fields": map[string]any{f.status: map[string]any{"value": "no tests"}}}
+	if resp, err := do(t, f.client, "PUT", "rest/api/2/issue/SHOP-1", set, nil); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("SHOP: %v %v", resp, err)
+	}
+	_, err := do(t, f.client, "PUT", "rest/api/2/issue/OPS-1", set, nil)
+	var je *jira.Error
+	if !errors.As(err, &je) || je.Errors[f.status] != "Option value 'no tests' is not valid" {
+		t.Fatalf("OPS: %v", err)
+	}
+	var meta struct {
+		Fields map[string]struct {
+			AllowedValues []struct{ Value string } `json:"allowedValues"`
+		} `json:"fields"`
+	}
+	if _, err := do(t, f.client, "GET", "rest/api/2/issue/OPS-1/editmeta", nil, &meta); err != nil || len(meta.Fields[f.status].AllowedValues) != 2 {
+		t.Fatalf("editmeta OPS: %+v %v", meta, err)
+	}
+}
+
+func TestMyPermissionsAnswersHavePermission(t *testing.T) {
+	f := newFixture(t)
+	f.sim.Deny(PermAdministerProject)
+	var got struct {
+		Permissions map[string]struct {
+			Key            string `json:"key"`
+			HavePermission bool   `json:"havePermission"`
+		} `json:"permissions"`
+	}
+	if _, err := do(t, f.client, "GET", "rest/api/2/mypermissions?projectKey=SHOP&permissions=EDIT_ISSUES,ADMINISTER_PROJECTS", nil, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Permissions["EDIT_ISSUES"].HavePermission || got.Permissions["ADMINISTER_PROJECTS"].HavePermission {
+		t.Errorf("permissions %+v", got.Permissions)
+	}
+	if resp, _ := do(t, f.client, "GET", "rest/api/2/mypermissions?projectKey=SHOP", nil, nil); resp == nil || resp.StatusCode != 400 {
+		t.Errorf("without permissions=: %v", resp)
+	}
+}
