@@ -279,3 +279,20 @@ func TestSupervisorsWaitForTheDaemonsWholeStop(t *testing.T) {
 		t.Errorf("TimeoutStopSec %v; the daemon may take %v to stop with the default shutdown_timeout", unitStop, need)
 	}
 }
+
+// Every database URL of the Kubernetes example verifies the server's certificate and name.
+func TestKubernetesDatabaseURLsVerifyTheServer(t *testing.T) {
+	b, err := os.ReadFile("k8s/secret.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	urls := regexp.MustCompile(`postgres://[^\s']+`).FindAllString(string(b), -1)
+	if len(urls) == 0 {
+		t.Fatal("no database URL in k8s/secret.example.yaml")
+	}
+	for _, u := range urls {
+		if !strings.Contains(u, "sslmode=verify-full") {
+			t.Errorf("%s: want sslmode=verify-full", u)
+		}
+	}
+}

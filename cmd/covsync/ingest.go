@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/url"
+	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -45,11 +47,11 @@ Tests link to tickets through their tags and ticket keys in their names (SHOP-12
 			if err := postgres.CheckProjectID(project); err != nil {
 				return usageErr("ingest ctrf: --project: %v", err)
 			}
-			if u, err := url.Parse(runURL); runURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+			if runURL != "" && postgres.CheckRunURL(runURL) != nil {
 				return usageErr("ingest ctrf: --run-url %q: want an http(s) URL", runURL)
 			}
-			return ingestFile(cmd, args[0], func(in *postgres.Ingester, data []byte) (string, error) {
-				res, err := in.IngestCTRF(cmd.Context(), data, postgres.CTRFOptions{
+			return ingestFile(cmd, args[0], func(in *postgres.Ingester, r io.Reader) (string, error) {
+				res, err := in.IngestCTRFReader(cmd.Context(), r, postgres.CTRFOptions{
 					Project: project, Release: release, RunURL: runURL, File: args[0]})
 				if err != nil {
 					return "", err
@@ -75,7 +77,11 @@ func newIngestCoverageCmd() *cobra.Command {
 The project is created when missing. Ingesting the same file again changes nothing.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return ingestFile(cmd, args[0], func(in *postgres.Ingester, data []byte) (string, error) {
+			return ingestFile(cmd, args[0], func(in *postgres.Ingester, r io.Reader) (string, error) {
+				data, err := io.ReadAll(r)
+				if err != nil {
+					return "", err
+				}
 				res, err := in.IngestCoverage(cmd.Context(), data, args[0])
 				if err != nil {
 					return "", err
@@ -93,17 +99,22 @@ The project is created when missing. Ingesting the same file again changes nothi
 	return cmd
 }
 
-// ingestFile reads file and hands it to store with an Ingester on the configured database, then prints the
-// line store returns. A refused file is exit 2, an unreachable or failing database exit 3.
-func ingestFile(cmd *cobra.Command, file string, store func(*postgres.Ingester, []byte) (string, error)) error {
+// ingestFile hands file, read as a stream of at most postgres.MaxReportBytes, to store with an Ingester on the
+// configured database, then prints the line store returns. A refused file is exit 2, an unreachable or
+// failing database exit 3.
+func ingestFile(cmd *cobra.Command, file string, store func(*postgres.Ingester, io.Reader) (string, error)) error {
 	c, err := loadConfig(cmd)
 	if err != nil {
 		return err
 	}
 	log := newLogger(c)
-	data, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		return usageErr("%v", err) // *PathError names the file
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > postgres.MaxReportBytes {
+		return usageErr("%s: %d bytes, larger than the %d bytes covsync ingests", file, st.Size(), postgres.MaxReportBytes)
 	}
 	ctx := cmd.Context()
 	pool, err := app.OpenPool(ctx, c)
@@ -111,10 +122,13 @@ func ingestFile(cmd *cobra.Command, file string, store func(*postgres.Ingester, 
 		return err
 	}
 	defer pool.Close()
-	line, err := store(postgres.NewIngester(pool, c.Database.SourceSchema), data)
+	line, err := store(postgres.NewIngester(pool, c.Database.SourceSchema), postgres.LimitReport(f, postgres.MaxReportBytes))
 	var ie *postgres.InputError
 	switch {
-	case errors.As(err, &ie), errors.Is(err, postgres.ErrSchemaMissing):
+	case errors.As(err, &ie):
+		ie.File = file
+		return push.Config(err)
+	case errors.Is(err, postgres.ErrSchemaMissing):
 		return push.Config(err)
 	case err != nil:
 		return push.Unreachable(err)
@@ -131,11 +145,11 @@ func describeRun(file, project, release string, res *postgres.RunIngest) string 
 			note = " (--release not applied)"
 		}
 		return fmt.Sprintf("%s: already ingested as run %d (%s) of project %s; nothing stored%s",
-			file, res.RunID, res.RunName, project, note)
+			file, res.RunID, terminalSafe(res.RunName), project, note)
 	}
 	var extra []string
 	if release != "" {
-		extra = append(extra, "release "+release)
+		extra = append(extra, "release "+terminalSafe(release))
 	}
 	if res.ProjectCreated {
 		extra = append(extra, "project created")
@@ -151,9 +165,19 @@ func describeRun(file, project, release string, res *postgres.RunIngest) string 
 			m.Tests, m.Passed, m.Failed, m.Skipped, m.Pending, m.Other, c.Tests, c.Passed, c.Failed, c.Skipped, c.Pending, c.Other))
 	}
 	s := fmt.Sprintf("%s: stored run %d (%s) of project %s: %d tests, %d links to %d tickets",
-		file, res.RunID, res.RunName, project, res.Tests, res.Links, res.Tickets)
+		file, res.RunID, terminalSafe(res.RunName), project, res.Tests, res.Links, res.Tickets)
 	if len(extra) > 0 {
 		s += " (" + strings.Join(extra, ", ") + ")"
 	}
 	return s
+}
+
+// terminalSafe is s with control characters escaped (\x1b, \u009b): names come from reports, and a terminal
+// would act on an escape sequence printed raw. Ingest strips them; this keeps rows stored before that safe.
+func terminalSafe(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	q := strconv.QuoteToGraphic(s)
+	return q[1 : len(q)-1]
 }

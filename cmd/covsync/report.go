@@ -85,15 +85,15 @@ func knownProjects(cmd *cobra.Command, rd *postgres.Reader) string {
 
 // printReport writes the report as text: a header, the stories table, the releases with their runs.
 func printReport(w io.Writer, p *report.Project) error {
-	fmt.Fprintf(w, "Project %s (%s): %d runs", p.ID, p.Name, p.RunCount)
+	fmt.Fprintf(w, "Project %s (%s): %d runs", p.ID, terminalSafe(p.Name), p.RunCount)
 	if !p.DataAsOf.IsZero() {
 		fmt.Fprintf(w, ", data as of %s", day(p.DataAsOf))
 	}
 	fmt.Fprintln(w)
 	if r := p.LatestRun; r != nil {
-		fmt.Fprintf(w, "Latest run: %s, %s, %s, %s", r.Name, r.Status, runCounts(*r), day(r.StartedAt))
+		fmt.Fprintf(w, "Latest run: %s, %s, %s, %s", terminalSafe(r.Name), r.Status, runCounts(*r), day(r.StartedAt))
 		if r.URL != "" {
-			fmt.Fprintf(w, ", %s", r.URL)
+			fmt.Fprintf(w, ", %s", terminalSafe(r.URL))
 		}
 		fmt.Fprintln(w)
 	}
@@ -111,7 +111,7 @@ func printReport(w io.Writer, p *report.Project) error {
 		}
 		last := "-"
 		if s.LastRun != nil {
-			last = s.LastRun.Name + " (" + day(s.LastRun.StartedAt) + ")"
+			last = terminalSafe(s.LastRun.Name) + " (" + day(s.LastRun.StartedAt) + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", s.Key, cov, methods, s.Tests.Passed, s.Tests.Failed,
 			s.Tests.Skipped, s.Status, last)
@@ -127,9 +127,9 @@ func printReport(w io.Writer, p *report.Project) error {
 		if rel.JiraVersionID != "" {
 			jira = " (Jira version " + rel.JiraVersionID + ")"
 		}
-		fmt.Fprintf(tw, "%s%s: %d runs\n", rel.Name, jira, len(rel.Runs))
+		fmt.Fprintf(tw, "%s%s: %d runs\n", terminalSafe(rel.Name), jira, len(rel.Runs))
 		for _, r := range rel.Runs {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.Name, r.Status, runCounts(r), day(r.StartedAt))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", terminalSafe(r.Name), r.Status, runCounts(r), day(r.StartedAt))
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -52,7 +52,7 @@ func documentFor(p *report.Project, s report.Story) map[string]any {
 	}
 	var at time.Time
 	if s.LastRun != nil {
-		d.LastRun = &docLastRun{ID: s.LastRun.ID, Name: s.LastRun.Name, URL: s.LastRun.URL, StartedAt: s.LastRun.StartedAt.UTC()}
+		d.LastRun = &docLastRun{ID: s.LastRun.ID, Name: s.LastRun.Name, URL: report.WebURL(s.LastRun.URL), StartedAt: s.LastRun.StartedAt.UTC()}
 		if s.LastRun.Release != "" {
 			rel := s.LastRun.Release
 			d.Release = &rel

@@ -34,7 +34,7 @@ func (t *Target) fieldsFor(p *report.Project, s report.Story, types map[string]s
 		case FieldTestStatus:
 			out[ref] = s.Status
 		case FieldLastRunURL:
-			if s.LastRun != nil && s.LastRun.URL != "" {
+			if s.LastRun != nil && report.IsWebURL(s.LastRun.URL) { // report.IsWebURL: no javascript: from data
 				out[ref] = s.LastRun.URL
 			} else {
 				out[ref] = nil

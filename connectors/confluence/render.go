@@ -269,14 +269,14 @@ func storyRow(s report.Story, jiraBase string) storyView {
 		sv.Methods = fmt.Sprintf("%d/%d", *s.CoveredMethods, *s.TotalMethods)
 	}
 	if r := s.LastRun; r != nil {
-		sv.LastRun = &runView{Name: text(r.Name), URL: text(r.URL), StartedAt: when(r.StartedAt), Release: text(r.Release)}
+		sv.LastRun = &runView{Name: text(r.Name), URL: text(report.WebURL(r.URL)), StartedAt: when(r.StartedAt), Release: text(r.Release)}
 	}
 	return sv
 }
 
 func runRow(r report.Run) runView {
 	return runView{
-		Name: text(r.Name), URL: text(r.URL), Status: text(r.Status), Colour: statusColour(r.Status),
+		Name: text(r.Name), URL: text(report.WebURL(r.URL)), Status: text(r.Status), Colour: statusColour(r.Status),
 		StartedAt: when(r.StartedAt), Tests: r.Tests, Passed: r.Passed, Failed: r.Failed, Skipped: r.Skipped + r.Pending + r.Other,
 		Build: text(r.Build), Branch: text(r.Branch), Environment: text(r.Environment), Release: text(r.Release),
 	}

@@ -14,6 +14,10 @@ import (
 // place and bytes in another: covsync counts bytes, the stricter reading).
 const MaxPropertyBytes = 32768
 
+// maxEntryName caps a run's name in its property entry (the ingest's own limit for run names, 255 bytes):
+// a 40 KB name would otherwise be larger than the property, and pruning to fit would remove every run.
+const maxEntryName = 255
+
 // runSlot is one run entry of a release being merged: foreign entries keep their exact JSON.
 type runSlot struct {
 	raw     json.RawMessage

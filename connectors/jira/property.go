@@ -127,8 +127,10 @@ func (t *PropertyTarget) Plan(ctx context.Context, p *report.Project) ([]push.It
 }
 
 func toEntry(r report.Run) runEntry {
-	return runEntry{ID: r.ID, Name: r.Name, Status: r.Status, Tests: r.Tests, Passed: r.Passed, Failed: r.Failed,
-		Skipped: r.Skipped + r.Pending + r.Other, StartedAt: r.StartedAt.UTC().Format(time.RFC3339), URL: r.URL, Source: sourceCovsync}
+	// The name is capped so that no one run can outweigh the property's size limit and prune every other
+	// run; the URL is dropped unless http(s) (report.IsWebURL).
+	return runEntry{ID: r.ID, Name: report.Truncate(r.Name, maxEntryName), Status: r.Status, Tests: r.Tests, Passed: r.Passed, Failed: r.Failed,
+		Skipped: r.Skipped + r.Pending + r.Other, StartedAt: r.StartedAt.UTC().Format(time.RFC3339), URL: report.WebURL(r.URL), Source: sourceCovsync}
 }
 
 // sortRuns orders runs newest first; equal times keep their order.

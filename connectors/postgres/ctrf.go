@@ -1,8 +1,10 @@
 package postgres
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"regexp"
 	"slices"
@@ -109,44 +111,101 @@ const secondsBelow = 1e11
 // maxMillis is 9999-12-31T23:59:59.999Z: later instants are not times a test ran (and overflow timestamptz).
 const maxMillis = 253402300799999
 
-// ParseCTRF reads a CTRF report. It accepts what real reporters write: suite as a string or an array,
+// ParseCTRF reads a CTRF report held in memory; see DecodeCTRF.
+func ParseCTRF(data []byte) (*CTRFReport, error) { return DecodeCTRF(bytes.NewReader(data)) }
+
+// DecodeCTRF reads a CTRF report from r. It accepts what real reporters write: suite as a string or an array,
 // missing reportFormat and specVersion, per-test start/stop in seconds, the Go reporter's filepath / retry /
 // flake spellings, float durations and ANSI escapes in messages (stripped). It refuses, with an *InputError
-// naming the JSON path of the first problem, invalid JSON, a missing required field (results, tool name,
-// summary counts and start, tests, a test's name, status and duration), a status outside the enum and
-// negative counts or durations.
-func ParseCTRF(data []byte) (*CTRFReport, error) {
-	root, err := readRoot(data, "a CTRF report")
+// naming the JSON path of the first problem, invalid JSON, a key given twice, a missing required field
+// (results, tool name, summary counts and start, tests, a test's name, status and duration), a status outside
+// the enum, negative counts or durations, strings that are not valid UTF-8, names beyond their limits, URLs
+// that are not http(s) and times outside the accepted window (limits.go).
+//
+// It streams: results.tests is read one test at a time, so what it holds is the parsed tests (with their
+// messages capped) and never the body or a parse tree of the whole report.
+func DecodeCTRF(r io.Reader) (*CTRFReport, error) { return decodeCTRF(r, time.Now()) }
+
+func decodeCTRF(r io.Reader, now time.Time) (*CTRFReport, error) {
+	s := newJSONStream(r, true)
+	rep := &CTRFReport{}
+	root := jsonObj{m: map[string]json.RawMessage{}}
+	results := jsonObj{path: "results", m: map[string]json.RawMessage{}}
+	err := s.object("", "a CTRF report", func(key string) error {
+		if key != "results" {
+			return s.value(root, key)
+		}
+		root.m[key] = json.RawMessage("{}") // present; its fields are in results
+		return s.object("results", "", func(key string) error {
+			if key != "tests" {
+				return s.value(results, key)
+			}
+			results.m[key] = json.RawMessage("[]") // present: tests of an empty array are read as such
+			return s.array("results.tests", func(i int, raw json.RawMessage) error {
+				t, ierr := readTest("results.tests["+strconv.Itoa(i)+"]", raw, now)
+				if ierr != nil {
+					return ierr
+				}
+				rep.Tests = append(rep.Tests, t)
+				return nil
+			})
+		})
+	})
 	if err != nil {
 		return nil, err
 	}
-	rep := &CTRFReport{}
+	if err := s.end("the report"); err != nil {
+		return nil, err
+	}
 	if err := rep.readHeader(root); err != nil {
 		return nil, err
 	}
-	results, ierr := root.object("results")
-	if ierr != nil {
-		return nil, ierr
+	if _, ok := root.m["results"]; !ok {
+		return nil, inputErr("results", "missing")
 	}
 	if err := rep.readToolAndSummary(root, results); err != nil {
+		return nil, err
+	}
+	if err := rep.checkTimes(root, results, now); err != nil {
 		return nil, err
 	}
 	if err := rep.readEnvironment(results); err != nil {
 		return nil, err
 	}
-	tests, ierr := results.array("tests")
-	if ierr != nil {
+	if _, ierr := results.array("tests"); ierr != nil {
 		return nil, ierr
 	}
-	rep.Tests = make([]CTRFTest, 0, len(tests))
-	for i, raw := range tests {
-		t, err := readTest(results.at("tests")+"["+strconv.Itoa(i)+"]", raw)
-		if err != nil {
-			return nil, err
-		}
-		rep.Tests = append(rep.Tests, t)
+	if rep.Tests == nil {
+		rep.Tests = []CTRFTest{}
 	}
 	return rep, nil
+}
+
+// checkTimes refuses any time the report gives, and the start it was given, outside the accepted window.
+func (rep *CTRFReport) checkTimes(root, results jsonObj, now time.Time) *InputError {
+	sum, ierr := results.object("summary")
+	if ierr != nil {
+		return ierr
+	}
+	for _, key := range []string{"start", "stop"} {
+		t, ok, ierr := instant(sum, key)
+		if ierr != nil {
+			return ierr
+		}
+		if ok && t.Unix() != 0 {
+			if ierr := inWindow(sum.at(key), t, now); ierr != nil {
+				return ierr
+			}
+		}
+	}
+	if ts, _ := root.str("timestamp"); ts != "" {
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+			if ierr := inWindow("timestamp", t, now); ierr != nil {
+				return ierr
+			}
+		}
+	}
+	return inWindow(sum.at("start"), rep.Start, now)
 }
 
 func (rep *CTRFReport) readHeader(root jsonObj) *InputError {
@@ -163,7 +222,10 @@ func (rep *CTRFReport) readHeader(root jsonObj) *InputError {
 	if err != nil {
 		return err
 	}
-	rep.ReportID = strings.TrimSpace(id)
+	rep.ReportID = cleanName(id)
+	if err := checkName("reportId", rep.ReportID, MaxLabelBytes); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -172,7 +234,7 @@ func (rep *CTRFReport) readToolAndSummary(root, results jsonObj) *InputError {
 	if ierr != nil {
 		return ierr
 	}
-	if rep.Tool, ierr = tool.requiredStr("name"); ierr != nil {
+	if rep.Tool, ierr = tool.name("name", true, MaxLabelBytes); ierr != nil {
 		return ierr
 	}
 	sum, ierr := results.object("summary")
@@ -243,18 +305,27 @@ func (rep *CTRFReport) readEnvironment(results jsonObj) *InputError {
 		if err != nil {
 			return err
 		}
-		*f.dst = strings.TrimSpace(v)
+		if v = strings.TrimSpace(v); f.key == "buildUrl" && v != "" {
+			// Checked before cleaning: a URL with control characters in it is refused, not repaired.
+			if err := CheckRunURL(v); err != nil {
+				return inputErr(env.at(f.key), "%v", err)
+			}
+		}
+		*f.dst = cleanName(v)
+		if err := checkName(env.at(f.key), *f.dst, MaxLabelBytes); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func readTest(path string, raw json.RawMessage) (CTRFTest, *InputError) {
+func readTest(path string, raw json.RawMessage, now time.Time) (CTRFTest, *InputError) {
 	o, ierr := readObject(path, raw)
 	if ierr != nil {
 		return CTRFTest{}, ierr
 	}
 	var t CTRFTest
-	if t.Name, ierr = o.requiredStr("name"); ierr != nil {
+	if t.Name, ierr = o.name("name", true, MaxNameBytes); ierr != nil {
 		return t, ierr
 	}
 	if !o.has("status") {
@@ -277,11 +348,23 @@ func readTest(path string, raw json.RawMessage) (CTRFTest, *InputError) {
 	if t.Start, _, ierr = instant(o, "start"); ierr != nil {
 		return t, ierr
 	}
+	switch {
+	case t.Start.IsZero():
+	case t.Start.Unix() == 0: // reporters write 0 for "not measured"
+		t.Start = time.Time{}
+	default:
+		if ierr := inWindow(o.at("start"), t.Start, now); ierr != nil {
+			return t, ierr
+		}
+	}
 	if t.Suite, ierr = suite(o); ierr != nil {
 		return t, ierr
 	}
 	// The Go reporter (ctrf-io/go-ctrf-json-reporter) spells these filepath, retry and flake.
-	if t.File, ierr = o.str(o.first("filePath", "filepath")); ierr != nil {
+	if t.Suite = cleanName(t.Suite); len(t.Suite) > MaxNameBytes {
+		return t, checkName(o.at("suite"), t.Suite, MaxNameBytes)
+	}
+	if t.File, ierr = o.name(o.first("filePath", "filepath"), false, MaxNameBytes); ierr != nil {
 		return t, ierr
 	}
 	if t.Retries, ierr = o.count(o.first("retries", "retry"), false); ierr != nil {
@@ -294,9 +377,15 @@ func readTest(path string, raw json.RawMessage) (CTRFTest, *InputError) {
 	if ierr != nil {
 		return t, ierr
 	}
-	t.Message = ansiRE.ReplaceAllString(msg, "")
+	t.Message = cleanMessage(msg)
 	if t.Tags, ierr = o.strs("tags"); ierr != nil {
 		return t, ierr
+	}
+	for i, tag := range t.Tags {
+		t.Tags[i] = cleanName(tag)
+		if ierr := checkName(o.at("tags")+"["+strconv.Itoa(i)+"]", t.Tags[i], MaxLabelBytes); ierr != nil {
+			return t, ierr
+		}
 	}
 	t.Tickets = tickets(t.Tags, t.Name)
 	return t, nil

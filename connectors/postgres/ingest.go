@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -100,17 +101,36 @@ func CheckProjectID(id string) error {
 	return nil
 }
 
-// IngestCTRF parses data as a CTRF report and stores it as one run of opts.Project. A refused report is an
-// *InputError naming the JSON path of the problem.
+// IngestCTRF parses data as a CTRF report and stores it as one run of opts.Project; see IngestCTRFReader.
 func (g *Ingester) IngestCTRF(ctx context.Context, data []byte, opts CTRFOptions) (*RunIngest, error) {
+	return g.IngestCTRFReader(ctx, bytes.NewReader(data), opts)
+}
+
+// IngestCTRFReader reads a CTRF report from r (DecodeCTRF: streamed, within the limits of limits.go) and
+// stores it as one run of opts.Project. A refused report, release or run URL is an *InputError naming the
+// JSON path (or the option) of the problem.
+func (g *Ingester) IngestCTRFReader(ctx context.Context, r io.Reader, opts CTRFOptions) (*RunIngest, error) {
 	if err := CheckProjectID(opts.Project); err != nil {
 		return nil, &InputError{File: opts.File, Msg: err.Error()}
 	}
-	rep, err := ParseCTRF(data)
+	if opts.Release != "" {
+		rel, err := CleanRelease(opts.Release)
+		if err != nil {
+			return nil, withFile(err, opts.File)
+		}
+		opts.Release = rel
+	}
+	if opts.RunURL != "" {
+		if err := CheckRunURL(opts.RunURL); err != nil {
+			return nil, &InputError{File: opts.File, Path: "--run-url", Msg: err.Error()}
+		}
+	}
+	h := sha256.New()
+	rep, err := DecodeCTRF(io.TeeReader(r, h))
 	if err != nil {
 		return nil, withFile(err, opts.File)
 	}
-	sum := sha256.Sum256(data)
+	sum := h.Sum(nil)
 	tx, err := g.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ingest %s: %w", opts.File, err)
@@ -149,7 +169,7 @@ func (g *Ingester) IngestCTRF(ctx context.Context, data []byte, opts CTRFOptions
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 		ON CONFLICT DO NOTHING
 		RETURNING id`,
-		opts.Project, reportID, sum[:], out.RunName, rep.Build(), rep.Env.Branch, rep.Env.Commit, url,
+		opts.Project, reportID, sum, out.RunName, rep.Build(), rep.Env.Branch, rep.Env.Commit, url,
 		rep.Env.Environment, releaseID, rep.Tool, rep.Start, stop,
 		out.Counts.Tests, out.Counts.Passed, out.Counts.Failed, out.Counts.Skipped, out.Counts.Pending,
 		out.Counts.Other, summaryJSON(rep.Summary)).Scan(&out.RunID)
@@ -158,7 +178,7 @@ func (g *Ingester) IngestCTRF(ctx context.Context, data []byte, opts CTRFOptions
 		// (the deferred rollback also drops a project or release created above).
 		err = tx.QueryRow(ctx, `SELECT id, name FROM `+g.t("runs")+`
 			WHERE project_id = $1 AND (content_sha256 = $2 OR report_id = $3) ORDER BY id LIMIT 1`,
-			opts.Project, sum[:], reportID).Scan(&out.RunID, &out.RunName)
+			opts.Project, sum, reportID).Scan(&out.RunID, &out.RunName)
 		if err != nil {
 			return nil, fmt.Errorf("ingest %s: find the stored run: %w", opts.File, err)
 		}

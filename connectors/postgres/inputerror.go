@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -47,43 +46,6 @@ func withFile(err error, file string) error {
 		ie.File = file
 	}
 	return err
-}
-
-// jsonError turns an encoding/json error into an InputError: a syntax error gets its line and column (what
-// an editor can jump to), a type error the path below prefix that the decoder reports.
-func jsonError(data []byte, prefix string, err error) *InputError {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		line, col := lineCol(data, se.Offset)
-		return &InputError{Line: line, Col: col, Msg: "invalid JSON: " + se.Error()}
-	case errors.As(err, &te):
-		return inputErr(joinPath(prefix, te.Field), "is %s, want %s", te.Value, te.Type.String())
-	default:
-		if strings.Contains(err.Error(), "unexpected end of JSON input") {
-			line, col := lineCol(data, int64(len(data)))
-			return &InputError{Line: line, Col: col, Msg: "invalid JSON: unexpected end of input"}
-		}
-		return inputErr(prefix, "%v", err)
-	}
-}
-
-// lineCol converts a byte offset into a 1-based line and column.
-func lineCol(data []byte, off int64) (int, int) {
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	line, col := 1, 1
-	for _, c := range data[:off] {
-		if c == '\n' {
-			line++
-			col = 1
-		} else {
-			col++
-		}
-	}
-	return line, col
 }
 
 func joinPath(prefix, field string) string {

@@ -3,9 +3,11 @@ package postgres
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // jsonObj is one JSON object being read field by field, so that every complaint carries the JSON path of the
@@ -23,9 +25,19 @@ func readObject(path string, raw json.RawMessage) (jsonObj, *InputError) {
 	if isNull(raw) {
 		return jsonObj{}, inputErr(path, "missing")
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if kindOf(raw) != "an object" {
 		return jsonObj{}, inputErr(path, "is %s, want an object", kindOf(raw))
+	}
+	// Key by key rather than json.Unmarshal into a map, which keeps the last of a key given twice silently.
+	m := map[string]json.RawMessage{}
+	s := newJSONStream(bytes.NewReader(raw), false)
+	err := s.object(path, "", func(key string) error { return s.value(jsonObj{m: m}, key) })
+	if err != nil {
+		var ie *InputError
+		if errors.As(err, &ie) {
+			return jsonObj{}, ie
+		}
+		return jsonObj{}, inputErr(path, "%v", err)
 	}
 	return jsonObj{path: path, m: m}, nil
 }
@@ -69,7 +81,26 @@ func (o jsonObj) str(key string) (string, *InputError) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", inputErr(o.at(key), "is %s, want a string", kindOf(raw))
 	}
+	if !utf8.Valid(raw) { // encoding/json would turn the bad bytes into U+FFFD silently
+		return "", inputErr(o.at(key), "is not valid UTF-8")
+	}
 	return strings.ReplaceAll(s, "\x00", ""), nil
+}
+
+// name reads a name: cleaned (cleanName), at most limit bytes, and when required present and not empty.
+func (o jsonObj) name(key string, required bool, limit int) (string, *InputError) {
+	if required && !o.has(key) {
+		return "", inputErr(o.at(key), "missing")
+	}
+	s, err := o.str(key)
+	if err != nil {
+		return "", err
+	}
+	s = cleanName(s)
+	if required && s == "" {
+		return "", inputErr(o.at(key), "empty")
+	}
+	return s, checkName(o.at(key), s, limit)
 }
 
 // requiredStr reads a string that must be present and not blank.
@@ -114,6 +145,9 @@ func (o jsonObj) strs(key string) ([]string, *InputError) {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, inputErr(o.at(key)+"["+strconv.Itoa(i)+"]", "is %s, want a string", kindOf(raw))
+		}
+		if !utf8.Valid(raw) {
+			return nil, inputErr(o.at(key)+"["+strconv.Itoa(i)+"]", "is not valid UTF-8")
 		}
 		out = append(out, strings.ReplaceAll(s, "\x00", ""))
 	}
@@ -210,14 +244,13 @@ func kindOf(raw json.RawMessage) string {
 
 // readRoot parses data as one JSON object; what names the expected file kind in the complaint.
 func readRoot(data []byte, what string) (jsonObj, error) {
-	var top json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		return jsonObj{}, jsonError(data, "", err)
+	root := jsonObj{m: map[string]json.RawMessage{}}
+	s := newJSONStream(bytes.NewReader(data), true)
+	if err := s.object("", what, func(key string) error { return s.value(root, key) }); err != nil {
+		return jsonObj{}, err
 	}
-	root, ierr := readObject("", top)
-	if ierr != nil {
-		ierr.Msg = "not " + what + ": " + ierr.Msg
-		return jsonObj{}, ierr
+	if err := s.end("the " + strings.TrimPrefix(what, "a ")); err != nil {
+		return jsonObj{}, err
 	}
 	return root, nil
 }

@@ -1,4 +1,4 @@
--- Least privilege for the covsync daemon (DESIGN.md §4).
+-- Least privilege for covsync (docs/architecture.md): an owner, an ingest role for CI, and the daemon.
 --
 -- Roles:
 --   covsync_owner   owns covsync's schemas; runs `covsync migrate` and `covsync keys` (only the owner creates
@@ -28,11 +28,16 @@
 -- any write to the source schema beyond covsync_ingest's, and any write to the API keys beyond the time a key
 -- was last used (a daemon cannot mint a key or lift a revocation).
 
--- The source data: read only.
+-- The source data: read only, and only what the reader reads (connectors/postgres/reader.go, trends.go): of
+-- test_results the columns of the flaky-test list, never messages or files. A table a later migration adds
+-- is granted here by name, not by default privileges. (A daemon made a member of covsync_ingest, for
+-- reports over HTTPS, reads what that role reads.)
 GRANT USAGE ON SCHEMA covsync_source TO covsync_daemon;
-GRANT SELECT ON ALL TABLES IN SCHEMA covsync_source TO covsync_daemon;
--- Tables and views a later migration adds are readable too.
-ALTER DEFAULT PRIVILEGES IN SCHEMA covsync_source GRANT SELECT ON TABLES TO covsync_daemon;
+ALTER DEFAULT PRIVILEGES IN SCHEMA covsync_source REVOKE SELECT ON TABLES FROM covsync_daemon; -- older grants.sql
+REVOKE SELECT ON ALL TABLES IN SCHEMA covsync_source FROM covsync_daemon;                       -- older grants.sql
+GRANT SELECT ON covsync_source.projects, covsync_source.releases, covsync_source.runs, covsync_source.run_tickets,
+    covsync_source.story_coverage, covsync_source.test_tickets TO covsync_daemon;
+GRANT SELECT (run_id, ordinal, name, suite, status, flaky, retries) ON covsync_source.test_results TO covsync_daemon;
 
 -- Reports, from CI (covsync ingest) and over HTTPS (the daemon): add rows, never remove or rewrite them.
 GRANT USAGE ON SCHEMA covsync_source TO covsync_ingest;

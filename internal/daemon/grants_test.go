@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/covsync/covsync/config"
+	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/pgtest"
 	"github.com/covsync/covsync/sync/schedule"
 )
@@ -185,4 +186,101 @@ func lastErrors(s *serving) []string {
 		}
 	}
 	return out
+}
+
+// TestIngestRunsWithOnlyTheIngestGrants migrates as the owner, applies deploy/sql/grants.sql, then ingests a
+// report (twice: the de-duplication path) and a coverage file (twice, the second restating a measurement) as
+// covsync_ingest; that role can do nothing else, and covsync_daemon cannot read test messages.
+func TestIngestRunsWithOnlyTheIngestGrants(t *testing.T) {
+	ctx := context.Background()
+	admin := pgtest.URL(t)
+	dbName := strings.TrimPrefix(mustParse(t, admin).Path, "/")
+	exec(t, admin, `DO $$ BEGIN
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_owner') THEN CREATE ROLE covsync_owner LOGIN; END IF;
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_daemon') THEN CREATE ROLE covsync_daemon LOGIN; END IF;
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_ingest') THEN CREATE ROLE covsync_ingest NOLOGIN; END IF;
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_ci') THEN CREATE ROLE covsync_ci LOGIN; END IF;
+	END $$`)
+	exec(t, admin, "GRANT CREATE ON DATABASE "+pgx.Identifier{dbName}.Sanitize()+" TO covsync_owner")
+	exec(t, admin, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+	owner := asRole(t, admin, "covsync_owner")
+	ownerPool, err := pgxpool.New(ctx, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ownerPool.Close()
+	if err := Migrate(ctx, ownerPool, &config.Config{Database: config.Database{SourceSchema: "covsync_source"}}); err != nil {
+		t.Fatalf("migrate as owner: %v", err)
+	}
+	grants, err := os.ReadFile(filepath.Join("..", "..", "deploy", "sql", "grants.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, owner, string(grants))
+	exec(t, admin, "GRANT covsync_ingest TO covsync_ci") // CI's login role, as grants.sql says
+
+	ingestPool, err := pgxpool.New(ctx, asRole(t, admin, "covsync_ci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ingestPool.Close()
+	in := postgres.NewIngester(ingestPool, "covsync_source")
+	report := []byte(`{"results":{"tool":{"name":"jest"},
+		"summary":{"tests":1,"passed":0,"failed":1,"skipped":0,"pending":0,"other":0,"start":1763625600000},
+		"tests":[{"name":"SHOP-1 pays","status":"failed","duration":1,"message":"secret stack"}]}}`)
+	for i := 0; i < 2; i++ {
+		res, err := in.IngestCTRF(ctx, report, postgres.CTRFOptions{Project: "shop", Release: "1.0"})
+		if err != nil {
+			t.Fatalf("ingest %d as covsync_ingest: %v", i+1, err)
+		}
+		if res.AlreadyIngested != (i == 1) {
+			t.Errorf("ingest %d: already ingested %v", i+1, res.AlreadyIngested)
+		}
+	}
+	for _, cov := range []string{`1,"totalMethods":2`, `2,"totalMethods":2`} {
+		data := []byte(`{"project":"shop","measuredAt":"2025-11-20T09:00:00Z","stories":[{"ticket":"SHOP-1","coveredMethods":` + cov + `}]}`)
+		if _, err := in.IngestCoverage(ctx, data, "cov.json"); err != nil {
+			t.Fatalf("coverage as covsync_ingest: %v", err)
+		}
+	}
+	deny := func(role string, sqls ...string) {
+		t.Helper()
+		c, err := pgx.Connect(ctx, asRole(t, admin, role))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		for _, sql := range sqls {
+			if _, err := c.Exec(ctx, sql); err == nil || !strings.Contains(err.Error(), "permission denied") && !strings.Contains(err.Error(), "must be owner") {
+				t.Errorf("%s as %s: %v, want permission denied", sql, role, err)
+			}
+		}
+	}
+	deny("covsync_ci",
+		"DELETE FROM covsync_source.runs", "UPDATE covsync_source.runs SET name = 'x'", "TRUNCATE covsync_source.test_results",
+		"DROP TABLE covsync_source.runs", "CREATE TABLE covsync_source.extra (x int)", "SELECT * FROM covsync.ledger",
+		"INSERT INTO covsync.ledger (target, item_key, hash, pushed_at) VALUES ('t', 'k', '\\x00', now())")
+	// The daemon's own grants on test_results are the flaky-list columns only (as a member of covsync_ingest,
+	// for reports over HTTPS, it reads what that role reads: the other test here makes it one).
+	var relACL, msgACL, nameACL string
+	if err := ownerPool.QueryRow(ctx, `SELECT coalesce(c.relacl::text, ''),
+			coalesce((SELECT attacl::text FROM pg_attribute WHERE attrelid = c.oid AND attname = 'message'), ''),
+			coalesce((SELECT attacl::text FROM pg_attribute WHERE attrelid = c.oid AND attname = 'name'), '')
+		FROM pg_class c WHERE c.oid = 'covsync_source.test_results'::regclass`).Scan(&relACL, &msgACL, &nameACL); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(relACL, "covsync_daemon=") || strings.Contains(msgACL, "covsync_daemon=") || !strings.Contains(nameACL, "covsync_daemon=r") {
+		t.Errorf("test_results grants to covsync_daemon: table %s, message %s, name %s; want SELECT on name only", relACL, msgACL, nameACL)
+	}
+	// What the daemon's reader does read, it can.
+	c, err := pgx.Connect(ctx, asRole(t, admin, "covsync_daemon"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var n int
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM covsync_source.test_results t JOIN covsync_source.test_tickets k USING (run_id, ordinal)
+		WHERE t.status = 'failed' AND NOT t.flaky AND t.retries = 0 AND t.name <> '' AND t.suite = ''`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("the flaky-list columns as covsync_daemon: %d, %v", n, err)
+	}
 }
