@@ -11,6 +11,7 @@ import (
 	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/internal/budget"
 	"github.com/covsync/covsync/sync/engine"
+	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/templates"
 )
 
@@ -36,7 +37,7 @@ type deps struct {
 // flight are bounded by workers.per_target, and when the deps has a database every replica draws from the
 // site's one budget (internal/budget; docs/architecture.md, "Pace to the site"); without it a site's
 // requests_per_second holds per process.
-func (d deps) httpClient(kind string, c config.Conn) (*http.Client, error) {
+func (d deps) httpClient(kind string, c config.Conn, siteURL string) (*http.Client, error) {
 	o := httpx.ForConn(kind, c)
 	o.UserAgent, o.Logger = d.userAgent, d.log
 	if d.counters != nil {
@@ -44,7 +45,7 @@ func (d deps) httpClient(kind string, c config.Conn) (*http.Client, error) {
 	}
 	o.MaxInFlight = d.cfg.Workers.PerTarget
 	if d.pool != nil && o.RequestsPerSecond > 0 {
-		site := o.Name
+		site := budgetSite(kind, siteURL)
 		b, err := budget.New(d.pool, budget.Options{Site: site, RequestsPerSecond: o.RequestsPerSecond, Schema: config.OwnSchema,
 			OnError: func(err error) {
 				d.log.WithError(err).Warnf("%s: the shared request budget could not be leased; pacing this replica alone", site)
@@ -55,6 +56,13 @@ func (d deps) httpClient(kind string, c config.Conn) (*http.Client, error) {
 		o.Budget = b
 	}
 	return httpx.New(o)
+}
+
+// budgetSite names a site's shared request budget by its canonical URL, not by the config entry's name: two
+// entries for one site (mapping different projects, which the config allows) must draw from one budget, as
+// the site counts their requests together.
+func budgetSite(kind, siteURL string) string {
+	return kind + ":" + config.CanonicalSite(siteURL, kind == push.TargetADO)
 }
 
 // targetBuilder builds the targets one project mapping has at one connector (possibly none).

@@ -56,7 +56,7 @@ func newADOTarget(d deps, p config.Project) (*ado.Target, error) {
 // guard and the pause on X-RateLimit-Remaining / X-RateLimit-Delay.
 func adoOrg(d deps, c *config.ADO) (*adoClient, error) {
 	org, err := clientFor(d.clients, push.TargetADO, c.Name, func() (*adoClient, error) {
-		hc, err := d.httpClient(push.TargetADO, c.Conn)
+		hc, err := d.httpClient(push.TargetADO, c.Conn, c.OrganizationURL)
 		if err != nil {
 			return nil, err
 		}

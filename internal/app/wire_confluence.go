@@ -65,7 +65,7 @@ func confluenceTarget(d deps, p config.Project) (*confluence.Target, error) {
 // site's requests_per_second (one token bucket, slowed down on 429) holds for the site as a whole.
 func confluenceHTTPClient(d deps, site config.Confluence) (*http.Client, error) {
 	return clientFor(d.clients, push.TargetConfluence, site.Name, func() (*http.Client, error) {
-		return d.httpClient(push.TargetConfluence, site.Conn)
+		return d.httpClient(push.TargetConfluence, site.Conn, site.URL)
 	})
 }
 

@@ -15,7 +15,7 @@ import (
 // client (one token bucket) and one set of property locks.
 func (d deps) jiraSite(cfg config.Jira) (*jiraconn.Site, error) {
 	return clientFor(d.clients, push.TargetJira, cfg.Name, func() (*jiraconn.Site, error) {
-		hc, err := d.httpClient(push.TargetJira, cfg.Conn)
+		hc, err := d.httpClient(push.TargetJira, cfg.Conn, cfg.URL)
 		if err != nil {
 			return nil, fmt.Errorf("jira %s: %w", cfg.Name, err)
 		}
