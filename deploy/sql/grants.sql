@@ -38,6 +38,9 @@ REVOKE SELECT ON ALL TABLES IN SCHEMA covsync_source FROM covsync_daemon;       
 GRANT SELECT ON covsync_source.projects, covsync_source.releases, covsync_source.runs, covsync_source.run_tickets,
     covsync_source.story_coverage, covsync_source.test_tickets TO covsync_daemon;
 GRANT SELECT (run_id, ordinal, name, suite, status, flaky, retries) ON covsync_source.test_results TO covsync_daemon;
+-- The source schema's migration bookkeeping: /readyz and the start-up check read it to tell whether the
+-- migrations are current (database.migrate_source).
+GRANT SELECT ON covsync_source.schema_version TO covsync_daemon;
 
 -- Reports, from CI (covsync ingest) and over HTTPS (the daemon): add rows, never remove or rewrite them.
 GRANT USAGE ON SCHEMA covsync_source TO covsync_ingest;

@@ -79,8 +79,12 @@ func TestTheDaemonRunsWithOnlyTheGrantsOfGrantsSQL(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "covsync.yaml")
 	writeConfig(t, cfg, daemonURL, "  jira: \"@every 1s\"", "")
 	// auto_migrate stays on in writeConfig; the daemon role cannot create, so turn it off as grants.sql says.
+	// The source schema is covsync's own here (the owner migrated it), so the daemon checks its migrations
+	// too (migrate_source: true, the default), which it must be able to read.
 	b, _ := os.ReadFile(cfg)
-	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), "auto_migrate: true", "auto_migrate: false", 1)), 0o600); err != nil {
+	yml := strings.Replace(string(b), "auto_migrate: true", "auto_migrate: false", 1)
+	yml = strings.Replace(yml, "migrate_source: false", "migrate_source: true", 1)
+	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
