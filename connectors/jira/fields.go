@@ -3,7 +3,6 @@ package jira
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/covsync/covsync/connectors/fieldtext"
 	"github.com/covsync/covsync/sync/push"
+	"github.com/covsync/covsync/sync/report"
 )
 
 // Roles: what covsync writes, named by their config key under jira[].fields.
@@ -184,7 +184,7 @@ func (f field) shape(v values) any {
 	case roleTestStatus:
 		return f.text(v.status)
 	case roleLastRunURL:
-		if f.Kind == kindURL && !absoluteURL(v.runURL) {
+		if f.Kind == kindURL && !report.IsWebURL(v.runURL) {
 			return nil // Jira refuses a relative or empty URL; clearing is the honest value
 		}
 		return f.text(v.runURL)
@@ -206,11 +206,6 @@ func (f field) text(s string) any {
 		return s
 	}
 	return fieldtext.TruncateUTF16(s, MaxTextChars)
-}
-
-func absoluteURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func sortedKeys[V any](m map[string]V) []string {

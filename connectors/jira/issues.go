@@ -92,7 +92,7 @@ func (t *IssueTarget) Plan(ctx context.Context, p *report.Project) ([]push.Item,
 		}
 		v := values{percent: st.CoveragePercent, summary: summary, status: st.Status}
 		if st.LastRun != nil {
-			v.runURL = st.LastRun.URL
+			v.runURL = report.WebURL(st.LastRun.URL) // a URL from data reaches Jira only when it is http(s)
 		}
 		pl := issuePayload{Key: st.Key, Fields: map[string]any{}, names: names}
 		for _, f := range fields {

@@ -90,6 +90,16 @@ func TestFieldValuesAreTypedByTheFieldSchema(t *testing.T) {
 				}
 				t.Errorf("no plain \"failed\" in %v", sent)
 			}},
+		{name: "a run URL that is not http(s) never reaches a text field: it is cleared",
+			setup: func(e *env) { e.cfg.Fields.LastRunURL = e.sim.AddField("Run Link Text", jirasim.KindTextField) },
+			story: func() report.Story { s := story("SHOP-1"); s.LastRun.URL = "javascript:alert(1)//"; return s }(),
+			check: func(t *testing.T, e *env, sent map[string]any) {
+				for id, v := range sent {
+					if s, _ := v.(string); strings.Contains(s, "javascript:") {
+						t.Errorf("%s = %q", id, s)
+					}
+				}
+			}},
 		{name: "a text area summary gets the whole rendering",
 			setup: func(e *env) { e.cfg.Fields.CoverageSummary = e.sim.AddField("Summary Long", jirasim.KindTextArea) },
 			story: func() report.Story { s := story("SHOP-1"); s.LastRun.Name = strings.Repeat("n", 400); return s }(),

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/apikey"
+	"github.com/covsync/covsync/sync/report"
 )
 
 // Ingest takes reports posted by CI with a project-scoped API key: POST /v1/projects/{id}/runs and
@@ -231,7 +231,7 @@ var errBadQuery = errors.New("bad query")
 func (in *Ingest) runs(ctx context.Context, w http.ResponseWriter, r *http.Request, project string, body io.Reader) (string, error) {
 	q := RunQuery{Release: r.URL.Query().Get("release"), RunURL: r.URL.Query().Get("runUrl")}
 	if q.RunURL != "" {
-		if u, err := url.Parse(q.RunURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if !report.IsWebURL(q.RunURL) {
 			return "", fmt.Errorf("%w: runUrl: want an http(s) URL", errBadQuery)
 		}
 	}
