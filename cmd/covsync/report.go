@@ -150,7 +150,7 @@ func printTrends(w io.Writer, p *report.Project) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RELEASE\tRUNS\tTESTS\tPASSED\tFAILED\tPASS RATE\tCOVERAGE")
 	for _, x := range p.Trend {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", x.Release, x.Runs, x.Tests, x.Passed, x.Failed, pct(x.PassRate),
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", terminalSafe(x.Release), x.Runs, x.Tests, x.Passed, x.Failed, pct(x.PassRate),
 			pct(x.CoveragePercent))
 	}
 	if err := tw.Flush(); err != nil {
@@ -160,11 +160,11 @@ func printTrends(w io.Writer, p *report.Project) error {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TEST\tSUITE\tFLIPS\tFLAKY RUNS\tRUNS\tSTORIES")
 	for _, f := range p.Flaky {
-		stories := strings.Join(f.Stories, ", ")
+		stories := terminalSafe(strings.Join(f.Stories, ", "))
 		if stories == "" {
 			stories = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", f.Name, f.Suite, f.Flips, f.FlakyRuns, f.Runs, stories)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", terminalSafe(f.Name), terminalSafe(f.Suite), f.Flips, f.FlakyRuns, f.Runs, stories)
 	}
 	return tw.Flush()
 }

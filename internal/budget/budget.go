@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/httpx"
 )
 
@@ -84,7 +85,7 @@ func New(pool *pgxpool.Pool, o Options) (*Budget, error) {
 		return nil, fmt.Errorf("budget %s: requests_per_second must be a number greater than 0, got %v", o.Site, o.RequestsPerSecond)
 	}
 	if o.Schema == "" {
-		o.Schema = "covsync"
+		o.Schema = config.OwnSchema
 	}
 	if o.Window <= 0 {
 		o.Window = DefaultWindow

@@ -176,7 +176,7 @@ type Failure struct {
 // Failing returns the items failing now, by target and key; all of them when limit <= 0.
 func (l *Ledger) Failing(ctx context.Context, limit int) ([]Failure, error) {
 	q := `SELECT target, item_key, attempts, last_attempt_at, last_error, pushed_at FROM ` + l.ledger + `
-		WHERE last_error IS NOT NULL ORDER BY target, item_key`
+		WHERE last_error IS NOT NULL AND NOT starts_with(target, '` + parkedPrefix + `') ORDER BY target, item_key`
 	var args []any
 	if limit > 0 {
 		q += ` LIMIT $1`

@@ -9,7 +9,10 @@ import (
 )
 
 // parked is the name under which the rows of target's earlier destination wait while target points elsewhere.
-func parked(destination, target string) string { return "parked " + destination + " " + target }
+func parked(destination, target string) string { return parkedPrefix + destination + " " + target }
+
+// parkedPrefix starts every parked name; parked rows are history, not items failing now.
+const parkedPrefix = "parked "
 
 // Bind makes target's ledger rows those of destination, the site and project the target writes now (its
 // canonical URL, not its name). The first bind of a name adopts the rows it already has (written before

@@ -60,3 +60,40 @@ func TestBindKeysRowsByDestination(t *testing.T) {
 		t.Fatalf("back on the second site: %v, want its SHOP-2 only", m)
 	}
 }
+
+// A failure recorded at a site the target no longer writes to is history: `covsync status` lists what fails
+// now, so a parked row is not among the failing items, and comes back with its error when the name does.
+func TestParkedFailuresAreNotFailingNow(t *testing.T) {
+	ctx := context.Background()
+	l := ledger.New(ledgertest.Pool(t), "")
+	const name, siteA, siteB = "jira:acme/SHOP", "jira:https://a.example:443/SHOP", "jira:https://b.example:443/SHOP"
+	if _, err := l.Bind(ctx, name, siteA, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RecordFailed(ctx, name, "SHOP-1", "400: field cannot be set"); err != nil {
+		t.Fatal(err)
+	}
+	failing := func() int {
+		t.Helper()
+		f, err := l.Failing(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(f)
+	}
+	if n := failing(); n != 1 {
+		t.Fatalf("%d failing before the move, want 1", n)
+	}
+	if _, err := l.Bind(ctx, name, siteB, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := failing(); n != 0 {
+		t.Errorf("%d failing after the target moved to another site, want 0 (the parked row is history)", n)
+	}
+	if _, err := l.Bind(ctx, name, siteA, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := failing(); n != 1 {
+		t.Errorf("%d failing once back on the first site, want its 1 again", n)
+	}
+}
