@@ -41,8 +41,7 @@ type ReadError struct{ Err error }
 func (e *ReadError) Error() string { return "read: " + e.Err.Error() }
 func (e *ReadError) Unwrap() error { return e.Err }
 
-// readAll reads what an ingest parses. The parser takes the bytes today; the Reader-taking ingest functions
-// are the seam through which a streaming parser replaces this.
+// readAll reads a coverage file whole (it is small: one line per story) for ParseCoverage.
 func readAll(r io.Reader) ([]byte, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -51,17 +50,30 @@ func readAll(r io.Reader) ([]byte, error) {
 	return data, nil
 }
 
-// IngestCTRFFrom reads a CTRF report from r and ingests it as IngestCTRF does. A failure of r is a
-// *ReadError and stores nothing.
+// readErrors remembers the first failure of the reader under it (a body over its limit, a client gone
+// quiet), so a report the parser could not finish because of it is a *ReadError, not a refused report.
+type readErrors struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErrors) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// IngestCTRFFrom streams a CTRF report from r into IngestCTRFReader. A failure of r is a *ReadError and
+// stores nothing.
 func (g *Ingester) IngestCTRFFrom(ctx context.Context, r io.Reader, opts CTRFOptions) (*RunIngest, error) {
-	if err := CheckProjectID(opts.Project); err != nil {
-		return nil, &InputError{File: opts.File, Msg: err.Error()}
+	rec := &readErrors{r: r}
+	res, err := g.IngestCTRFReader(ctx, rec, opts)
+	if err != nil && rec.err != nil {
+		return nil, &ReadError{rec.err}
 	}
-	data, err := readAll(r)
-	if err != nil {
-		return nil, err
-	}
-	return g.IngestCTRF(ctx, data, opts)
+	return res, err
 }
 
 // RunIngest is what IngestCTRF did.
