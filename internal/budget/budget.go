@@ -54,7 +54,8 @@ type Options struct {
 	// ceil(RequestsPerSecond × Window).
 	Window time.Duration
 	// OnError is told when the database could not be asked (nil: nobody); Wait then returns
-	// httpx.ErrNotPaced and requests go on paced by the client's own bucket only, and the database is asked again RetryAfterError later.
+	// httpx.ErrNotPaced and requests go on paced by the client's own bucket only, and the database is
+	// asked again RetryAfterError later.
 	OnError func(error)
 }
 
