@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -71,7 +72,8 @@ type Options struct {
 }
 
 // Budget is a request budget shared beyond one client. Wait blocks until one request may go out, or ctx
-// ends.
+// ends; it returns ErrNotPaced when it let the request go without pacing it, and the client then paces it
+// with its own bucket.
 type Budget interface {
 	Wait(ctx context.Context) error
 }
@@ -250,3 +252,7 @@ func baseTransport(caFile string) (*http.Transport, error) {
 		TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 	}, nil
 }
+
+// ErrNotPaced is what a Budget's Wait returns when it let a request go without pacing it (its shared state
+// could not be asked): the caller then paces the request itself, with its own bucket.
+var ErrNotPaced = errors.New("httpx: the shared budget did not pace this request")

@@ -46,8 +46,9 @@ func newAdaptiveLimiter(rps float64) *adaptiveLimiter {
 // free, or ctx ends. With shared set (a budget shared by every replica paces the site at the configured
 // rate) the client's own bucket is skipped while it runs at that rate: two buckets of one rate in a row
 // lose the tokens of the second whenever the first is late; it paces again once a 429 or a near-limit
-// warning has slowed the client.
-func (l *adaptiveLimiter) wait(ctx context.Context, issue string, shared bool) error {
+// warning has slowed the client. paced says whether a token of the own bucket was taken: when it was not
+// and the shared budget then says it did not pace either (ErrNotPaced), the caller takes one (take).
+func (l *adaptiveLimiter) wait(ctx context.Context, issue string, shared bool) (paced bool, err error) {
 	for {
 		l.mu.Lock()
 		now := l.now()
@@ -66,16 +67,20 @@ func (l *adaptiveLimiter) wait(ctx context.Context, issue string, shared bool) e
 		l.mu.Unlock()
 		if d <= 0 {
 			if shared && !slowed {
-				return nil
+				return false, nil
 			}
 			break
 		}
 		if err := Sleep(ctx, d); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return l.lim.Wait(ctx)
+	return true, l.lim.Wait(ctx)
 }
+
+// take waits for a token of the own bucket only (no pause is checked again): the pacing of a request the
+// shared budget let go unpaced.
+func (l *adaptiveLimiter) take(ctx context.Context) error { return l.lim.Wait(ctx) }
 
 // Sleep waits d, or until ctx ends (its error then). Pacers of the connectors and the shared budget wait
 // with it.

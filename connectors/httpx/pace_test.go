@@ -275,12 +275,12 @@ func TestAPerIssueWriteLimitSlowsThatIssueOnly(t *testing.T) {
 	// Another issue goes at once: the limiter lets it through without waiting for SHOP-7's pause.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if err := l.wait(ctx, "SHOP-8", false); err != nil {
+	if _, err := l.wait(ctx, "SHOP-8", false); err != nil {
 		t.Errorf("SHOP-8 waited for SHOP-7's pause: %v", err)
 	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel2()
-	if err := l.wait(ctx2, "SHOP-7", false); err == nil {
+	if _, err := l.wait(ctx2, "SHOP-7", false); err == nil {
 		t.Errorf("SHOP-7 went again at once, want it held back")
 	}
 	if got := o.Counters.TooManyRequestsByReason(); got[ReasonPerIssueOnWrite] != 1 {
@@ -374,5 +374,37 @@ func TestWithASharedBudgetTheOwnBucketStepsAside(t *testing.T) {
 	}
 	if hits.Load() != 3 || b.n.Load() != 3 {
 		t.Fatalf("%d requests reached the site, %d budget draws; want 3 and 3", hits.Load(), b.n.Load())
+	}
+}
+
+// notPacingBudget is a shared budget that could not pace (its database is unreachable): every draw says so.
+type notPacingBudget struct{ n atomic.Int32 }
+
+func (b *notPacingBudget) Wait(context.Context) error { b.n.Add(1); return ErrNotPaced }
+
+// TestWhenTheSharedBudgetCannotPaceTheOwnBucketDoes: a budget that reports it did not pace (its lease
+// failed) leaves the client to its own bucket. At one request per 1,000 s the bucket holds one token: the
+// first request takes it, the second cannot go out within the test's deadline.
+func TestWhenTheSharedBudgetCannotPaceTheOwnBucketDoes(t *testing.T) {
+	srv, hits := script(t)
+	o := fastOptions()
+	o.RequestsPerSecond = 0.001
+	b := &notPacingBudget{}
+	o.Budget = b
+	c, _ := New(o)
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	do(t, c, req)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req2, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	if resp, err := c.Do(req2); err == nil {
+		resp.Body.Close()
+		t.Errorf("a second request went out with the budget down and the own bucket empty (status %d)", resp.StatusCode)
+	}
+	if hits.Load() != 1 {
+		t.Errorf("the site saw %d requests, want 1 (the own bucket's single token)", hits.Load())
+	}
+	if b.n.Load() < 1 {
+		t.Errorf("the budget was never asked")
 	}
 }

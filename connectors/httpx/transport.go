@@ -3,6 +3,7 @@ package httpx
 import (
 	"cmp"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -123,19 +124,28 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 }
 
 // wait holds an attempt until the limiter (the client's pause, the issue's pause, its token bucket) and
-// the shared budget let it go.
+// the shared budget let it go. A budget that could not pace (ErrNotPaced: its database cannot be asked)
+// leaves the request to the own bucket, which the limiter skipped for it: never does a request go out
+// paced by neither.
 func (t *attemptTransport) wait(ctx context.Context, issue string) error {
-	if err := t.limiter.wait(ctx, issue, t.budget != nil); err != nil {
+	paced, err := t.limiter.wait(ctx, issue, t.budget != nil)
+	if err != nil {
 		return err
 	}
 	if t.budget == nil {
 		return nil
 	}
 	t0 := time.Now()
-	err := t.budget.Wait(ctx)
+	err = t.budget.Wait(ctx)
 	if d := time.Since(t0); d > time.Millisecond {
 		t.counters.BudgetWaits.Add(1)
 		t.counters.BudgetWaitNanos.Add(int64(d))
+	}
+	if errors.Is(err, ErrNotPaced) {
+		if paced {
+			return nil
+		}
+		return t.limiter.take(ctx)
 	}
 	return err
 }

@@ -240,6 +240,9 @@ func (t *IssueTarget) fieldConfigError(errs map[string]string, n int) error {
 // go-jira v1.17.0 has no call for it). Select options belong to a context per project, so a value valid in
 // one project may be refused in another. Where Jira exposes no allowedValues (the field not on the screen,
 // no Edit Issues), the pushes find out.
+// editmetaTries is how many planned issues checkOptions tries for edit metadata before it skips the check.
+const editmetaTries = 3
+
 func (t *IssueTarget) checkOptions(ctx context.Context, items []push.Item, fields []field) error {
 	var selects []field
 	for _, f := range fields {
@@ -257,9 +260,24 @@ func (t *IssueTarget) checkOptions(ctx context.Context, items []push.Item, field
 			} `json:"allowedValues"`
 		} `json:"fields"`
 	}
-	key := items[0].Key
-	if _, err := t.site.call(ctx, "GET", "rest/api/2/issue/"+url.PathEscape(key)+"/editmeta", nil, &meta, "GET editmeta of "+key, "Browse Projects"); err != nil {
-		return err
+	// Any issue of the project shows its context's options. One that is gone or not browsable (404, or 400
+	// as Jira answers some keys it cannot resolve) does not fail the plan: the next is read, up to
+	// editmetaTries of them; when none can be, the check is skipped and the pushes find out (the missing
+	// issues fail alone there).
+	read := false
+	for i := 0; i < len(items) && i < editmetaTries; i++ {
+		key := items[i].Key
+		resp, err := t.site.call(ctx, "GET", "rest/api/2/issue/"+url.PathEscape(key)+"/editmeta", nil, &meta, "GET editmeta of "+key, "Browse Projects")
+		if err == nil {
+			read = true
+			break
+		}
+		if resp == nil || (resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusBadRequest) || push.KindOf(err) != push.KindPermanent {
+			return err
+		}
+	}
+	if !read {
+		return nil
 	}
 	for _, f := range selects {
 		m, ok := meta.Fields[f.ID]

@@ -455,3 +455,49 @@ func TestNamingFieldsKeepsTheErrorsKind(t *testing.T) {
 		}
 	}
 }
+
+// TestADeletedFirstIssueDoesNotFailTheOptionCheck: the select-option check reads the edit metadata of one
+// issue of the project; when the first planned issue was deleted (editmeta answers 404) it reads the next
+// one's, instead of failing the whole plan every cycle. The deleted issue fails alone at its push.
+func TestADeletedFirstIssueDoesNotFailTheOptionCheck(t *testing.T) {
+	e := newEnv(t, 5)
+	e.sim.RemoveIssue("SHOP-1")
+	target := e.site(t).IssueTarget("SHOP")
+	items := plan(t, target, project(storiesN(5)...))
+	if len(items) != 5 || items[0].Key != "SHOP-1" {
+		t.Fatalf("planned %d items, first %s; want 5, SHOP-1 first", len(items), items[0].Key)
+	}
+	if e.sim.Count("GET", "/rest/api/2/issue/SHOP-1/editmeta") != 1 || e.sim.Count("GET", "/rest/api/2/issue/SHOP-2/editmeta") != 1 {
+		t.Errorf("editmeta read %d times for SHOP-1 and %d for SHOP-2, want once each",
+			e.sim.Count("GET", "/rest/api/2/issue/SHOP-1/editmeta"), e.sim.Count("GET", "/rest/api/2/issue/SHOP-2/editmeta"))
+	}
+	out := pushAll(t, target.Push, items, 2)
+	for key, o := range out {
+		if key == "SHOP-1" {
+			if o.err == nil || push.KindOf(o.err) != push.KindPermanent {
+				t.Errorf("SHOP-1: err = %v (kind %v), want a permanent 404", o.err, push.KindOf(o.err))
+			}
+			continue
+		}
+		if o.err != nil {
+			t.Errorf("%s: %v", key, o.err)
+		}
+	}
+	if len(out) != 5 {
+		t.Errorf("%d outcomes, want 5", len(out))
+	}
+}
+
+// TestTheOptionCheckReadsPastADeletedIssue: with the first issue gone, the check still holds the plan to the
+// options of the project's field context, read from the next issue.
+func TestTheOptionCheckReadsPastADeletedIssue(t *testing.T) {
+	e := newEnv(t, 1)
+	e.sim.AddProject("OPS", "Operations")
+	e.sim.AddIssues("OPS", 2)
+	e.sim.RemoveIssue("OPS-1")
+	e.sim.SetProjectOptions("OPS", e.status, "passed", "skipped", "no tests") // no "failed" in OPS's context
+	_, err := e.site(t).IssueTarget("OPS").Plan(context.Background(), project(story("OPS-1"), story("OPS-2")))
+	if err == nil || push.KindOf(err) != push.KindConfig || !strings.Contains(err.Error(), `"failed"`) {
+		t.Fatalf("OPS plan: %v (kind %v), want the configuration error read from OPS-2's editmeta", err, push.KindOf(err))
+	}
+}

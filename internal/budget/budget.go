@@ -54,8 +54,9 @@ type Options struct {
 	// Window is how much time one lease covers (default DefaultWindow): the tokens of one lease are
 	// ceil(RequestsPerSecond × Window).
 	Window time.Duration
-	// OnError is told when the database could not be asked (nil: nobody); requests then go on paced by
-	// the client's own bucket only, and the database is asked again RetryAfterError later.
+	// OnError is told when the database could not be asked (nil: nobody); Wait then returns
+	// httpx.ErrNotPaced and requests go on paced by the client's own bucket only, and the database is
+	// asked again RetryAfterError later.
 	OnError func(error)
 }
 
@@ -153,8 +154,9 @@ func (b *Budget) Take(ctx context.Context) (Lease, error) {
 }
 
 // Wait blocks until this replica holds a slot of the site's time that has come, or ctx ends. When the
-// database cannot be asked it returns nil at once (the client's own bucket still paces the request) and
-// tells Options.OnError.
+// database cannot be asked (and for RetryAfterError after) it returns httpx.ErrNotPaced at once: the
+// request was not paced, and the httpx client paces it with its own bucket (which it skips while the
+// budget paces). A failed lease is told to Options.OnError.
 func (b *Budget) Wait(ctx context.Context) error {
 	b.mu.Lock()
 	now := b.now()
@@ -166,7 +168,7 @@ func (b *Budget) Wait(ctx context.Context) error {
 	}
 	if b.left == 0 && now.Before(b.failedUntil) {
 		b.mu.Unlock()
-		return nil
+		return httpx.ErrNotPaced
 	}
 	if b.left == 0 {
 		l, err := b.Take(ctx)
@@ -181,7 +183,7 @@ func (b *Budget) Wait(ctx context.Context) error {
 			if b.o.OnError != nil {
 				b.o.OnError(err)
 			}
-			return nil
+			return httpx.ErrNotPaced
 		}
 		b.next, b.left = l.Start.Add(-l.Offset), l.Tokens
 	}

@@ -2,6 +2,7 @@ package budget
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -260,5 +261,47 @@ func TestUnusedSlotsOfAnOldLeaseLapse(t *testing.T) {
 	}
 	if n1 := nextSlot(); !n1.After(n0) {
 		t.Fatalf("no new lease was taken (next_slot %v → %v)", n0, n1)
+	}
+}
+
+// TestAnUnreachableBudgetLeavesPacingToTheClient: when the lease cannot be taken (here the schema holds no
+// budget tables, as a database that cannot be asked), Wait says it did not pace, at once and for
+// RetryAfterError after, and an httpx client on that budget is held to its own requests_per_second: at one
+// request per 1,000 s its second request does not go out.
+func TestAnUnreachableBudgetLeavesPacingToTheClient(t *testing.T) {
+	pool := pgtest.Pool(t)
+	var errs atomic.Int32
+	bud := mustNew(t, pool, Options{Site: "jira:down", RequestsPerSecond: 1000, Schema: "no_such_schema", Holder: "r",
+		OnError: func(error) { errs.Add(1) }})
+	for i := range 2 {
+		if err := bud.Wait(context.Background()); !errors.Is(err, httpx.ErrNotPaced) {
+			t.Fatalf("Wait %d with the lease failing = %v, want httpx.ErrNotPaced", i, err)
+		}
+	}
+	if errs.Load() != 1 {
+		t.Errorf("OnError told %d times, want 1 (the second Wait falls within RetryAfterError)", errs.Load())
+	}
+
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	c, err := httpx.New(httpx.Options{Name: "jira:down", RequestsPerSecond: 0.001, Budget: bud})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	if resp, err := c.Do(req); err == nil {
+		resp.Body.Close()
+		t.Errorf("a second request went out unpaced while the shared budget was down")
+	}
+	if hits.Load() != 1 {
+		t.Errorf("the site saw %d requests, want 1", hits.Load())
 	}
 }

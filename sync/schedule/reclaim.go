@@ -89,7 +89,9 @@ type Reclaimed struct {
 	State   string    `json:"state"` // retryable or discarded
 }
 
-// Reclaim takes back every running cycle job whose client is gone (its lock is free), and returns them.
+// Reclaim takes back every running cycle job and reconcile tick whose client is gone (its lock is free), and
+// returns them. A tick counts as well: left running, it holds back the reconcile of its (project, kind), by
+// its uniqueness, as long as a cycle would hold the cycle.
 func (s *Scheduler) Reclaim(ctx context.Context) ([]Reclaimed, error) {
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -98,8 +100,8 @@ func (s *Scheduler) Reclaim(ctx context.Context) ([]Reclaimed, error) {
 	defer c.Release()
 	job := pgx.Identifier{config.OwnSchema, "river_job"}.Sanitize()
 	rows, err := c.Query(ctx, `SELECT id, args, attempted_by[array_length(attempted_by, 1)], attempted_at, attempt, max_attempts
-		FROM `+job+` WHERE state = 'running' AND kind = $1 AND attempted_at < now() - make_interval(secs => $2)`,
-		JobKind, ReclaimGrace.Seconds())
+		FROM `+job+` WHERE state = 'running' AND kind = ANY($1) AND attempted_at < now() - make_interval(secs => $2)`,
+		[]string{JobKind, ReconcileTickKind}, ReclaimGrace.Seconds())
 	if err != nil {
 		return nil, fmt.Errorf("schedule: reclaim: %w", err)
 	}
@@ -118,7 +120,7 @@ func (s *Scheduler) Reclaim(ctx context.Context) ([]Reclaimed, error) {
 			rows.Close()
 			return nil, fmt.Errorf("schedule: reclaim: %w", err)
 		}
-		var a CycleArgs
+		var a CycleArgs // a tick's args (reconcileTickArgs) share its project and target
 		_ = json.Unmarshal(args, &a)
 		r.Project, r.Kind = a.Project, a.Target
 		if client != nil {
@@ -149,7 +151,7 @@ func (s *Scheduler) Reclaim(ctx context.Context) ([]Reclaimed, error) {
 		}
 		msg, _ := json.Marshal(map[string]any{
 			"at": time.Now().UTC(), "attempt": r.attempt,
-			"error": fmt.Sprintf("reclaimed: the covsync process that ran this cycle (River client %s, running since %s) is gone", r.Client, r.Since.UTC().Format(time.RFC3339)),
+			"error": fmt.Sprintf("reclaimed: the covsync process that ran this job (River client %s, running since %s) is gone", r.Client, r.Since.UTC().Format(time.RFC3339)),
 		})
 		// As River's rescuer does (JobRescueMany): append the error, retry or discard, and only if the job is
 		// still running under that client (it may have finished meanwhile).

@@ -32,6 +32,25 @@ func strandJob(t *testing.T, pool *pgxpool.Pool, client string) int64 {
 	return enq[0].JobID
 }
 
+// strandTick inserts a reconcile tick of shop/jira and leaves it as strandJob leaves its cycle: running,
+// attempted by a client that is gone.
+func strandTick(t *testing.T, pool *pgxpool.Pool, client string) int64 {
+	t.Helper()
+	ins, err := New(pool, RunnerFunc(func(context.Context, Cycle) (any, error) { return nil, nil }), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ins.client.Insert(context.Background(), reconcileTickArgs{Project: "shop", Target: push.TargetJira}, ins.tickOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(context.Background(), `UPDATE covsync.river_job SET state = 'running', attempt = 1,
+		attempted_by = ARRAY[$2::text], attempted_at = now() - interval '1 minute' WHERE id = $1`, res.Job.ID, client); err != nil {
+		t.Fatal(err)
+	}
+	return res.Job.ID
+}
+
 func jobState(t *testing.T, pool *pgxpool.Pool, id int64) (state, lastError string) {
 	t.Helper()
 	if err := pool.QueryRow(context.Background(), `SELECT state::text, coalesce(errors[array_length(errors, 1)]->>'error', '')
@@ -99,19 +118,32 @@ func TestAResyncBehindALiveCycleGivesUpAtItsDeadline(t *testing.T) {
 }
 
 // TestADaemonReclaimsDeadProcessesCyclesAtStart: a working client (the daemon) reclaims such jobs on its
-// own, at start and every ReclaimEvery, without waiting for River's rescuer (CycleTimeout + 5 minutes).
+// own, at start and every ReclaimEvery, without waiting for River's rescuer (CycleTimeout + 5 minutes): a
+// cycle, and a reconcile tick (left running, it would hold back that reconcile as long).
 func TestADaemonReclaimsDeadProcessesCyclesAtStart(t *testing.T) {
 	pool := migrated(t)
 	stale := strandJob(t, pool, "covsync-gone-77-cafe")
+	tick := strandTick(t, pool, "covsync-gone-78-beef")
 	var got []Reclaimed
 	var mu sync.Mutex
 	opts := testOptions(nil)
 	opts.OnReclaim = func(r Reclaimed) { mu.Lock(); got = append(got, r); mu.Unlock() }
 	start(t, pool, (&recorder{}).runner("daemon"), opts)
 	waitFor(t, 10*time.Second, func() bool { s, _ := jobState(t, pool, stale); return s == "discarded" })
+	waitFor(t, 10*time.Second, func() bool { s, _ := jobState(t, pool, tick); return s != "running" })
+	if _, msg := jobState(t, pool, tick); !strings.Contains(msg, "covsync-gone-78-beef") || !strings.Contains(msg, "is gone") {
+		t.Errorf("the stale tick's last error is %q, want it naming the dead client", msg)
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != 1 || got[0].JobID != stale || got[0].Project != "shop" || got[0].Kind != push.TargetJira {
-		t.Errorf("OnReclaim got %+v, want the stale shop/jira job", got)
+	ids := map[int64]Reclaimed{}
+	for _, r := range got {
+		ids[r.JobID] = r
+	}
+	if r := ids[stale]; len(got) != 2 || r.Project != "shop" || r.Kind != push.TargetJira {
+		t.Errorf("OnReclaim got %+v, want the stale shop/jira cycle and tick", got)
+	}
+	if r, ok := ids[tick]; !ok || r.Project != "shop" || r.Kind != push.TargetJira {
+		t.Errorf("OnReclaim got %+v, want the stale shop/jira reconcile tick among them", got)
 	}
 }
