@@ -64,9 +64,7 @@ func (d *daemon) enqueueAfter(cfg *config.Config, project string) (hook func(con
 		}
 		jobs, err := sched.EnqueueAfterIngestTx(ctx, tx, project, kinds, cfg.Ingest.SyncDelay)
 		for _, j := range jobs {
-			if !j.Duplicate {
-				fresh = append(fresh, j.JobID)
-			}
+			fresh = append(fresh, j.JobID) // a waiting cycle it joined is due by then too; Promote leaves others be
 		}
 		return err
 	}

@@ -353,3 +353,44 @@ func TestReadyzSaysWhyWithoutConnectionDetails(t *testing.T) {
 		t.Errorf("/readyz: %s, want status not ready", body)
 	}
 }
+
+// A report that joins a cycle already waiting must not wait longer than sync_delay with it: a failed cycle
+// waits out its retry's backoff (minutes) in state scheduled, and the report's cycle is brought forward.
+func TestAReportDoesNotWaitOutAWaitingCyclesBackoff(t *testing.T) {
+	_, pool := migratedDB(t)
+	ctx := context.Background()
+	sched, err := schedule.New(pool, nil, schedule.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueue := func(delay time.Duration) schedule.Enqueued {
+		t.Helper()
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Rollback(ctx) }()
+		jobs, err := sched.EnqueueAfterIngestTx(ctx, tx, "shop", []string{"jira"}, delay)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("enqueue: %v %+v", err, jobs)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return jobs[0]
+	}
+	// A cycle scheduled ten minutes out, as a retry's backoff leaves one.
+	first := enqueue(10 * time.Minute)
+	second := enqueue(5 * time.Second)
+	if !second.Duplicate || second.JobID != first.JobID {
+		t.Fatalf("the second report made %+v, want it to join the waiting cycle %d", second, first.JobID)
+	}
+	var wait time.Duration
+	if err := pool.QueryRow(ctx, `SELECT extract(epoch FROM scheduled_at - now()) * interval '1 second' FROM covsync.river_job WHERE id = $1`,
+		first.JobID).Scan(&wait); err != nil {
+		t.Fatal(err)
+	}
+	if wait > 5*time.Second {
+		t.Errorf("the joined cycle still runs in %v, want within sync_delay (5s)", wait)
+	}
+}

@@ -43,6 +43,12 @@ func (s *Scheduler) enqueueAfterIngest(ctx context.Context, tx pgx.Tx, project, 
 		ORDER BY id LIMIT 1 FOR UPDATE`, JobKind, project, kind).Scan(&waiting)
 	switch {
 	case err == nil:
+		// It may be waiting out a retry's backoff (minutes): the report must not wait with it. Run it when a
+		// fresh cycle would have run, or sooner.
+		if _, err := tx.Exec(ctx, `UPDATE `+pgx.Identifier{config.OwnSchema, "river_job"}.Sanitize()+`
+			SET scheduled_at = now() + $2::interval WHERE id = $1 AND scheduled_at > now() + $2::interval`, waiting, delay); err != nil {
+			return Enqueued{}, fmt.Errorf("schedule: bring the waiting cycle %s/%s forward: %w", project, kind, err)
+		}
 		return Enqueued{JobID: waiting, Project: project, Kind: kind, Duplicate: true}, nil
 	case err != pgx.ErrNoRows:
 		return Enqueued{}, fmt.Errorf("schedule: find a waiting cycle %s/%s: %w", project, kind, err)
