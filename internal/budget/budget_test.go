@@ -15,25 +15,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/covsync/covsync/connectors/httpx"
-	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/pgtest"
+	"github.com/covsync/covsync/sync/ledger/ledgertest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-func migrated(t *testing.T) *pgxpool.Pool {
-	t.Helper()
-	pool := pgtest.Pool(t)
-	conn, err := pool.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	if _, err := postgres.Migrate(context.Background(), conn.Conn(), postgres.MigrateOptions{SkipSource: true}); err != nil {
-		t.Fatal(err)
-	}
-	return pool
-}
 
 func mustNew(t *testing.T, pool *pgxpool.Pool, o Options) *Budget {
 	t.Helper()
@@ -48,7 +34,7 @@ func mustNew(t *testing.T, pool *pgxpool.Pool, o Options) *Budget {
 // lease concurrently; no slot of the site's time is ever granted twice, so together they never exceed the
 // site's rate.
 func TestTwoReplicasShareOneBudget(t *testing.T) {
-	pool := migrated(t)
+	pool := ledgertest.Pool(t)
 	const rps = 1000 // short leases: the test takes no noticeable time
 	a := mustNew(t, pool, Options{Site: "jira:acme", RequestsPerSecond: rps, Holder: "replica-a"})
 	b := mustNew(t, pool, Options{Site: "jira:acme", RequestsPerSecond: rps, Holder: "replica-b"})
@@ -107,7 +93,7 @@ func TestTwoReplicasShareOneBudget(t *testing.T) {
 // TestTwoClientsDrawFromOneBudget: two HTTP clients of one site in two "replicas" draw every attempt from
 // the same budget; the database counts the leases they took.
 func TestTwoClientsDrawFromOneBudget(t *testing.T) {
-	pool := migrated(t)
+	pool := ledgertest.Pool(t)
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	defer srv.Close()
@@ -175,7 +161,7 @@ func TestTwoClientsDrawFromOneBudget(t *testing.T) {
 // replica's next lease starts where the dead one's ends (the slots are not granted twice), and once that
 // time has passed the dead replica holds nothing: the next lease starts now, not after any debt.
 func TestADeadReplicasLeaseLapsesByTimeout(t *testing.T) {
-	pool := migrated(t)
+	pool := ledgertest.Pool(t)
 	dead := mustNew(t, pool, Options{Site: "ado:org", RequestsPerSecond: 100, Holder: "dead", Window: 300 * time.Millisecond})
 	live := mustNew(t, pool, Options{Site: "ado:org", RequestsPerSecond: 100, Holder: "live", Window: 10 * time.Millisecond})
 	ctx := context.Background()
@@ -228,7 +214,7 @@ func TestADeadReplicasLeaseLapsesByTimeout(t *testing.T) {
 // TestUnusedSlotsOfAnOldLeaseLapse: a replica that leased slots and then sat idle does not spend the old
 // slots in a burst; it leases anew.
 func TestUnusedSlotsOfAnOldLeaseLapse(t *testing.T) {
-	pool := migrated(t)
+	pool := ledgertest.Pool(t)
 	b := mustNew(t, pool, Options{Site: "jira:idle", RequestsPerSecond: 10, Holder: "r", Window: time.Second})
 	ctx := context.Background()
 	if err := b.Wait(ctx); err != nil { // leases 10 slots, spends the first

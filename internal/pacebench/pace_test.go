@@ -11,19 +11,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sirupsen/logrus"
 
 	"github.com/covsync/covsync/config"
 	"github.com/covsync/covsync/connectors/httpx"
 	"github.com/covsync/covsync/connectors/jira"
 	"github.com/covsync/covsync/connectors/jira/jirasim"
-	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/budget"
 	"github.com/covsync/covsync/internal/pgtest"
 	"github.com/covsync/covsync/sync/engine"
 	"github.com/covsync/covsync/sync/engine/enginetest"
 	"github.com/covsync/covsync/sync/ledger"
+	"github.com/covsync/covsync/sync/ledger/ledgertest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -84,24 +83,10 @@ func quiet() *logrus.Logger {
 	return l
 }
 
-func migrated(tb testing.TB) *pgxpool.Pool {
-	tb.Helper()
-	pool := pgtest.Pool(tb)
-	conn, err := pool.Acquire(context.Background())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer conn.Release()
-	if _, err := postgres.Migrate(context.Background(), conn.Conn(), postgres.MigrateOptions{SkipSource: true}); err != nil {
-		tb.Fatal(err)
-	}
-	return pool
-}
-
 // run runs one scenario on a fresh database and simulator.
 func run(tb testing.TB, sc scenario) result {
 	tb.Helper()
-	pool := migrated(tb)
+	pool := ledgertest.Pool(tb)
 	sim := jirasim.New(jirasim.Options{Email: email, Token: token, RequestsPerSecond: sc.rate})
 	srv := sim.Start()
 	defer srv.Close()
