@@ -4,25 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 )
 
-// ProbeProject checks, read-only, that the project can be read with the PAT
-// (GET _apis/projects/{project}, https://learn.microsoft.com/en-us/rest/api/azure/devops/core/projects/get)
+// ProbeProject checks, read-only, that the project can be read with the PAT (the session resolves it:
+// GET _apis/projects/{project}, https://learn.microsoft.com/en-us/rest/api/azure/devops/core/projects/get)
 // and that the configured work-item fields fit the project's process (fieldTypes).
 func (t *Target) ProbeProject(ctx context.Context) error {
 	s, err := t.session(ctx)
 	if err != nil {
 		return t.probeError(err)
 	}
-	u := strings.TrimRight(s.orgURL, "/") + "/_apis/projects/" + url.PathEscape(t.o.Project)
-	var p struct {
-		Name string `json:"name"`
-	}
-	if err := t.paced(ctx, func() error { return s.rest(ctx, http.MethodGet, u, s.coreVersion, nil, &p) }); err != nil {
-		return t.probeError(fmt.Errorf("%s: project %s: %w", t.Name(), t.o.Project, err))
-	}
+	// session() has read the project (resolveProject: GET _apis/projects/{project}); the fields remain.
 	if _, err := t.fieldTypes(ctx, s); err != nil {
 		return t.probeError(err)
 	}
