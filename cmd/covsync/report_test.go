@@ -40,7 +40,7 @@ const postgresTestdata = "../../connectors/postgres/testdata"
 func ingestShopData(t *testing.T, cfg string) {
 	t.Helper()
 	out := mustRun(t, "migrate", "--config", cfg)
-	if !strings.Contains(out, "source (covsync_source): applied migrations 1 to 2") {
+	if !strings.Contains(out, "source (covsync_source): applied migrations 1 to 3") {
 		t.Errorf("migrate printed %q", out)
 	}
 	dir := fixture.CTRFDir(t)
@@ -137,7 +137,7 @@ func TestIngestAndReportCommandLine(t *testing.T) {
 		want string // in stdout for exit 0, else in stderr
 	}{
 		{"migrate again applies nothing", []string{"migrate", "--config", cfg}, exitOK,
-			"source (covsync_source): up to date at version 2 of 2"},
+			"source (covsync_source): up to date at version 3 of 3"},
 		{"a report is stored as a run", []string{"ingest", "ctrf", "--config", cfg, "--project", "shop", report}, exitOK,
 			"stored run 1 (build 482) of project shop: 6 tests, 7 links to 4 tickets (project created)"},
 		{"the same report again is not stored twice", []string{"ingest", "ctrf", "--config", cfg, "--project", "shop", report}, exitOK,

@@ -42,22 +42,28 @@ const (
 
 // TestCounts are the counts of the report's tests by status: the run's counts as stored.
 func (rep *CTRFReport) TestCounts() CTRFSummary {
-	c := CTRFSummary{Tests: len(rep.Tests)}
+	var c CTRFSummary
 	for _, t := range rep.Tests {
-		switch t.Status {
-		case "passed":
-			c.Passed++
-		case "failed":
-			c.Failed++
-		case "skipped":
-			c.Skipped++
-		case "pending":
-			c.Pending++
-		default:
-			c.Other++
-		}
+		c.add(t.Status)
 	}
 	return c
+}
+
+// add counts one test of status.
+func (c *CTRFSummary) add(status string) {
+	c.Tests++
+	switch status {
+	case "passed":
+		c.Passed++
+	case "failed":
+		c.Failed++
+	case "skipped":
+		c.Skipped++
+	case "pending":
+		c.Pending++
+	default:
+		c.Other++
+	}
 }
 
 // CTRFEnvironment is the part of results.environment covsync keeps.
@@ -123,10 +129,26 @@ func ParseCTRF(data []byte) (*CTRFReport, error) { return DecodeCTRF(bytes.NewRe
 // that are not http(s) and times outside the accepted window (limits.go).
 //
 // It streams: results.tests is read one test at a time, so what it holds is the parsed tests (with their
-// messages capped) and never the body or a parse tree of the whole report.
-func DecodeCTRF(r io.Reader) (*CTRFReport, error) { return decodeCTRF(r, time.Now()) }
+// messages capped) and never the body or a parse tree of the whole report. Ingest goes further and holds
+// no test at all (EachCTRFTest).
+func DecodeCTRF(r io.Reader) (*CTRFReport, error) {
+	rep, err := decodeCTRF(r, time.Now(), nil)
+	if rep != nil && rep.Tests == nil {
+		rep.Tests = []CTRFTest{}
+	}
+	return rep, err
+}
 
-func decodeCTRF(r io.Reader, now time.Time) (*CTRFReport, error) {
+// EachCTRFTest reads a CTRF report from r as DecodeCTRF does, but hands each test to each as soon as it is
+// read and keeps none: the report it returns has no Tests. An error from each stops the read and is returned
+// as is. A test handed over is not yet known to be part of a valid report: the report is refused, with its
+// error returned here, when what follows the test is wrong.
+func EachCTRFTest(r io.Reader, each func(CTRFTest) error) (*CTRFReport, error) {
+	return decodeCTRF(r, time.Now(), each)
+}
+
+// decodeCTRF reads the report, handing its tests to each, or keeping them in Tests when each is nil.
+func decodeCTRF(r io.Reader, now time.Time, each func(CTRFTest) error) (*CTRFReport, error) {
 	s := newJSONStream(r, true)
 	rep := &CTRFReport{}
 	root := jsonObj{m: map[string]json.RawMessage{}}
@@ -145,6 +167,9 @@ func decodeCTRF(r io.Reader, now time.Time) (*CTRFReport, error) {
 				t, ierr := readTest("results.tests["+strconv.Itoa(i)+"]", raw, now)
 				if ierr != nil {
 					return ierr
+				}
+				if each != nil {
+					return each(t)
 				}
 				rep.Tests = append(rep.Tests, t)
 				return nil
@@ -174,9 +199,6 @@ func decodeCTRF(r io.Reader, now time.Time) (*CTRFReport, error) {
 	}
 	if _, ierr := results.array("tests"); ierr != nil {
 		return nil, ierr
-	}
-	if rep.Tests == nil {
-		rep.Tests = []CTRFTest{}
 	}
 	return rep, nil
 }

@@ -69,11 +69,11 @@ func TestTimesOutsideTheWindowAreRefused(t *testing.T) {
 			if in == validCTRF {
 				t.Fatal("case changes nothing")
 			}
-			_, err := decodeCTRF(strings.NewReader(in), now)
+			_, err := decodeCTRF(strings.NewReader(in), now, nil)
 			refused(t, err, c.path, "outside")
 		})
 	}
-	if _, err := decodeCTRF(strings.NewReader(validCTRF), now); err != nil {
+	if _, err := decodeCTRF(strings.NewReader(validCTRF), now, nil); err != nil {
 		t.Fatalf("the valid report: %v", err)
 	}
 }

@@ -118,9 +118,17 @@ func (g *Ingester) IngestCTRF(ctx context.Context, data []byte, opts CTRFOptions
 	return g.IngestCTRFReader(ctx, bytes.NewReader(data), opts)
 }
 
-// IngestCTRFReader reads a CTRF report from r (DecodeCTRF: streamed, within the limits of limits.go) and
+// IngestCTRFReader reads a CTRF report from r (EachCTRFTest: streamed, within the limits of limits.go) and
 // stores it as one run of opts.Project. A refused report, release or run URL is an *InputError naming the
 // JSON path (or the option) of the problem.
+//
+// It holds no more than a few tests at a time, whatever the report's size: the transaction begins before the
+// body is read, and each test goes into test_results by COPY as soon as it is parsed. The run's row, made of
+// what only the whole report tells (the summary and environment, which may follow the tests; the content
+// hash), is inserted at the end, under the id the tests were given. Ingest only ever inserts: the ingest
+// role needs no UPDATE of runs (deploy/sql/grants.sql). A report refused anywhere, a body cut
+// short, and a report found stored already (its reportId or content) roll the whole transaction back: nothing
+// of it is kept. See docs/architecture.md, "Reliability and security rules".
 func (g *Ingester) IngestCTRFReader(ctx context.Context, r io.Reader, opts CTRFOptions) (*RunIngest, error) {
 	if err := CheckProjectID(opts.Project); err != nil {
 		return nil, &InputError{File: opts.File, Msg: err.Error()}
@@ -137,21 +145,13 @@ func (g *Ingester) IngestCTRFReader(ctx context.Context, r io.Reader, opts CTRFO
 			return nil, &InputError{File: opts.File, Path: "--run-url", Msg: err.Error()}
 		}
 	}
-	h := sha256.New()
-	rep, err := DecodeCTRF(io.TeeReader(r, h))
-	if err != nil {
-		return nil, withFile(err, opts.File)
-	}
-	sum := h.Sum(nil)
 	tx, err := g.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ingest %s: %w", opts.File, err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 
-	out := &RunIngest{RunName: rep.RunName(), StartedAt: rep.Start, StartFrom: rep.StartFrom,
-		Counts: rep.TestCounts(), Summary: rep.Summary}
-	out.Disagree = out.Counts != out.Summary
+	out := &RunIngest{}
 	if out.ProjectCreated, err = g.ensureProject(ctx, tx, opts.Project); err != nil {
 		return nil, g.wrap("ingest "+opts.File, err)
 	}
@@ -163,6 +163,27 @@ func (g *Ingester) IngestCTRFReader(ctx context.Context, r io.Reader, opts CTRFO
 		}
 		releaseID = &id
 	}
+	// The run's id comes first, its row last (below): the tests, copied as they are read, refer to it, and
+	// that reference is checked at commit (source migration 003).
+	if _, err := tx.Exec(ctx, `SET CONSTRAINTS ALL DEFERRED`); err != nil {
+		return nil, fmt.Errorf("ingest %s: %w", opts.File, err)
+	}
+	err = tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence($1, 'id'))`, g.t("runs")).Scan(&out.RunID)
+	if err != nil {
+		return nil, fmt.Errorf("ingest %s: a run id: %w", opts.File, err)
+	}
+
+	h := sha256.New()
+	rep, links, err := g.copyTests(ctx, tx, out, io.TeeReader(r, h))
+	if err != nil {
+		var ie *InputError
+		if errors.As(err, &ie) {
+			return nil, withFile(ie, opts.File)
+		}
+		return nil, fmt.Errorf("ingest %s: %w", opts.File, err)
+	}
+	out.RunName, out.StartedAt, out.StartFrom, out.Summary = rep.RunName(), rep.Start, rep.StartFrom, rep.Summary
+	out.Disagree = out.Counts != out.Summary
 	url := rep.Env.BuildURL
 	if opts.RunURL != "" {
 		url = opts.RunURL
@@ -175,32 +196,34 @@ func (g *Ingester) IngestCTRFReader(ctx context.Context, r io.Reader, opts CTRFO
 	if !rep.Stop.IsZero() {
 		stop = &rep.Stop
 	}
-	err = tx.QueryRow(ctx, `INSERT INTO `+g.t("runs")+` (project_id, report_id, content_sha256, name, build, branch,
-			commit, url, environment, release_id, tool, started_at, stopped_at,
+	sum := h.Sum(nil)
+	err = tx.QueryRow(ctx, `INSERT INTO `+g.t("runs")+` (id, project_id, report_id, content_sha256, name, build,
+			branch, commit, url, environment, release_id, tool, started_at, stopped_at,
 			tests, passed, failed, skipped, pending, other, summary_counts)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+		OVERRIDING SYSTEM VALUE
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 		ON CONFLICT DO NOTHING
 		RETURNING id`,
-		opts.Project, reportID, sum, out.RunName, rep.Build(), rep.Env.Branch, rep.Env.Commit, url,
+		out.RunID, opts.Project, reportID, sum, out.RunName, rep.Build(), rep.Env.Branch, rep.Env.Commit, url,
 		rep.Env.Environment, releaseID, rep.Tool, rep.Start, stop,
 		out.Counts.Tests, out.Counts.Passed, out.Counts.Failed, out.Counts.Skipped, out.Counts.Pending,
 		out.Counts.Other, summaryJSON(rep.Summary)).Scan(&out.RunID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		// One of the unique constraints said no: the report is stored already. Nothing of this file is kept
-		// (the deferred rollback also drops a project or release created above).
+		// One of the unique constraints said no: the report is stored already. Nothing of this file is kept:
+		// the deferred rollback drops the tests copied above, and a project or release created for it.
 		err = tx.QueryRow(ctx, `SELECT id, name FROM `+g.t("runs")+`
 			WHERE project_id = $1 AND (content_sha256 = $2 OR report_id = $3) ORDER BY id LIMIT 1`,
 			opts.Project, sum, reportID).Scan(&out.RunID, &out.RunName)
 		if err != nil {
 			return nil, fmt.Errorf("ingest %s: find the stored run: %w", opts.File, err)
 		}
-		out.AlreadyIngested, out.ProjectCreated = true, false
+		out.AlreadyIngested, out.ProjectCreated, out.Tests = true, false, 0
 		return out, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ingest %s: insert run: %w", opts.File, err)
 	}
-	if err := g.copyTests(ctx, tx, out, rep); err != nil {
+	if err := g.copyLinks(ctx, tx, out, links); err != nil {
 		return nil, fmt.Errorf("ingest %s: %w", opts.File, err)
 	}
 	if err := g.aggregateTickets(ctx, tx, out, opts.Project, rep); err != nil {
@@ -217,46 +240,124 @@ func (g *Ingester) IngestCTRFReader(ctx context.Context, r io.Reader, opts CTRFO
 	return out, nil
 }
 
-// copyTests stores the results and their ticket links with COPY: a report can hold many thousand tests. The
-// rows are produced one at a time as COPY sends them, never all at once beside the parsed report.
-func (g *Ingester) copyTests(ctx context.Context, tx pgx.Tx, out *RunIngest, rep *CTRFReport) error {
-	row := make([]any, 12)
+// ticketLinks are a run's test → ticket links as the tests stream by: 8 bytes a link, each ticket key held
+// once, so a report of a million linked tests costs a few MB here.
+type ticketLinks struct {
+	ordinal, ticket []int32 // link i is test ordinal[i] → keys[ticket[i]]
+	keys            []string
+	index           map[string]int32
+}
+
+func (l *ticketLinks) add(ordinal int32, tickets []string) {
+	for _, k := range tickets {
+		i, ok := l.index[k]
+		if !ok {
+			if l.index == nil {
+				l.index = map[string]int32{}
+			}
+			i = int32(len(l.keys))
+			l.keys = append(l.keys, k)
+			l.index[k] = i
+		}
+		l.ordinal, l.ticket = append(l.ordinal, ordinal), append(l.ticket, i)
+	}
+}
+
+// testRows is the COPY source of test_results: the tests as the parser, in its own goroutine, hands them
+// over. Next and Err run in COPY's goroutine, one after the other.
+type testRows struct {
+	tests  <-chan CTRFTest
+	parsed <-chan error // the parser's result, once tests is closed
+	runID  int64
+	n      int32
+	row    []any
+	counts *CTRFSummary
+	links  *ticketLinks
+	ended  bool // tests is closed and err is the parser's result
+	err    error
+}
+
+func (s *testRows) Next() bool {
+	t, ok := <-s.tests
+	if !ok {
+		if !s.ended {
+			s.ended, s.err = true, <-s.parsed
+		}
+		return false
+	}
+	var start any
+	if !t.Start.IsZero() {
+		start = t.Start
+	}
+	tags := t.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	s.row[0], s.row[1], s.row[2], s.row[3], s.row[4], s.row[5] = s.runID, s.n, t.Name, t.Suite, t.Status, t.DurationMS
+	s.row[6], s.row[7], s.row[8], s.row[9], s.row[10], s.row[11] = start, t.File, t.Message, t.Flaky, int32(t.Retries), tags
+	s.counts.add(t.Status)
+	s.links.add(s.n, t.Tickets)
+	s.n++
+	return true
+}
+
+func (s *testRows) Values() ([]any, error) { return s.row, nil }
+func (s *testRows) Err() error             { return s.err }
+
+// errCopyStopped stops the parser when the COPY it feeds has failed.
+var errCopyStopped = errors.New("copy stopped")
+
+// copyTests parses the report from r and stores its tests as they come with COPY; it returns the report
+// (without its tests) and the tests' ticket links. A refused report is the parser's *InputError.
+func (g *Ingester) copyTests(ctx context.Context, tx pgx.Tx, out *RunIngest, r io.Reader) (*CTRFReport, *ticketLinks, error) {
+	tests := make(chan CTRFTest, 64)
+	parsed := make(chan error, 1)
+	stop := make(chan struct{})
+	var rep *CTRFReport // written by the parser before it closes tests
+	go func() {
+		var err error
+		rep, err = EachCTRFTest(r, func(t CTRFTest) error {
+			select {
+			case tests <- t:
+				return nil
+			case <-stop:
+				return errCopyStopped
+			}
+		})
+		parsed <- err
+		close(tests)
+	}()
+	src := &testRows{tests: tests, parsed: parsed, runID: out.RunID, row: make([]any, 12),
+		counts: &out.Counts, links: &ticketLinks{}}
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{g.schema, "test_results"},
 		[]string{"run_id", "ordinal", "name", "suite", "status", "duration_ms", "started_at", "file", "message",
-			"flaky", "retries", "tags"},
-		pgx.CopyFromSlice(len(rep.Tests), func(i int) ([]any, error) {
-			t := &rep.Tests[i]
-			var start any
-			if !t.Start.IsZero() {
-				start = t.Start
-			}
-			tags := t.Tags
-			if tags == nil {
-				tags = []string{}
-			}
-			row[0], row[1], row[2], row[3], row[4], row[5] = out.RunID, int32(i), t.Name, t.Suite, t.Status, t.DurationMS
-			row[6], row[7], row[8], row[9], row[10], row[11] = start, t.File, t.Message, t.Flaky, int32(t.Retries), tags
-			return row, nil
-		}))
+			"flaky", "retries", "tags"}, src)
 	if err != nil {
-		return fmt.Errorf("store test results: %w", err)
+		// Stop the parser and wait for it: r is not to be read once this returns. A parse error is the
+		// cause when there is one (COPY only passes it on).
+		close(stop)
+		for range tests {
+		}
+		if !src.ended {
+			src.ended, src.err = true, <-parsed
+		}
+		if src.err != nil && !errors.Is(src.err, errCopyStopped) {
+			return nil, nil, src.err
+		}
+		return nil, nil, fmt.Errorf("store test results: %w", err)
 	}
 	out.Tests = int(n)
-	// Links in (test, ticket) order: test i, its j-th ticket.
-	ti, tj := 0, 0
-	links := 0
-	for _, t := range rep.Tests {
-		links += len(t.Tickets)
-	}
-	link := make([]any, 3)
-	n, err = tx.CopyFrom(ctx, pgx.Identifier{g.schema, "test_tickets"}, []string{"run_id", "ordinal", "ticket"},
-		pgx.CopyFromSlice(links, func(int) ([]any, error) {
-			for tj >= len(rep.Tests[ti].Tickets) {
-				ti, tj = ti+1, 0
-			}
-			link[0], link[1], link[2] = out.RunID, int32(ti), rep.Tests[ti].Tickets[tj]
-			tj++
-			return link, nil
+	// COPY has read tests to its end, and its goroutine, which took the parser's result, is done: rep is set.
+	return rep, src.links, nil
+}
+
+// copyLinks stores the tests' ticket links with COPY, in (test, ticket) order.
+func (g *Ingester) copyLinks(ctx context.Context, tx pgx.Tx, out *RunIngest, links *ticketLinks) error {
+	row := make([]any, 3)
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{g.schema, "test_tickets"}, []string{"run_id", "ordinal", "ticket"},
+		pgx.CopyFromSlice(len(links.ordinal), func(i int) ([]any, error) {
+			row[0], row[1], row[2] = out.RunID, links.ordinal[i], links.keys[links.ticket[i]]
+			return row, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("store ticket links: %w", err)

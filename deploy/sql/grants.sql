@@ -48,6 +48,9 @@ GRANT SELECT, INSERT ON covsync_source.projects, covsync_source.releases, covsyn
     covsync_source.test_results, covsync_source.test_tickets, covsync_source.run_tickets,
     covsync_source.story_coverage TO covsync_ingest;
 GRANT UPDATE (covered_methods, total_methods, ingested_at) ON covsync_source.story_coverage TO covsync_ingest;
+-- Ingest streams a report's tests in before it writes the run's row, so it takes the run's id first
+-- (nextval): USAGE, not UPDATE, which would add setval.
+GRANT USAGE ON SEQUENCE covsync_source.runs_id_seq TO covsync_ingest;
 
 -- covsync's own schema: the ledger, the cycle history, River's tables (river_job, river_leader,
 -- river_queue, river_client, river_migration …). Rows only; no DDL.

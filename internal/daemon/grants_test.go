@@ -263,6 +263,7 @@ func TestIngestRunsWithOnlyTheIngestGrants(t *testing.T) {
 	deny("covsync_ci",
 		"DELETE FROM covsync_source.runs", "UPDATE covsync_source.runs SET name = 'x'", "TRUNCATE covsync_source.test_results",
 		"DROP TABLE covsync_source.runs", "CREATE TABLE covsync_source.extra (x int)", "SELECT * FROM covsync.ledger",
+		"SELECT setval('covsync_source.runs_id_seq', 1)", "SET CONSTRAINTS ALL DEFERRED; DELETE FROM covsync_source.runs",
 		"INSERT INTO covsync.ledger (target, item_key, hash, pushed_at) VALUES ('t', 'k', '\\x00', now())")
 	// The daemon's own grants on test_results are the flaky-list columns only (as a member of covsync_ingest,
 	// for reports over HTTPS, it reads what that role reads: the other test here makes it one).

@@ -1,0 +1,146 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/covsync/covsync/internal/testwait"
+)
+
+// streamedTests is n tests of a report, comma-separated, the i-th named after ticket SHOP-(i%7+1).
+func streamedTests(from, n int) string {
+	var b strings.Builder
+	for i := from; i < from+n; i++ {
+		if i > from {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"name":"SHOP-%d case %d","status":"passed","duration":%d,"message":"at cart_test.go:%d"}`, i%7+1, i, i%50, i)
+	}
+	return b.String()
+}
+
+const streamHead = `{"reportFormat":"CTRF","results":{"tool":{"name":"stream"},"tests":[`
+
+// streamTail is what follows the tests: the summary and environment come after them, as some writers order
+// them, so the run's row can only be completed at the end.
+func streamTail(n int, env string) string {
+	return fmt.Sprintf(`],"summary":{"tests":%d,"passed":%d,"failed":0,"skipped":0,"pending":0,"other":0,"start":1763625600000},"environment":%s}`, n, n, env)
+}
+
+// The tests of a report reach the database while its body is still being read: ingest holds a few tests at
+// a time, not the report (issue 17, finding 6). Before, nothing was written until the body had ended.
+func TestTestsAreCopiedWhileTheBodyIsStillBeingRead(t *testing.T) {
+	s := newSource(t)
+	const first, rest = 5000, 5000
+	pr, pw := io.Pipe()
+	release := make(chan struct{})
+	go func() {
+		if _, err := io.WriteString(pw, streamHead+streamedTests(0, first)); err != nil {
+			return
+		}
+		<-release
+		io.WriteString(pw, ","+streamedTests(first, rest)+streamTail(first+rest, `{"buildNumber":"9"}`)+`}`)
+		pw.Close()
+	}()
+	type outcome struct {
+		res *RunIngest
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := s.in.IngestCTRFReader(context.Background(), pr, CTRFOptions{Project: "shop", File: "stream.json"})
+		done <- outcome{res, err}
+	}()
+	table := `"Source Data".test_results`
+	var copied int64
+	testwait.Until(t, 60*time.Second, "tests copied into test_results while the body is open", func() bool {
+		err := s.pool.QueryRow(context.Background(), `SELECT coalesce(max(tuples_processed), 0)
+			FROM pg_stat_progress_copy WHERE relid = $1::regclass`, table).Scan(&copied)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return copied > 0
+	})
+	if copied > first {
+		t.Fatalf("%d tests copied before the body's second half was sent, of %d sent", copied, first)
+	}
+	if n := s.rowCounts(t)["runs"]; n != 0 {
+		t.Errorf("%d runs visible before the ingest committed", n)
+	}
+	close(release)
+	o := <-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	if o.res.Tests != first+rest || o.res.Counts.Passed != first+rest || o.res.Links != first+rest || o.res.Tickets != 7 {
+		t.Errorf("stored %+v; want %d passed tests linked to 7 tickets", o.res, first+rest)
+	}
+	if o.res.RunName != "build 9" || o.res.Disagree {
+		t.Errorf("run %q (summary disagrees: %v); want build 9 from the environment after the tests", o.res.RunName, o.res.Disagree)
+	}
+	var name, tool string
+	var tests int
+	if err := s.pool.QueryRow(context.Background(), `SELECT name, tool, tests FROM "Source Data".runs`).Scan(&name, &tool, &tests); err != nil {
+		t.Fatal(err)
+	}
+	if name != "build 9" || tool != "stream" || tests != first+rest {
+		t.Errorf("stored run %q of %q with %d tests", name, tool, tests)
+	}
+}
+
+// What only the end of a report tells can still refuse it, or find it stored already, after its tests were
+// copied: nothing of it is kept.
+func TestALateRefusalOrDuplicateStoresNothing(t *testing.T) {
+	s := newSource(t)
+	ctx := context.Background()
+	report := func(from int, env, tail string) []byte {
+		return []byte(streamHead + streamedTests(from, 300) + streamTail(300, env) + tail + `}`)
+	}
+
+	t.Run("a bad buildUrl after the tests", func(t *testing.T) {
+		_, err := s.in.IngestCTRF(ctx, report(0, `{"buildUrl":"javascript:alert(1)//"}`, ""), CTRFOptions{Project: "shop", File: "late.json"})
+		refused(t, err, "results.environment.buildUrl", "want an http(s) URL")
+		if got := s.rowCounts(t); got["projects"]+got["runs"]+got["test_results"] != 0 {
+			t.Errorf("rows %v after a refused report", got)
+		}
+	})
+
+	first := s.ingest(t, report(0, `{}`, `,"reportId":"4f1c2b9e-run-1"`), CTRFOptions{})
+	before := s.rowCounts(t)
+
+	t.Run("a reportId stored already, after the tests", func(t *testing.T) {
+		res := s.ingest(t, report(1000, `{}`, `,"reportId":"4f1c2b9e-run-1"`), CTRFOptions{Release: "2.0"})
+		if !res.AlreadyIngested || res.RunID != first.RunID || res.Tests != 0 || res.ProjectCreated {
+			t.Errorf("got %+v; want the stored run %d, nothing written", res, first.RunID)
+		}
+	})
+	t.Run("a body cut short after some tests", func(t *testing.T) {
+		body := report(2000, `{}`, "")
+		cut := io.MultiReader(strings.NewReader(string(body[:len(body)/2])), errReader{errors.New("connection reset by peer")})
+		_, err := s.in.IngestCTRFFrom(ctx, cut, CTRFOptions{Project: "shop", File: "cut.json"})
+		var re *ReadError
+		if !errors.As(err, &re) || !strings.Contains(err.Error(), "connection reset") {
+			t.Errorf("got %v; want the read error", err)
+		}
+	})
+	t.Run("a syntax error after some tests", func(t *testing.T) {
+		body := report(3000, `{}`, "")
+		_, err := s.in.IngestCTRF(ctx, append(body[:len(body)-40:len(body)-40], '}'), CTRFOptions{Project: "shop", File: "syntax.json"})
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.HasPrefix(err.Error(), "syntax.json") {
+			t.Errorf("got %v; want an input error naming syntax.json", err)
+		}
+	})
+	if after := s.rowCounts(t); !equalCounts(before, after) {
+		t.Errorf("rows before %v, after %v", before, after)
+	}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
