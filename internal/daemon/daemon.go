@@ -88,6 +88,9 @@ type daemon struct {
 
 	mu    sync.Mutex // serialises reloads with the scheduler's creation
 	sched *schedule.Scheduler
+
+	// ingestSlots bounds the reports stored at once over HTTPS (ingestSlotsFor).
+	ingestSlots chan struct{}
 }
 
 // Run is the daemon. It returns nil after a graceful stop (ctx cancelled: SIGTERM or SIGINT), a
@@ -132,6 +135,7 @@ func Run(ctx context.Context, opts Options) error {
 		return push.Config(fmt.Errorf("database.url: %w", err))
 	}
 	defer d.pool.Close()
+	d.ingestSlots = make(chan struct{}, ingestSlotsFor(pc.MaxConns))
 
 	srv, err := d.listen(cfg)
 	if err != nil {

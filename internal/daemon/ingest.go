@@ -83,11 +83,25 @@ func (d *daemon) enqueueAfter(cfg *config.Config, project string) (hook func(con
 	return hook, promote, nil
 }
 
+// ingestSlotsFor is how many reports may be stored at once over HTTPS with a pool of maxConns connections:
+// half of what River's LISTEN connection leaves, at least one. A report is streamed into its transaction as
+// its body arrives, so each holds a connection from its first byte to its commit, and slow or many uploads
+// must not take the connections the cycles, the ledger and /readyz need. Reports beyond it wait for a slot
+// (their bodies unread) within http.request_timeout.
+func ingestSlotsFor(maxConns int32) int { return max(1, int(maxConns-1)/2) }
+
 func (d *daemon) storeRun(ctx context.Context, project string, body io.Reader, q httpapi.RunQuery) (*postgres.RunIngest, error) {
 	cfg := d.cfg.Load()
 	hook, promote, err := d.enqueueAfter(cfg, project)
 	if err != nil {
 		return nil, err
+	}
+	select {
+	case d.ingestSlots <- struct{}{}:
+		defer func() { <-d.ingestSlots }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for one of the %d reports stored at once (half of database.max_conns): %w",
+			cap(d.ingestSlots), ctx.Err())
 	}
 	res, err := postgres.NewIngester(d.pool, cfg.Database.SourceSchema).IngestCTRFFrom(ctx, body, postgres.CTRFOptions{
 		Project: project, Release: q.Release, RunURL: q.RunURL, BeforeCommit: hook})

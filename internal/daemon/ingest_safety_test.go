@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/apikey"
@@ -392,5 +393,69 @@ func TestAReportDoesNotWaitOutAWaitingCyclesBackoff(t *testing.T) {
 	}
 	if wait > 5*time.Second {
 		t.Errorf("the joined cycle still runs in %v, want within sync_delay (5s)", wait)
+	}
+}
+
+// Each report posted is streamed into its own transaction as its body arrives, so it holds a database
+// connection until it ends. Slow uploads must not take every connection: with database.max_conns 4, one
+// report is stored at a time (ingestSlotsFor), the others wait unread, and /readyz still reaches the
+// database. Without the bound, four of five trickling bodies took all four connections and /readyz answered
+// 503, "database unreachable or failing".
+func TestSlowReportsLeaveConnectionsForTheDaemon(t *testing.T) {
+	dbURL := pgtest.URL(t)
+	pool, err := pgxpool.New(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	path := writeIngestConfig(t, dbURL, "  request_timeout: 30s\n  key_burst: 100", "  sync_delay: 1h")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := strings.Replace(string(b), "  auto_migrate: true\n", "  auto_migrate: true\n  max_conns: 4\n", 1)
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := serve(t, path, newCycleLog(t).newRunner)
+	waitFor(t, 30*time.Second, "ready", func() bool { c, _ := get(t, s, "/readyz"); return c == 200 })
+	key := mustKey(t, pool, "shop")
+	// The project exists, as it does after its first report (whose transaction the others would queue behind).
+	if _, err := pool.Exec(context.Background(), `INSERT INTO covsync_source.projects (id, name) VALUES ('shop', 'shop')`); err != nil {
+		t.Fatal(err)
+	}
+	if got := ingestSlotsFor(4); got != 1 {
+		t.Fatalf("ingestSlotsFor(4) = %d, want 1", got)
+	}
+
+	head := `{"results":{"tool":{"name":"slow"},"tests":[{"name":"SHOP-1 a","status":"passed","duration":1}`
+	for range 5 {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /v1/projects/shop/runs HTTP/1.1\r\nHost: x\r\nX-API-KEY: %s\r\nContent-Length: 100000\r\n\r\n%s", key, head)
+	}
+	copying := func() int {
+		return countRows(t, pool, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND query ILIKE 'copy %test_results%' AND state <> 'idle'`)
+	}
+	waitFor(t, 20*time.Second, "a report being copied", func() bool { return copying() > 0 })
+	time.Sleep(time.Second) // time for the other two to begin, were they let in
+	if n := copying(); n != 1 {
+		t.Errorf("%d reports copied at once with max_conns 4, want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.addr+"/readyz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("/readyz while reports trickle in: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/readyz while reports trickle in: %d %s, want 200", resp.StatusCode, body)
 	}
 }
