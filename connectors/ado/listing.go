@@ -21,29 +21,39 @@ const listAfter = 20
 // listing is one cycle's lazily read copy of the collection, shared by that cycle's payloads.
 type listing struct {
 	pushes atomic.Int64
-	once   sync.Once
-	docs   map[string]map[string]any // id → document
-	err    error                     // why the listing could not be read
-	primed atomic.Bool               // docs came from a reconcile's read-back: used from the first push on
+	primed atomic.Bool // docs came from a reconcile's read-back: used from the first push on
+
+	mu   sync.Mutex                // held while the collection is read, so one push reads it and the others wait
+	docs map[string]map[string]any // id → document; nil until read
 }
 
 // prime makes docs, read moments ago by a reconcile, the listing every push of the cycle starts from.
 func (l *listing) prime(docs map[string]map[string]any) {
-	l.once.Do(func() { l.docs = docs })
+	l.mu.Lock()
+	if l.docs == nil {
+		l.docs = docs
+	}
+	l.mu.Unlock()
 	l.primed.Store(true)
 }
 
 // stored returns the document id as the listing has it and whether it exists there; ok is false while
 // the cycle is still under listAfter pushes (unless a reconcile primed it). A listing that could not be
-// read is an error for every push that wanted it, never a silent fallback to one read per document (which
-// doubles a resync's requests).
+// read is an error for the push that wanted it, never a silent fallback to one read per document (which
+// doubles a resync's requests); it is not kept, so the next push reads the collection again rather than
+// failing the rest of the cycle on one bad answer (or on the first push's ended context).
 func (l *listing) stored(ctx context.Context, t *Target, s *session, id string) (doc map[string]any, found, ok bool, err error) {
 	if l == nil || (l.pushes.Add(1) <= listAfter && !l.primed.Load()) {
 		return nil, false, false, nil
 	}
-	l.once.Do(func() { l.docs, l.err = t.listDocuments(ctx, s) })
-	if l.err != nil {
-		return nil, false, false, l.err
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.docs == nil {
+		docs, err := t.listDocuments(ctx, s)
+		if err != nil {
+			return nil, false, false, err
+		}
+		l.docs = docs
 	}
 	d, found := l.docs[id]
 	return d, found, true, nil

@@ -111,6 +111,11 @@ func TestAListingThatCannotBeReadFailsThePushesThatWantedIt(t *testing.T) {
 	if single, _ := documentReads(f); single != 0 {
 		t.Errorf("%d single reads after the failed listing; want none (no silent fallback)", single)
 	}
+	// The failure is that push's alone: the next one lists the collection again and is written.
+	last := items[listAfterForTest+1]
+	if _, errs := pushAll(t, tg, []push.Item{last}); errs[last.Key] != nil {
+		t.Errorf("the push after the one whose listing failed: %v, want written (the listing read again)", errs[last.Key])
+	}
 }
 
 // listAfterForTest is the connector's listAfter: the pushes of a cycle that read their document alone.
