@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +40,11 @@ const pruneEvery = 100
 // RetryAfterError is how long a budget whose lease failed paces its replica alone before asking again.
 const RetryAfterError = 30 * time.Second
 
+// DefaultLeaseTimeout bounds one lease: the statement takes milliseconds, and a database that does not answer
+// in this time (the budget's row locked by a stuck transaction, a server under failover) is a failed lease,
+// paced by the client's own bucket meanwhile, not a site's every request waiting on it.
+const DefaultLeaseTimeout = 5 * time.Second
+
 // Options configure one replica's view of one site's budget.
 type Options struct {
 	// Site names the budget: every replica uses the same name for the same site ("jira:acme").
@@ -58,6 +62,8 @@ type Options struct {
 	// httpx.ErrNotPaced and requests go on paced by the client's own bucket only, and the database is
 	// asked again RetryAfterError later.
 	OnError func(error)
+	// LeaseTimeout bounds the asking (default DefaultLeaseTimeout).
+	LeaseTimeout time.Duration
 }
 
 // Budget is one replica's share of a site's budget. It is safe for concurrent use.
@@ -70,7 +76,9 @@ type Budget struct {
 	prune    string // the statement that forgets long-expired leases
 	takes    atomic.Int64
 
-	mu          sync.Mutex
+	// lock (one slot) guards what follows. It is held while a lease is asked for, so one request asks and the
+	// others wait for its slots, but a request whose context ends while it waits gives up at once.
+	lock        chan struct{}
 	failedUntil time.Time // after a failed lease, the database is not asked again before this
 	next        time.Time // local time of the next slot of the current lease
 	left        int       // slots left in the current lease
@@ -94,6 +102,9 @@ func New(pool *pgxpool.Pool, o Options) (*Budget, error) {
 	if o.Holder == "" {
 		o.Holder = defaultHolder()
 	}
+	if o.LeaseTimeout <= 0 {
+		o.LeaseTimeout = DefaultLeaseTimeout
+	}
 	interval := time.Duration(float64(time.Second) / o.RequestsPerSecond)
 	tokens := max(1, int(math.Ceil(o.RequestsPerSecond*o.Window.Seconds())))
 	schema := pgx.Identifier{o.Schema}.Sanitize()
@@ -111,7 +122,8 @@ SELECT $1, $3, $4, b.starts_at, b.expires_at FROM b
 ON CONFLICT (site, holder) DO UPDATE SET tokens = excluded.tokens, starts_at = excluded.starts_at, expires_at = excluded.expires_at
 RETURNING starts_at, expires_at, clock_timestamp()`
 	prune := `DELETE FROM ` + schema + `.rate_leases WHERE site = $1 AND expires_at < clock_timestamp() - interval '1 hour'`
-	return &Budget{pool: pool, o: o, tokens: tokens, interval: interval, lease: lease, prune: prune, now: time.Now}, nil
+	return &Budget{pool: pool, o: o, tokens: tokens, interval: interval, lease: lease, prune: prune, now: time.Now,
+		lock: make(chan struct{}, 1)}, nil
 }
 
 func defaultHolder() string {
@@ -138,6 +150,8 @@ func (b *Budget) Take(ctx context.Context) (Lease, error) {
 	var l Lease
 	var dbNow time.Time
 	before := b.now()
+	ctx, cancel := context.WithTimeout(ctx, b.o.LeaseTimeout)
+	defer cancel()
 	err := b.pool.QueryRow(ctx, b.lease, b.o.Site, float64(b.tokens)*b.interval.Seconds(), b.o.Holder, b.tokens, b.o.Window.Seconds()).
 		Scan(&l.Start, &l.Expires, &dbNow)
 	if err != nil {
@@ -158,7 +172,11 @@ func (b *Budget) Take(ctx context.Context) (Lease, error) {
 // request was not paced, and the httpx client paces it with its own bucket (which it skips while the
 // budget paces). A failed lease is told to Options.OnError.
 func (b *Budget) Wait(ctx context.Context) error {
-	b.mu.Lock()
+	select {
+	case b.lock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	now := b.now()
 	// Slots more than one window in the past lapsed unused: spending them now would be a burst. Later ones
 	// are spent at once (at most one lease's worth early, within what the site's own burst allows).
@@ -167,7 +185,7 @@ func (b *Budget) Wait(ctx context.Context) error {
 		b.left--
 	}
 	if b.left == 0 && now.Before(b.failedUntil) {
-		b.mu.Unlock()
+		<-b.lock
 		return httpx.ErrNotPaced
 	}
 	if b.left == 0 {
@@ -176,7 +194,7 @@ func (b *Budget) Wait(ctx context.Context) error {
 			if ctx.Err() == nil {
 				b.failedUntil = now.Add(RetryAfterError)
 			}
-			b.mu.Unlock()
+			<-b.lock
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -190,7 +208,7 @@ func (b *Budget) Wait(ctx context.Context) error {
 	slot := b.next
 	b.next = b.next.Add(b.interval)
 	b.left--
-	b.mu.Unlock()
+	<-b.lock
 
 	if d := slot.Sub(b.now()); d > 0 {
 		return httpx.Sleep(ctx, d)

@@ -220,11 +220,11 @@ func TestUnusedSlotsOfAnOldLeaseLapse(t *testing.T) {
 	if err := b.Wait(ctx); err != nil { // leases 10 slots, spends the first
 		t.Fatal(err)
 	}
-	b.mu.Lock()
+	b.lock <- struct{}{}
 	left := b.left
 	now := b.now
 	b.now = func() time.Time { return now().Add(time.Hour) } // an hour of idleness
-	b.mu.Unlock()
+	<-b.lock
 	if left != 9 {
 		t.Fatalf("left in the lease = %d, want 9", left)
 	}
@@ -239,9 +239,9 @@ func TestUnusedSlotsOfAnOldLeaseLapse(t *testing.T) {
 	ctx2, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	_ = b.Wait(ctx2) // the old slots lapsed: a new lease is taken (its start, on the shifted clock, is in the past)
-	b.mu.Lock()
+	b.lock <- struct{}{}
 	left = b.left
-	b.mu.Unlock()
+	<-b.lock
 	if left != 9 {
 		t.Fatalf("after an idle hour: %d slots left, want a fresh lease's 9 (the old lease's 8 lapsed)", left)
 	}
@@ -289,5 +289,53 @@ func TestAnUnreachableBudgetLeavesPacingToTheClient(t *testing.T) {
 	}
 	if hits.Load() != 1 {
 		t.Errorf("the site saw %d requests, want 1", hits.Load())
+	}
+}
+
+// A lease the database does not answer (the budget's row locked by a stuck transaction) is a failed lease
+// after LeaseTimeout, paced by the client's own bucket meanwhile; and a request whose context ends while
+// another asks gives up at once. Before, the asker held the budget's mutex for as long as the database took,
+// and every request of the site waited behind it, whatever its context said.
+func TestALeaseTheDatabaseDoesNotAnswerHoldsNobody(t *testing.T) {
+	pool := ledgertest.Pool(t)
+	ctx := context.Background()
+	var failures atomic.Int32
+	b := mustNew(t, pool, Options{Site: "jira:stuck", RequestsPerSecond: 10, Holder: "r", Window: 100 * time.Millisecond,
+		LeaseTimeout: 300 * time.Millisecond, OnError: func(error) { failures.Add(1) }})
+	if _, err := b.Take(ctx); err != nil { // the budget's row exists
+		t.Fatal(err)
+	}
+	stuck, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Rollback(ctx)
+	if _, err := stuck.Exec(ctx, `SELECT * FROM covsync.rate_budget WHERE site = 'jira:stuck' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	b.left = 0 // the lease taken above is spent
+
+	first := make(chan error, 1)
+	go func() { first <- b.Wait(ctx) }()
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	second := make(chan error, 1)
+	go func() { second <- b.Wait(short) }()
+	for name, ch := range map[string]chan error{"a request with no deadline": first, "a request of 100 ms": second} {
+		select {
+		case err := <-ch:
+			want := httpx.ErrNotPaced
+			if ch == second {
+				want = context.DeadlineExceeded
+			}
+			if !errors.Is(err, want) {
+				t.Errorf("%s, the row locked: %v, want %v", name, err, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s still waits 30 s after the lease was asked for while the budget's row is locked", name)
+		}
+	}
+	if failures.Load() != 1 {
+		t.Errorf("%d failed leases told, want 1", failures.Load())
 	}
 }
