@@ -49,6 +49,22 @@ func newAdaptiveLimiter(rps float64) *adaptiveLimiter {
 // warning has slowed the client. paced says whether a token of the own bucket was taken: when it was not
 // and the shared budget then says it did not pace either (ErrNotPaced), the caller takes one (take).
 func (l *adaptiveLimiter) wait(ctx context.Context, issue string, shared bool) (paced bool, err error) {
+	if err := l.paused(ctx, issue); err != nil {
+		return false, err
+	}
+	l.mu.Lock()
+	slowed := l.lim.Limit() < l.base
+	l.mu.Unlock()
+	if shared && !slowed {
+		return false, nil
+	}
+	return true, l.lim.Wait(ctx)
+}
+
+// paused blocks until the client's pause and the pause of issue (when not empty) are over, or ctx ends. It
+// takes no token: the transport waits here before it takes a place in flight, so a request held back by its
+// issue's pause never holds a place the rest of the site could use.
+func (l *adaptiveLimiter) paused(ctx context.Context, issue string) error {
 	for {
 		l.mu.Lock()
 		now := l.now()
@@ -62,20 +78,15 @@ func (l *adaptiveLimiter) wait(ctx context.Context, issue string, shared bool) (
 				}
 			}
 		}
-		d := until.Sub(now)
-		slowed := l.lim.Limit() < l.base
 		l.mu.Unlock()
+		d := until.Sub(now)
 		if d <= 0 {
-			if shared && !slowed {
-				return false, nil
-			}
-			break
+			return nil
 		}
 		if err := Sleep(ctx, d); err != nil {
-			return false, err
+			return err
 		}
 	}
-	return true, l.lim.Wait(ctx)
 }
 
 // take waits for a token of the own bucket only (no pause is checked again): the pacing of a request the
@@ -129,11 +140,18 @@ func (l *adaptiveLimiter) pauseLocked(now time.Time, d time.Duration) {
 	}
 }
 
-// pauseIssue holds the requests to one issue for d; the rest of the site goes on at its rate.
+// pauseIssue holds the requests to one issue for d; the rest of the site goes on at its rate. Pauses that
+// are over are forgotten here too, not only when their issue is asked for again (most never are).
 func (l *adaptiveLimiter) pauseIssue(issue string, d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if until := l.now().Add(d); until.After(l.issues[issue]) {
+	now := l.now()
+	for k, u := range l.issues {
+		if !u.After(now) {
+			delete(l.issues, k)
+		}
+	}
+	if until := now.Add(d); until.After(l.issues[issue]) {
 		l.issues[issue] = until
 	}
 }

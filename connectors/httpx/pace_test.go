@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -406,5 +407,69 @@ func TestWhenTheSharedBudgetCannotPaceTheOwnBucketDoes(t *testing.T) {
 	}
 	if b.n.Load() < 1 {
 		t.Errorf("the budget was never asked")
+	}
+}
+
+// A request held back by its issue's pause does not take a place in flight meanwhile: with one place, a
+// request to another issue is sent first. Before, the held request took the only place and waited out the
+// pause (2 s) in it, and the whole site waited with it.
+func TestAPausedIssueHoldsNoPlaceInFlight(t *testing.T) {
+	var mu sync.Mutex
+	var order []string
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		order = append(order, r.URL.Path)
+		mu.Unlock()
+		if hits.Add(1) == 1 {
+			w.Header().Set("RateLimit-Reason", "jira-per-issue-on-write")
+			w.WriteHeader(429)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	o := fastOptions()
+	o.MaxRetries = -1
+	o.MaxInFlight = 1
+	c, _ := New(o)
+	put := func(issue string) *http.Request {
+		req, _ := http.NewRequest("PUT", srv.URL+"/rest/api/2/issue/"+issue, strings.NewReader("{}"))
+		return req
+	}
+	if resp, _ := do(t, c, put("SHOP-7")); resp.StatusCode != 429 {
+		t.Fatalf("first answer %d, want the per-issue 429", resp.StatusCode)
+	}
+	held := make(chan int, 1)
+	go func() {
+		resp, err := c.Do(put("SHOP-7"))
+		if err != nil {
+			held <- 0
+			return
+		}
+		resp.Body.Close()
+		held <- resp.StatusCode
+	}()
+	for o.Counters.Attempts.Load() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // time for the held request to take the place, were it to
+	if resp, _ := do(t, c, put("SHOP-8")); resp.StatusCode != 200 {
+		t.Fatalf("SHOP-8: %d", resp.StatusCode)
+	}
+	if code := <-held; code != 200 {
+		t.Fatalf("SHOP-7 after its pause: %d", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"/rest/api/2/issue/SHOP-7", "/rest/api/2/issue/SHOP-8", "/rest/api/2/issue/SHOP-7"}
+	if fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Errorf("requests in the order %v, want %v: SHOP-8 waited for SHOP-7's pause", order, want)
+	}
+	l := c.Transport.(*entryTransport).limiter
+	l.pauseIssue("SHOP-9", time.Minute) // adding a pause forgets the ones that are over
+	l.mu.Lock()
+	_, kept := l.issues["SHOP-7"]
+	l.mu.Unlock()
+	if kept {
+		t.Errorf("SHOP-7's pause, long over, is still kept")
 	}
 }

@@ -81,11 +81,17 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if attempt > 1 {
 		t.counters.Retries.Add(1)
 	}
+	// The pauses first, then a place in flight, then the token: a request its issue's pause holds back
+	// does not take a place from the rest of the site meanwhile, and the token is taken just before sending.
+	issue := issueOf(req.URL.Path)
+	if err := t.limiter.paused(req.Context(), issue); err != nil {
+		return nil, err
+	}
 	if err := t.inflight.acquire(req.Context()); err != nil {
 		return nil, err
 	}
 	release := sync.OnceFunc(t.inflight.release)
-	if err := t.wait(req.Context(), issueOf(req.URL.Path)); err != nil {
+	if err := t.wait(req.Context(), issue); err != nil {
 		release()
 		return nil, err
 	}
