@@ -28,6 +28,9 @@ type IssueTarget struct {
 	mu     sync.Mutex
 	fields []field     // resolved by the last Plan
 	same   sameFailure // the field errors of the pushes since the last Plan
+	// canEdit is true once Jira said, since the last Plan, that the account has Edit Issues here: a cycle
+	// whose every push fails with "cannot be set" asks once, not once a push.
+	canEdit bool
 }
 
 // sameErrorStop is how many pushes in a row, with none succeeding, must fail with the same field error
@@ -70,7 +73,7 @@ func (t *IssueTarget) Plan(ctx context.Context, p *report.Project) ([]push.Item,
 		return nil, err
 	}
 	t.mu.Lock()
-	t.fields, t.same = fields, sameFailure{}
+	t.fields, t.same, t.canEdit = fields, sameFailure{}, false
 	t.mu.Unlock()
 	if len(fields) == 0 {
 		return nil, nil
@@ -159,8 +162,19 @@ func (t *IssueTarget) refused(ctx context.Context, pl issuePayload, resp *gojira
 	}
 	if everyFieldCannotBeSet(r.Fields, pl.Fields) {
 		// Jira answers an account without Edit Issues as it answers a field off the screen: ask which.
-		if have, perr := t.site.myPermissions(ctx, t.projectKey, permEditIssues); perr == nil && !have[permEditIssues] {
-			return push.Fatal(t.site.noEditIssues(t.projectKey))
+		t.mu.Lock()
+		known := t.canEdit
+		t.mu.Unlock()
+		if !known {
+			have, perr := t.site.myPermissions(ctx, t.projectKey, permEditIssues)
+			if perr == nil && !have[permEditIssues] {
+				return push.Fatal(t.site.noEditIssues(t.projectKey))
+			}
+			if perr == nil {
+				t.mu.Lock()
+				t.canEdit = true
+				t.mu.Unlock()
+			}
 		}
 	}
 	if stop := t.sameError(r.Fields); stop > 0 {

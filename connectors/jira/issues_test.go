@@ -271,6 +271,35 @@ func TestAFieldOffTheEditScreenFailsTheStoryWithJirasMessage(t *testing.T) {
 	}
 }
 
+// Jira answers a field off the screen as it answers an account without Edit Issues, so a push whose every
+// field "cannot be set" asks which. A cycle whose every push fails so asks once: before, it asked on every
+// push, a second request per item.
+func TestFieldsOffTheScreenAskForThePermissionOnce(t *testing.T) {
+	e := newEnv(t, 3)
+	target := e.site(t).IssueTarget("SHOP")
+	items := plan(t, target, project(story("SHOP-1"), story("SHOP-2"), story("SHOP-3")))
+	for _, it := range items {
+		for id := range it.Payload.(issuePayload).Fields {
+			e.sim.HideField(it.Key, id)
+		}
+	}
+	out := pushAll(t, target.Push, items, 1)
+	for key, o := range out {
+		if o.err == nil || !strings.Contains(o.err.Error(), "cannot be set") {
+			t.Errorf("%s: %v, want Jira's field refusal", key, o.err)
+		}
+	}
+	if n := e.sim.Count("GET", "/rest/api/2/mypermissions"); n != 1 {
+		t.Errorf("mypermissions asked %d times for %d pushes, want once", n, len(items))
+	}
+	// The next cycle asks again: a permission may have changed between cycles.
+	items = plan(t, target, project(story("SHOP-1")))
+	e.sim.Deny(jirasim.PermEditIssues)
+	if _, err := target.Push(context.Background(), items[0]); err == nil || push.KindOf(err) != push.KindFatal {
+		t.Errorf("after the permission was taken away, next cycle: %v, want the fatal Edit Issues error", err)
+	}
+}
+
 func TestCredentialAndPermissionFailuresStopTheTarget(t *testing.T) {
 	t.Run("a refused token is fatal and names the credential, not its value", func(t *testing.T) {
 		e := newEnv(t, 1)
