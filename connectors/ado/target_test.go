@@ -548,3 +548,30 @@ func (b cancelOnClose) Close() error {
 	b.cancel()
 	return err
 }
+
+// A run URL from data that is not http(s) (a source schema provided as views is not checked by covsync's
+// ingest) reaches neither the document nor the work item's field: one rule, report.IsWebURL, for every
+// target.
+func TestARunURLThatIsNotHTTPReachesNoDocumentAndNoField(t *testing.T) {
+	for _, bad := range []string{"javascript:alert(1)//", "data:text/html,<script>x</script>", "/relative/482", "https://ci.example/4 82"} {
+		f := newFixture(t, adosim.Options{})
+		id := f.sim.AddWorkItem("Shop", map[string]any{})
+		tg := f.target(t, func(o *ado.Options) { o.Fields = map[string]string{ado.FieldLastRunURL: "Custom.LastRun"} })
+		s := story(fmt.Sprint(id), 1, 2, 1, 0)
+		r := *s.LastRun
+		r.URL = bad
+		s.LastRun = &r
+		if _, errs := pushAll(t, tg, plan(t, tg, project(s))); errs[fmt.Sprint(id)] != nil {
+			t.Fatal(errs[fmt.Sprint(id)])
+		}
+		doc := f.doc(t, id)
+		last, _ := doc["lastRun"].(map[string]any)
+		if _, hasURL := last["url"]; last == nil || hasURL || last["name"] != "build 482" {
+			t.Errorf("%q: document lastRun %v, want the run without its URL", bad, doc["lastRun"])
+		}
+		_, fields, _ := f.sim.WorkItem(id)
+		if v, ok := fields["Custom.LastRun"]; ok && v != nil {
+			t.Errorf("%q: work item field Custom.LastRun = %v, want it unset", bad, v)
+		}
+	}
+}
