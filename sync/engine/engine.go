@@ -22,6 +22,7 @@ import (
 type Ledger interface {
 	Load(ctx context.Context, target string) (map[string]ledger.State, error)
 	RecordPushed(ctx context.Context, target, key string, hash [32]byte, summary, note string) error
+	RecordPushedMany(ctx context.Context, target string, items []ledger.Pushed, note string) error
 	RecordFailed(ctx context.Context, target, key, errText string) error
 	RecordSkipped(ctx context.Context, target, key, note string) error
 	StartCycle(ctx context.Context, target, kind, project, trigger string, reconcile bool) (int64, error)
@@ -272,15 +273,16 @@ func readDrift(ctx context.Context, t Target, items []push.Item, s *Summary) (pu
 // adopt records items a reconcile found already held as desired, so the ledger agrees with the target and
 // the next ordinary cycle pushes nothing. Nothing is written to the target.
 func (e *Engine) adopt(ctx context.Context, target string, held []push.Item) error {
-	for _, it := range held {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-		err := e.ledger.RecordPushed(rctx, target, it.Key, it.Hash, it.Summary, "reconcile: the target already held it")
-		cancel()
-		if err != nil {
-			return err
-		}
+	if len(held) == 0 {
+		return nil
 	}
-	return nil
+	items := make([]ledger.Pushed, len(held))
+	for i, it := range held {
+		items[i] = ledger.Pushed{Key: it.Key, Hash: it.Hash, Summary: it.Summary}
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	return e.ledger.RecordPushedMany(rctx, target, items, "reconcile: the target already held it")
 }
 
 // pushAll pushes todo through opts.Workers workers and records each outcome. It returns the cycle-level

@@ -107,6 +107,42 @@ func (l *Ledger) RecordPushed(ctx context.Context, target, key string, hash [32]
 	return nil
 }
 
+// Pushed is one item for RecordPushedMany.
+type Pushed struct {
+	Key     string
+	Hash    [32]byte
+	Summary string
+}
+
+// recordBatch is how many items one RecordPushedMany statement writes.
+const recordBatch = 1000
+
+// RecordPushedMany records items as RecordPushed does, with one note, a statement per recordBatch items: a
+// first reconcile that finds thousands of items already held adopts them in a few round trips, not one each.
+func (l *Ledger) RecordPushedMany(ctx context.Context, target string, items []Pushed, note string) error {
+	note = clean(note)
+	for len(items) > 0 {
+		n := min(len(items), recordBatch)
+		keys, hashes, sums := make([]string, n), make([][]byte, n), make([]string, n)
+		for i, it := range items[:n] {
+			keys[i], hashes[i], sums[i] = it.Key, it.Hash[:], clean(it.Summary)
+		}
+		_, err := l.db.Exec(ctx, `INSERT INTO `+l.ledger+` AS l
+			(target, item_key, hash, summary, pushed_at, attempts, last_attempt_at, last_error, note)
+			SELECT $1, u.key, u.hash, u.summary, now(), 0, now(), NULL, $5
+			FROM unnest($2::text[], $3::bytea[], $4::text[]) AS u(key, hash, summary)
+			ON CONFLICT (target, item_key) DO UPDATE SET
+				hash = EXCLUDED.hash, summary = EXCLUDED.summary, pushed_at = EXCLUDED.pushed_at, attempts = 0,
+				last_attempt_at = EXCLUDED.last_attempt_at, last_error = NULL, note = EXCLUDED.note`,
+			target, keys, hashes, sums, nullIfEmpty(note))
+		if err != nil {
+			return fmt.Errorf("ledger: record %d items of %s pushed: %w", n, target, err)
+		}
+		items = items[n:]
+	}
+	return nil
+}
+
 // RecordFailed records a failed attempt at key: attempts grows by one and the error is kept; the hash stays
 // the last acknowledged one, so the item still differs and is pushed again next cycle.
 func (l *Ledger) RecordFailed(ctx context.Context, target, key, errText string) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -204,4 +205,73 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// RecordPushedMany writes what RecordPushed writes, for more items than one of its statements takes: a
+// failed item's attempts and error are cleared, a summary too long is capped, other targets are untouched.
+func TestRecordPushedManyIsRecordPushedInBatches(t *testing.T) {
+	ctx := context.Background()
+	pool := ledgertest.Pool(t)
+	l := ledger.New(pool, "")
+	const n = 2500 // three statements
+	must(t, l.RecordFailed(ctx, tgt, "SHOP-7", "HTTP 500"))
+	must(t, l.RecordPushed(ctx, "ado:acme/Shop", "SHOP-7", h("other"), "", ""))
+	items := make([]ledger.Pushed, n)
+	for i := range items {
+		items[i] = ledger.Pushed{Key: fmt.Sprintf("SHOP-%d", i), Hash: h(fmt.Sprint(i)), Summary: fmt.Sprintf("coverage %d", i)}
+	}
+	items[8].Summary = strings.Repeat("é", ledger.MaxTextLen)
+	must(t, l.RecordPushedMany(ctx, tgt, items, "reconcile: the target already held it"))
+	must(t, l.RecordPushed(ctx, tgt, "SHOP-single", h("7"), "coverage 7", "reconcile: the target already held it"))
+	want := readRow(t, pool, "SHOP-single")
+	for _, i := range []int{0, 7, 999, 1000, 2499} {
+		got := readRow(t, pool, items[i].Key)
+		if string(got.hash) != string(items[i].Hash[:]) || got.summary != items[i].Summary || got.attempts != 0 ||
+			got.lastErr != nil || !got.pushed || deref(got.note) != deref(want.note) {
+			t.Errorf("%s: %+v, want %+v with its own hash and summary", items[i].Key, got, want)
+		}
+	}
+	if got := readRow(t, pool, "SHOP-8"); len(got.summary) > ledger.MaxTextLen {
+		t.Errorf("a summary of %d bytes stored, want at most %d", len(got.summary), ledger.MaxTextLen)
+	}
+	m, err := l.Load(ctx, tgt)
+	must(t, err)
+	if len(m) != n+1 {
+		t.Errorf("%d rows for %s, want %d", len(m), tgt, n+1)
+	}
+	other, err := l.Load(ctx, "ado:acme/Shop")
+	must(t, err)
+	if len(other) != 1 || other["SHOP-7"].Hash != h("other") {
+		t.Errorf("the other target's rows changed: %v", other)
+	}
+}
+
+// BenchmarkAdopt5000 records 5,000 items as a first reconcile adopts them: one at a time (as before) and in
+// batches (docs/benchmarks.md, "Reconcile").
+//
+//	go test -run '^$' -bench Adopt5000 ./sync/ledger/
+func BenchmarkAdopt5000(b *testing.B) {
+	ctx := context.Background()
+	pool := ledgertest.Pool(b)
+	l := ledger.New(pool, "")
+	items := make([]ledger.Pushed, 5000)
+	for i := range items {
+		items[i] = ledger.Pushed{Key: fmt.Sprintf("SHOP-%d", i), Hash: h(fmt.Sprint(i)), Summary: "coverage 78.5%, passed"}
+	}
+	b.Run("one-at-a-time", func(b *testing.B) {
+		for b.Loop() {
+			for _, it := range items {
+				if err := l.RecordPushed(ctx, tgt, it.Key, it.Hash, it.Summary, "reconcile: the target already held it"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("batched", func(b *testing.B) {
+		for b.Loop() {
+			if err := l.RecordPushedMany(ctx, tgt, items, "reconcile: the target already held it"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
