@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,13 +38,19 @@ const ReclaimEvery = 15 * time.Second
 // clientLockKey is the advisory lock a client holds while alive.
 const clientLockKey = "SELECT hashtextextended('covsync river client ' || $1::text, 0)"
 
+// clientIDPrefix starts the id of every client that holds its liveness lock. A running job whose client id
+// lacks it was taken by a covsync from before the lock (River's own id: host and start time, with no '-'),
+// still alive or not: nothing says, so it is left to River's rescuer (cycle_timeout + 5 minutes), never
+// reclaimed from under a live old replica during a rolling upgrade.
+const clientIDPrefix = "covsync-"
+
 // defaultClientID names a client uniquely and readably: host, process id, and a random suffix.
 func defaultClientID() string {
 	host, _ := os.Hostname()
 	if host == "" {
 		host = "host"
 	}
-	return "covsync-" + host + "-" + strconv.Itoa(os.Getpid()) + "-" + uuid.NewString()[:8]
+	return clientIDPrefix + host + "-" + strconv.Itoa(os.Getpid()) + "-" + uuid.NewString()[:8]
 }
 
 // liveness is the connection holding a client's lock.
@@ -90,7 +97,7 @@ type Reclaimed struct {
 }
 
 // Reclaim takes back every running cycle job and reconcile tick whose client is gone (its lock is free), and
-// returns them. A tick counts as well: left running, it holds back the reconcile of its (project, kind), by
+// returns them. Jobs of clients that never held a lock (clientIDPrefix) are not looked at. A tick counts as well: left running, it holds back the reconcile of its (project, kind), by
 // its uniqueness, as long as a cycle would hold the cycle.
 func (s *Scheduler) Reclaim(ctx context.Context) ([]Reclaimed, error) {
 	c, err := s.pool.Acquire(ctx)
@@ -135,6 +142,9 @@ func (s *Scheduler) Reclaim(ctx context.Context) ([]Reclaimed, error) {
 	dead := map[string]bool{}
 	var out []Reclaimed
 	for _, r := range jobs {
+		if r.Client != "" && !strings.HasPrefix(r.Client, clientIDPrefix) {
+			continue
+		}
 		gone, known := dead[r.Client]
 		if !known {
 			if gone, err = clientGone(ctx, c.Conn(), r.Client); err != nil {

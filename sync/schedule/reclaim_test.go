@@ -147,3 +147,34 @@ func TestADaemonReclaimsDeadProcessesCyclesAtStart(t *testing.T) {
 		t.Errorf("OnReclaim got %+v, want the stale shop/jira reconcile tick among them", got)
 	}
 }
+
+// TestAJobOfAnOlderCovsyncIsNeverReclaimed: a covsync from before the liveness lock runs its jobs under
+// River's own client id (host and start time) and holds no lock, alive or not. During a rolling upgrade such
+// a job may be running on a live old replica: a new one must leave it to River's rescuer, not run the same
+// cycle beside it.
+func TestAJobOfAnOlderCovsyncIsNeverReclaimed(t *testing.T) {
+	pool := migrated(t)
+	old := strandJob(t, pool, "old_replica_2026_12_01T09_00_00_000000")
+	gone := strandTick(t, pool, "covsync-gone-5-abcd")
+	opts := testOptions(nil)
+	opts.LeaderElectionDisabled = true
+	s := start(t, pool, (&recorder{}).runner("daemon"), opts)
+	got, err := s.Reclaim(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got {
+		if r.JobID == old {
+			t.Errorf("reclaimed %+v, the job of a client that never held a lock", r)
+		}
+	}
+	if state, _ := jobState(t, pool, old); state != "running" {
+		t.Errorf("the older covsync's job is %s, want still running", state)
+	}
+	if state, _ := jobState(t, pool, gone); state == "running" {
+		t.Errorf("the dead client's tick is still running, want reclaimed (by the start's sweep or this one)")
+	}
+	if !strings.HasPrefix(s.opts.ID, clientIDPrefix) {
+		t.Errorf("this client's id %q lacks %q", s.opts.ID, clientIDPrefix)
+	}
+}
