@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -38,11 +38,13 @@ const ReclaimEvery = 15 * time.Second
 // clientLockKey is the advisory lock a client holds while alive.
 const clientLockKey = "SELECT hashtextextended('covsync river client ' || $1::text, 0)"
 
-// clientIDPrefix starts the id of every client that holds its liveness lock. A running job whose client id
-// lacks it was taken by a covsync from before the lock (River's own id: host and start time, with no '-'),
-// still alive or not: nothing says, so it is left to River's rescuer (cycle_timeout + 5 minutes), never
-// reclaimed from under a live old replica during a rolling upgrade.
-const clientIDPrefix = "covsync-"
+// riverDefaultID is the form of the id River gives a client it is not given one for: the host name (dots
+// made underscores, hyphens kept) and the start time, "covsync-5d8f7-x2x7k_2026_12_01T09_00_00_000000". covsync
+// from before the liveness lock ran under such ids and held no lock, alive or not: nothing tells a live one
+// from a dead one, so their running jobs are left to River's rescuer (cycle_timeout + 5 minutes), and a
+// rolling upgrade never reclaims a live old replica's cycle. A covsync client now always has its own id
+// (defaultClientID), which never ends in a timestamp.
+var riverDefaultID = regexp.MustCompile(`_[0-9]{4}_[0-9]{2}_[0-9]{2}T[0-9]{2}_[0-9]{2}_[0-9]{2}_[0-9]{6}$`)
 
 // defaultClientID names a client uniquely and readably: host, process id, and a random suffix.
 func defaultClientID() string {
@@ -50,7 +52,7 @@ func defaultClientID() string {
 	if host == "" {
 		host = "host"
 	}
-	return clientIDPrefix + host + "-" + strconv.Itoa(os.Getpid()) + "-" + uuid.NewString()[:8]
+	return "covsync-" + host + "-" + strconv.Itoa(os.Getpid()) + "-" + uuid.NewString()[:8]
 }
 
 // liveness is the connection holding a client's lock.
@@ -97,7 +99,7 @@ type Reclaimed struct {
 }
 
 // Reclaim takes back every running cycle job and reconcile tick whose client is gone (its lock is free), and
-// returns them. Jobs of clients that never held a lock (clientIDPrefix) are not looked at. A tick counts as well: left running, it holds back the reconcile of its (project, kind), by
+// returns them. Jobs of clients that never held a lock (riverDefaultID) are not looked at. A tick counts as well: left running, it holds back the reconcile of its (project, kind), by
 // its uniqueness, as long as a cycle would hold the cycle.
 func (s *Scheduler) Reclaim(ctx context.Context) ([]Reclaimed, error) {
 	c, err := s.pool.Acquire(ctx)
@@ -142,7 +144,7 @@ func (s *Scheduler) Reclaim(ctx context.Context) ([]Reclaimed, error) {
 	dead := map[string]bool{}
 	var out []Reclaimed
 	for _, r := range jobs {
-		if r.Client != "" && !strings.HasPrefix(r.Client, clientIDPrefix) {
+		if riverDefaultID.MatchString(r.Client) {
 			continue
 		}
 		gone, known := dead[r.Client]

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,8 +94,6 @@ func (o *Options) defaults() {
 	}
 	if o.ID == "" && o.Work {
 		o.ID = defaultClientID()
-	} else if o.Work && !strings.HasPrefix(o.ID, clientIDPrefix) {
-		o.ID = clientIDPrefix + o.ID // it holds the lock, and others must know it does
 	}
 	if o.BusySnooze <= 0 {
 		o.BusySnooze = 2 * time.Second
