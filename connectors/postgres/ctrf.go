@@ -143,12 +143,22 @@ func DecodeCTRF(r io.Reader) (*CTRFReport, error) {
 // read and keeps none: the report it returns has no Tests. An error from each stops the read and is returned
 // as is. A test handed over is not yet known to be part of a valid report: the report is refused, with its
 // error returned here, when what follows the test is wrong.
-func EachCTRFTest(r io.Reader, each func(CTRFTest) error) (*CTRFReport, error) {
-	return decodeCTRF(r, time.Now(), each)
+//
+// seen, when not nil, is called once as results.tests begins, with the reportId read so far ("" when the
+// report gives none before its tests). When it says the report is stored already, the tests are still read
+// and checked but not handed to each.
+func EachCTRFTest(r io.Reader, seen func(reportID string) bool, each func(CTRFTest) error) (*CTRFReport, error) {
+	return decodeCTRF(r, time.Now(), &testSink{seen: seen, each: each})
 }
 
-// decodeCTRF reads the report, handing its tests to each, or keeping them in Tests when each is nil.
-func decodeCTRF(r io.Reader, now time.Time, each func(CTRFTest) error) (*CTRFReport, error) {
+// testSink is where decodeCTRF hands the tests; nil keeps them in the report's Tests.
+type testSink struct {
+	seen func(reportID string) bool
+	each func(CTRFTest) error
+}
+
+// decodeCTRF reads the report, handing its tests to sink, or keeping them in Tests when sink is nil.
+func decodeCTRF(r io.Reader, now time.Time, sink *testSink) (*CTRFReport, error) {
 	s := newJSONStream(r, true)
 	rep := &CTRFReport{}
 	root := jsonObj{m: map[string]json.RawMessage{}}
@@ -163,15 +173,21 @@ func decodeCTRF(r io.Reader, now time.Time, each func(CTRFTest) error) (*CTRFRep
 				return s.value(results, key)
 			}
 			results.m[key] = json.RawMessage("[]") // present: tests of an empty array are read as such
+			stored := false
+			if sink != nil && sink.seen != nil {
+				id, _ := root.label("reportId") // a bad one is refused by readHeader, at the end
+				stored = sink.seen(cleanName(id))
+			}
 			return s.array("results.tests", func(i int, raw json.RawMessage) error {
 				t, ierr := readTest("results.tests["+strconv.Itoa(i)+"]", raw, now)
-				if ierr != nil {
+				switch {
+				case ierr != nil:
 					return ierr
+				case sink == nil:
+					rep.Tests = append(rep.Tests, t)
+				case !stored:
+					return sink.each(t)
 				}
-				if each != nil {
-					return each(t)
-				}
-				rep.Tests = append(rep.Tests, t)
 				return nil
 			})
 		})

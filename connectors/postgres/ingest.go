@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -95,6 +96,8 @@ type RunIngest struct {
 	// differ (a test that passed on retry counted as failed, say).
 	Counts, Summary CTRFSummary
 	Disagree        bool
+
+	skipped bool // the tests were not copied: a run with the report's reportId was stored (copyTests)
 }
 
 // summaryJSON is the summary_counts column of a run.
@@ -151,7 +154,28 @@ func (g *Ingester) IngestCTRFReader(ctx context.Context, r io.Reader, opts CTRFO
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 
+	// The run's id comes first, its row last (below): the tests, copied as they are read, refer to it, and
+	// that reference is checked at commit (source migration 003).
 	out := &RunIngest{}
+	if _, err := tx.Exec(ctx, `SET CONSTRAINTS ALL DEFERRED`); err != nil {
+		return nil, fmt.Errorf("ingest %s: %w", opts.File, err)
+	}
+	err = tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence($1, 'id'))`, g.t("runs")).Scan(&out.RunID)
+	if err != nil {
+		return nil, g.wrap("ingest "+opts.File+": a run id", err)
+	}
+
+	h := sha256.New()
+	rep, links, err := g.copyTests(ctx, tx, out, opts.Project, io.TeeReader(r, h))
+	if err != nil {
+		var ie *InputError
+		if errors.As(err, &ie) {
+			return nil, withFile(ie, opts.File)
+		}
+		return nil, fmt.Errorf("ingest %s: %w", opts.File, err)
+	}
+	// The project and release rows come after the body: a report to a new project or release holds them
+	// (and every other report to them waits) only for the moments before its commit, not for its upload.
 	if out.ProjectCreated, err = g.ensureProject(ctx, tx, opts.Project); err != nil {
 		return nil, g.wrap("ingest "+opts.File, err)
 	}
@@ -162,25 +186,6 @@ func (g *Ingester) IngestCTRFReader(ctx context.Context, r io.Reader, opts CTRFO
 			return nil, err
 		}
 		releaseID = &id
-	}
-	// The run's id comes first, its row last (below): the tests, copied as they are read, refer to it, and
-	// that reference is checked at commit (source migration 003).
-	if _, err := tx.Exec(ctx, `SET CONSTRAINTS ALL DEFERRED`); err != nil {
-		return nil, fmt.Errorf("ingest %s: %w", opts.File, err)
-	}
-	err = tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence($1, 'id'))`, g.t("runs")).Scan(&out.RunID)
-	if err != nil {
-		return nil, fmt.Errorf("ingest %s: a run id: %w", opts.File, err)
-	}
-
-	h := sha256.New()
-	rep, links, err := g.copyTests(ctx, tx, out, io.TeeReader(r, h))
-	if err != nil {
-		var ie *InputError
-		if errors.As(err, &ie) {
-			return nil, withFile(ie, opts.File)
-		}
-		return nil, fmt.Errorf("ingest %s: %w", opts.File, err)
 	}
 	out.RunName, out.StartedAt, out.StartFrom, out.Summary = rep.RunName(), rep.Start, rep.StartFrom, rep.Summary
 	out.Disagree = out.Counts != out.Summary
@@ -222,6 +227,10 @@ func (g *Ingester) IngestCTRFReader(ctx context.Context, r io.Reader, opts CTRFO
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ingest %s: insert run: %w", opts.File, err)
+	}
+	if out.skipped {
+		// Its tests were not copied because a run with its reportId was stored, and that run is gone now.
+		return nil, fmt.Errorf("ingest %s: the run stored with reportId %q was removed while this report was read; send it again", opts.File, rep.ReportID)
 	}
 	if err := g.copyLinks(ctx, tx, out, links); err != nil {
 		return nil, fmt.Errorf("ingest %s: %w", opts.File, err)
@@ -309,14 +318,38 @@ var errCopyStopped = errors.New("copy stopped")
 
 // copyTests parses the report from r and stores its tests as they come with COPY; it returns the report
 // (without its tests) and the tests' ticket links. A refused report is the parser's *InputError.
-func (g *Ingester) copyTests(ctx context.Context, tx pgx.Tx, out *RunIngest, r io.Reader) (*CTRFReport, *ticketLinks, error) {
+//
+// A report whose reportId, given before its tests, is stored already in project is read and checked but
+// not copied (out.skipped): the run's insert then finds it stored. A CI job that sends a stored report
+// again (a retry after a timeout) costs a read, not a copy of every test rolled back.
+func (g *Ingester) copyTests(ctx context.Context, tx pgx.Tx, out *RunIngest, project string, r io.Reader) (*CTRFReport, *ticketLinks, error) {
 	tests := make(chan CTRFTest, 64)
 	parsed := make(chan error, 1)
 	stop := make(chan struct{})
 	var rep *CTRFReport // written by the parser before it closes tests
+	seen := func(id string) bool {
+		if id == "" {
+			return false
+		}
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		var stored bool
+		// Another connection: this one is about to COPY. A failure only means the tests are copied.
+		err := g.pool.QueryRow(qctx, `SELECT EXISTS (SELECT 1 FROM `+g.t("runs")+` WHERE project_id = $1 AND report_id = $2)`,
+			project, id).Scan(&stored)
+		out.skipped = err == nil && stored
+		return out.skipped
+	}
 	go func() {
 		var err error
-		rep, err = EachCTRFTest(r, func(t CTRFTest) error {
+		defer func() {
+			if p := recover(); p != nil { // a parser bug must not take the daemon down
+				err = fmt.Errorf("reading the report: internal error: %v", p)
+			}
+			parsed <- err
+			close(tests)
+		}()
+		rep, err = EachCTRFTest(r, seen, func(t CTRFTest) error {
 			select {
 			case tests <- t:
 				return nil
@@ -324,8 +357,6 @@ func (g *Ingester) copyTests(ctx context.Context, tx pgx.Tx, out *RunIngest, r i
 				return errCopyStopped
 			}
 		})
-		parsed <- err
-		close(tests)
 	}()
 	src := &testRows{tests: tests, parsed: parsed, runID: out.RunID, row: make([]any, 12),
 		counts: &out.Counts, links: &ticketLinks{}}
@@ -333,16 +364,25 @@ func (g *Ingester) copyTests(ctx context.Context, tx pgx.Tx, out *RunIngest, r i
 		[]string{"run_id", "ordinal", "name", "suite", "status", "duration_ms", "started_at", "file", "message",
 			"flaky", "retries", "tags"}, src)
 	if err != nil {
-		// Stop the parser and wait for it: r is not to be read once this returns. A parse error is the
-		// cause when there is one (COPY only passes it on).
+		// Stop the parser and wait for it: r is not to be read once this returns (a body stalled mid-read
+		// holds this until the server's read timeout). What failed first is the error: the parse when COPY
+		// saw it end in error (ended), else the context, else COPY itself.
 		close(stop)
 		for range tests {
 		}
+		parseErr := src.err
 		if !src.ended {
-			src.ended, src.err = true, <-parsed
+			parseErr = nil
+			<-parsed
 		}
-		if src.err != nil && !errors.Is(src.err, errCopyStopped) {
-			return nil, nil, src.err
+		var pe *pgconn.PgError
+		switch {
+		case ctx.Err() != nil:
+			return nil, nil, fmt.Errorf("store test results: %w", ctx.Err())
+		case parseErr != nil:
+			return nil, nil, parseErr
+		case errors.As(err, &pe) && pe.Code == "23503" && pe.ConstraintName == "test_results_run_id_fkey":
+			return nil, nil, fmt.Errorf("store test results: the source schema predates this covsync (source migration 003 lets ingest stream): run `covsync migrate`: %w", ErrSchemaMissing)
 		}
 		return nil, nil, fmt.Errorf("store test results: %w", err)
 	}

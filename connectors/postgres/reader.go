@@ -276,7 +276,7 @@ func deref(s *string) string {
 // dbErr names what failed and turns a missing relation into ErrSchemaMissing with the way out.
 func dbErr(schema, what string, err error) error {
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
+	if errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000") { // undefined_table, invalid_schema_name
 		return fmt.Errorf("%s: %s (schema %q): %w: run `covsync migrate`, or provide the views README \"Mapping your own schema\" describes",
 			what, pe.Message, schema, ErrSchemaMissing)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,24 @@ func streamedTests(from, n int) string {
 	return b.String()
 }
 
+// stalledBody is a body that sends first, then holds back rest until release is called. release is also
+// called when the test ends, failed or not, so an ingest still reading it always ends.
+func stalledBody(t *testing.T, first, rest string) (body io.Reader, release func()) {
+	pr, pw := io.Pipe()
+	held := make(chan struct{})
+	release = sync.OnceFunc(func() { close(held) })
+	t.Cleanup(release)
+	go func() {
+		if _, err := io.WriteString(pw, first); err != nil {
+			return
+		}
+		<-held
+		io.WriteString(pw, rest)
+		pw.Close()
+	}()
+	return pr, release
+}
+
 const streamHead = `{"reportFormat":"CTRF","results":{"tool":{"name":"stream"},"tests":[`
 
 // streamTail is what follows the tests: the summary and environment come after them, as some writers order
@@ -37,16 +56,8 @@ func streamTail(n int, env string) string {
 func TestTestsAreCopiedWhileTheBodyIsStillBeingRead(t *testing.T) {
 	s := newSource(t)
 	const first, rest = 5000, 5000
-	pr, pw := io.Pipe()
-	release := make(chan struct{})
-	go func() {
-		if _, err := io.WriteString(pw, streamHead+streamedTests(0, first)); err != nil {
-			return
-		}
-		<-release
-		io.WriteString(pw, ","+streamedTests(first, rest)+streamTail(first+rest, `{"buildNumber":"9"}`)+`}`)
-		pw.Close()
-	}()
+	pr, release := stalledBody(t, streamHead+streamedTests(0, first),
+		","+streamedTests(first, rest)+streamTail(first+rest, `{"buildNumber":"9"}`)+`}`)
 	type outcome struct {
 		res *RunIngest
 		err error
@@ -72,7 +83,7 @@ func TestTestsAreCopiedWhileTheBodyIsStillBeingRead(t *testing.T) {
 	if n := s.rowCounts(t)["runs"]; n != 0 {
 		t.Errorf("%d runs visible before the ingest committed", n)
 	}
-	close(release)
+	release()
 	o := <-done
 	if o.err != nil {
 		t.Fatal(o.err)
@@ -144,3 +155,86 @@ func TestALateRefusalOrDuplicateStoresNothing(t *testing.T) {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// A report sent again whose reportId comes before its tests (where reporters write it) is read and checked
+// but not copied: a CI retry of a stored report costs a read, not every test written and rolled back. One
+// whose reportId follows its tests is copied, then found stored: nothing is kept either way.
+func TestAStoredReportSentAgainIsNotCopied(t *testing.T) {
+	s := newSource(t)
+	early := func(from int) []byte {
+		return []byte(`{"reportId":"r-early",` + streamHead[1:] + streamedTests(from, 300) + streamTail(300, `{}`) + `}`)
+	}
+	first := s.ingest(t, early(0), CTRFOptions{})
+	before := s.rowCounts(t)
+	again := s.ingest(t, early(1000), CTRFOptions{})
+	if !again.AlreadyIngested || again.RunID != first.RunID || !again.skipped || again.Counts.Tests != 0 {
+		t.Errorf("sent again: %+v (skipped %v); want the stored run, no test copied", again, again.skipped)
+	}
+	late := s.ingest(t, []byte(streamHead+streamedTests(2000, 300)+streamTail(300, `{}`)+`,"reportId":"r-early"}`), CTRFOptions{})
+	if !late.AlreadyIngested || late.RunID != first.RunID || late.skipped || late.Counts.Tests != 300 {
+		t.Errorf("reportId after the tests: %+v (skipped %v); want the stored run, its tests copied then dropped", late, late.skipped)
+	}
+	// A report sent again must still be a valid report: its tests are checked even when not copied.
+	bad := []byte(`{"reportId":"r-early",` + streamHead[1:] + `{"name":"x","status":"exploded","duration":1}` + streamTail(1, `{}`) + `}`)
+	_, err := s.in.IngestCTRF(context.Background(), bad, CTRFOptions{Project: "shop", File: "bad.json"})
+	refused(t, err, "results.tests[0].status", "is not one of")
+	if after := s.rowCounts(t); !equalCounts(before, after) {
+		t.Errorf("rows before %v, after %v", before, after)
+	}
+}
+
+// A source schema from before migration 003 (the result → run reference checked at once) cannot take a
+// streamed report: ingest says to migrate, and stores nothing.
+func TestAnOlderSourceSchemaSaysToMigrate(t *testing.T) {
+	s := newSource(t)
+	if _, err := s.pool.Exec(context.Background(), `ALTER TABLE "Source Data".test_results
+		ALTER CONSTRAINT test_results_run_id_fkey NOT DEFERRABLE`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.in.IngestCTRF(context.Background(), []byte(validCTRF), CTRFOptions{Project: "shop", File: "r.json"})
+	if !errors.Is(err, ErrSchemaMissing) || !strings.Contains(err.Error(), "covsync migrate") {
+		t.Errorf("got %v, want ErrSchemaMissing saying to run covsync migrate", err)
+	}
+	if got := s.rowCounts(t); got["runs"]+got["test_results"]+got["projects"] != 0 {
+		t.Errorf("rows %v", got)
+	}
+}
+
+// A report to a new project and release, still arriving, does not hold back another report to them: the
+// project and release rows are written after the body, moments before the commit. Before, the first report
+// held both rows for its whole upload, and parallel CI jobs of one new release queued behind it.
+func TestAReportStillArrivingHoldsBackNoOther(t *testing.T) {
+	s := newSource(t)
+	pr, release := stalledBody(t, streamHead+streamedTests(0, 2000), streamTail(2000, `{}`)+`}`)
+	slow := make(chan error, 1)
+	go func() {
+		_, err := s.in.IngestCTRFReader(context.Background(), pr, CTRFOptions{Project: "new", Release: "9.9", File: "slow.json"})
+		slow <- err
+	}()
+	testwait.Until(t, 60*time.Second, "the slow report being copied", func() bool {
+		var n int64
+		if err := s.pool.QueryRow(context.Background(), `SELECT coalesce(max(tuples_processed), 0) FROM pg_stat_progress_copy`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	quick := []byte(streamHead + streamedTests(5000, 10) + streamTail(10, `{}`) + `}`)
+	res, err := s.in.IngestCTRF(ctx, quick, CTRFOptions{Project: "new", Release: "9.9", File: "quick.json"})
+	if err != nil {
+		t.Fatalf("a second report to the new project and release while the first arrives: %v", err)
+	}
+	if !res.ProjectCreated || res.Tests != 10 {
+		t.Errorf("second report: %+v, want the project created by it and its 10 tests", res)
+	}
+	select {
+	case err := <-slow:
+		t.Fatalf("the slow report ended before its body: %v", err)
+	default:
+	}
+	release()
+	if err := <-slow; err != nil {
+		t.Errorf("the slow report, once whole: %v", err)
+	}
+}
