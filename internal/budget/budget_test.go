@@ -338,4 +338,21 @@ func TestALeaseTheDatabaseDoesNotAnswerHoldsNobody(t *testing.T) {
 	if failures.Load() != 1 {
 		t.Errorf("%d failed leases told, want 1", failures.Load())
 	}
+	// The server gave up as well (the abandoned statement ends with its connection): once the row is free, no
+	// lease nobody waits for is granted.
+	var before time.Time
+	if err := pool.QueryRow(ctx, `SELECT next_slot FROM covsync.rate_budget WHERE site = 'jira:stuck'`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	if err := stuck.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	var after time.Time
+	if err := pool.QueryRow(ctx, `SELECT next_slot FROM covsync.rate_budget WHERE site = 'jira:stuck'`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if !after.Equal(before) {
+		t.Errorf("a lease given up on was granted once the row was free (next_slot %v → %v)", before, after)
+	}
 }
