@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // listAfter is how many document pushes a cycle makes one read at a time before it lists the whole
@@ -18,13 +19,20 @@ import (
 // not two (docs/benchmarks.md). A stale __etag still conflicts and falls back to reading that document.
 const listAfter = 20
 
+// listRetryAfter is how long a listing that failed is the answer of every push that wants it: a collection
+// that cannot be listed (an outage surviving the client's retries) costs one listing per this much time,
+// not one per push; a failure that was only a moment's is tried again after it.
+const listRetryAfter = 10 * time.Second
+
 // listing is one cycle's lazily read copy of the collection, shared by that cycle's payloads.
 type listing struct {
 	pushes atomic.Int64
 	primed atomic.Bool // docs came from a reconcile's read-back: used from the first push on
 
-	mu   sync.Mutex                // held while the collection is read, so one push reads it and the others wait
-	docs map[string]map[string]any // id → document; nil until read
+	mu      sync.Mutex                // held while the collection is read, so one push reads it and the others wait
+	docs    map[string]map[string]any // id → document; nil until read
+	failed  error                     // the last listing's failure, kept until retryAt
+	retryAt time.Time
 }
 
 // prime makes docs, read moments ago by a reconcile, the listing every push of the cycle starts from.
@@ -39,9 +47,9 @@ func (l *listing) prime(docs map[string]map[string]any) {
 
 // stored returns the document id as the listing has it and whether it exists there; ok is false while
 // the cycle is still under listAfter pushes (unless a reconcile primed it). A listing that could not be
-// read is an error for the push that wanted it, never a silent fallback to one read per document (which
-// doubles a resync's requests); it is not kept, so the next push reads the collection again rather than
-// failing the rest of the cycle on one bad answer (or on the first push's ended context).
+// read is an error for the pushes that want it, never a silent fallback to one read per document (which
+// doubles a resync's requests); it is kept for listRetryAfter, not for the rest of the cycle, and never when
+// it was only the asking push's context that ended.
 func (l *listing) stored(ctx context.Context, t *Target, s *session, id string) (doc map[string]any, found, ok bool, err error) {
 	if l == nil || (l.pushes.Add(1) <= listAfter && !l.primed.Load()) {
 		return nil, false, false, nil
@@ -49,8 +57,14 @@ func (l *listing) stored(ctx context.Context, t *Target, s *session, id string) 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.docs == nil {
+		if l.failed != nil && t.now().Before(l.retryAt) {
+			return nil, false, false, l.failed
+		}
 		docs, err := t.listDocuments(ctx, s)
 		if err != nil {
+			if ctx.Err() == nil {
+				l.failed, l.retryAt = err, t.now().Add(listRetryAfter)
+			}
 			return nil, false, false, err
 		}
 		l.docs = docs

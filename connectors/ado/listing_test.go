@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/covsync/covsync/connectors/ado"
 	"github.com/covsync/covsync/connectors/ado/adosim"
 	"github.com/covsync/covsync/sync/push"
 	"github.com/covsync/covsync/sync/report"
@@ -92,10 +95,13 @@ func TestABareArrayListingCostsOneRequestPerItem(t *testing.T) {
 }
 
 func TestAListingThatCannotBeReadFailsThePushesThatWantedIt(t *testing.T) {
-	const n = 22
+	const n = 23
 	f := newFixture(t, adosim.Options{})
 	stories := f.stories(n)
-	tg := f.target(t, nil)
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	tg := f.target(t, func(o *ado.Options) { o.Now = clock })
 	items := plan(t, tg, project(stories...))
 	for _, it := range items[:listAfterForTest] {
 		if _, errs := pushAll(t, tg, []push.Item{it}); errs[it.Key] != nil {
@@ -111,10 +117,20 @@ func TestAListingThatCannotBeReadFailsThePushesThatWantedIt(t *testing.T) {
 	if single, _ := documentReads(f); single != 0 {
 		t.Errorf("%d single reads after the failed listing; want none (no silent fallback)", single)
 	}
-	// The failure is that push's alone: the next one lists the collection again and is written.
-	last := items[listAfterForTest+1]
+	// The failure is the answer for a while (one listing, not one per push, while the collection cannot be
+	// read), not for the rest of the cycle: 10 s later the next push lists the collection again.
+	next, last := items[listAfterForTest+1], items[listAfterForTest+2]
+	if _, errs := pushAll(t, tg, []push.Item{next}); errs[next.Key] == nil {
+		t.Errorf("the push right after a failed listing was written; want the listing's failure, kept")
+	}
+	if _, lists := documentReads(f); lists != 1 {
+		t.Errorf("%d listings for two pushes within 10 s of the failure, want 1", lists)
+	}
+	mu.Lock()
+	now = now.Add(11 * time.Second)
+	mu.Unlock()
 	if _, errs := pushAll(t, tg, []push.Item{last}); errs[last.Key] != nil {
-		t.Errorf("the push after the one whose listing failed: %v, want written (the listing read again)", errs[last.Key])
+		t.Errorf("a push 11 s after the failed listing: %v, want written (the collection listed again)", errs[last.Key])
 	}
 }
 
