@@ -62,8 +62,9 @@ func (l *adaptiveLimiter) wait(ctx context.Context, issue string, shared bool) (
 }
 
 // paused blocks until the client's pause and the pause of issue (when not empty) are over, or ctx ends. It
-// takes no token: the transport waits here before it takes a place in flight, so a request held back by its
-// issue's pause never holds a place the rest of the site could use.
+// takes no token: the transport waits here before it takes a place in flight, so a request its issue's pause
+// already holds back does not hold a place meanwhile. (A pause that begins after the request took its place
+// is waited out in wait, in the place.)
 func (l *adaptiveLimiter) paused(ctx context.Context, issue string) error {
 	for {
 		l.mu.Lock()
