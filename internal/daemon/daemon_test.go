@@ -292,12 +292,8 @@ func TestNotReadyUntilTheDatabaseExistsThenMigratesAndServes(t *testing.T) {
 // migratedDB returns a database URL with covsync's and River's migrations applied, and a pool on it.
 func migratedDB(t *testing.T) (string, *pgxpool.Pool) {
 	t.Helper()
-	u := pgtest.URL(t)
-	pool, err := pgxpool.New(context.Background(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := pgtest.Pool(t)
+	u := pool.Config().ConnString()
 	off := false
 	if err := Migrate(context.Background(), pool, &config.Config{Database: config.Database{MigrateSource: &off}}); err != nil {
 		t.Fatal(err)

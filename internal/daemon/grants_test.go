@@ -42,18 +42,32 @@ func exec(t *testing.T, dbURL, sql string) {
 	}
 }
 
+// createRoles makes the roles grants.sql names (covsync_owner and covsync_daemon, which log in, and the
+// covsync_ingest group), and the extra login roles. Roles are cluster-wide: each is made once, whichever test
+// runs first.
+func createRoles(t *testing.T, admin string, logins ...string) {
+	t.Helper()
+	roles := []string{"covsync_owner LOGIN", "covsync_daemon LOGIN", "covsync_ingest NOLOGIN"}
+	for _, n := range logins {
+		roles = append(roles, n+" LOGIN")
+	}
+	var b strings.Builder
+	b.WriteString("DO $$ BEGIN\n")
+	for _, r := range roles {
+		name, _, _ := strings.Cut(r, " ")
+		fmt.Fprintf(&b, "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '%s') THEN CREATE ROLE %s; END IF;\n", name, r)
+	}
+	b.WriteString("END $$")
+	exec(t, admin, b.String())
+}
+
 // TestTheDaemonRunsWithOnlyTheGrantsOfGrantsSQL migrates as the owner, applies deploy/sql/grants.sql, then runs
 // the daemon as covsync_daemon: River's leader election, periodic and unique jobs, the readiness checks and a
 // cycle that reads the source and writes the ledger must all work with those grants and nothing more.
 func TestTheDaemonRunsWithOnlyTheGrantsOfGrantsSQL(t *testing.T) {
 	admin := pgtest.URL(t)
 	dbName := strings.TrimPrefix(mustParse(t, admin).Path, "/")
-	// Roles are cluster-wide: create them once, whoever runs first.
-	exec(t, admin, `DO $$ BEGIN
-		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_owner') THEN CREATE ROLE covsync_owner LOGIN; END IF;
-		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_daemon') THEN CREATE ROLE covsync_daemon LOGIN; END IF;
-		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_ingest') THEN CREATE ROLE covsync_ingest NOLOGIN; END IF;
-	END $$`)
+	createRoles(t, admin)
 	exec(t, admin, "GRANT covsync_ingest TO covsync_daemon")
 	exec(t, admin, "GRANT CREATE ON DATABASE "+pgx.Identifier{dbName}.Sanitize()+" TO covsync_owner")
 	exec(t, admin, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
@@ -199,12 +213,7 @@ func TestIngestRunsWithOnlyTheIngestGrants(t *testing.T) {
 	ctx := context.Background()
 	admin := pgtest.URL(t)
 	dbName := strings.TrimPrefix(mustParse(t, admin).Path, "/")
-	exec(t, admin, `DO $$ BEGIN
-		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_owner') THEN CREATE ROLE covsync_owner LOGIN; END IF;
-		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_daemon') THEN CREATE ROLE covsync_daemon LOGIN; END IF;
-		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_ingest') THEN CREATE ROLE covsync_ingest NOLOGIN; END IF;
-		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covsync_ci') THEN CREATE ROLE covsync_ci LOGIN; END IF;
-	END $$`)
+	createRoles(t, admin, "covsync_ci")
 	exec(t, admin, "GRANT CREATE ON DATABASE "+pgx.Identifier{dbName}.Sanitize()+" TO covsync_owner")
 	exec(t, admin, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
 	owner := asRole(t, admin, "covsync_owner")

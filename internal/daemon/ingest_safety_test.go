@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/covsync/covsync/connectors/postgres"
 	"github.com/covsync/covsync/internal/apikey"
@@ -402,12 +401,8 @@ func TestAReportDoesNotWaitOutAWaitingCyclesBackoff(t *testing.T) {
 // database. Without the bound, four of five trickling bodies took all four connections and /readyz answered
 // 503, "database unreachable or failing".
 func TestSlowReportsLeaveConnectionsForTheDaemon(t *testing.T) {
-	dbURL := pgtest.URL(t)
-	pool, err := pgxpool.New(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := pgtest.Pool(t)
+	dbURL := pool.Config().ConnString()
 	path := writeIngestConfig(t, dbURL, "  request_timeout: 30s\n  key_burst: 100", "  sync_delay: 1h")
 	b, err := os.ReadFile(path)
 	if err != nil {

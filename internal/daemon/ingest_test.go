@@ -173,12 +173,8 @@ func countRows(t testing.TB, pool *pgxpool.Pool, q string, args ...any) int {
 // daemon and a pool on the database once the daemon is ready (migrations applied).
 func ingestServing(t *testing.T, http, ingest string, log *cycleLog) (*serving, *pgxpool.Pool) {
 	t.Helper()
-	dbURL := pgtest.URL(t)
-	pool, err := pgxpool.New(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := pgtest.Pool(t)
+	dbURL := pool.Config().ConnString()
 	s := serve(t, writeIngestConfig(t, dbURL, http, ingest), log.newRunner)
 	waitFor(t, 30*time.Second, "ready", func() bool { c, _ := get(t, s, "/readyz"); return c == 200 })
 	return s, pool
