@@ -436,7 +436,7 @@ func TestAPausedIssueHoldsNoPlaceInFlight(t *testing.T) {
 		return req
 	}
 	if resp, _ := do(t, c, put("SHOP-7")); resp.StatusCode != 429 {
-		t.Fatalf("first answer %d, want the per-issue 429", resp.StatusCode)
+		t.Fatalf("first answer %d, want the 429 of Jira's per-issue write limit", resp.StatusCode)
 	}
 	held := make(chan int, 1)
 	go func() {

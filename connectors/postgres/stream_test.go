@@ -43,6 +43,18 @@ func stalledBody(t *testing.T, first, rest string) (body io.Reader, release func
 	return pr, release
 }
 
+// copying is how many rows a COPY into test_results still under way has taken so far (0 when none runs).
+func (s testSource) copying(t *testing.T) int64 {
+	t.Helper()
+	var n int64
+	err := s.pool.QueryRow(context.Background(), `SELECT coalesce(max(tuples_processed), 0)
+		FROM pg_stat_progress_copy WHERE relid = $1::regclass`, `"Source Data".test_results`).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 const streamHead = `{"reportFormat":"CTRF","results":{"tool":{"name":"stream"},"tests":[`
 
 // streamTail is what follows the tests: the summary and environment come after them, as some writers order
@@ -52,7 +64,7 @@ func streamTail(n int, env string) string {
 }
 
 // The tests of a report reach the database while its body is still being read: ingest holds a few tests at
-// a time, not the report (issue 17, finding 6). Before, nothing was written until the body had ended.
+// a time, not the report (docs/reliability.md, Security). Before, nothing was written until the body had ended.
 func TestTestsAreCopiedWhileTheBodyIsStillBeingRead(t *testing.T) {
 	s := newSource(t)
 	const first, rest = 5000, 5000
@@ -67,14 +79,9 @@ func TestTestsAreCopiedWhileTheBodyIsStillBeingRead(t *testing.T) {
 		res, err := s.in.IngestCTRFReader(context.Background(), pr, CTRFOptions{Project: "shop", File: "stream.json"})
 		done <- outcome{res, err}
 	}()
-	table := `"Source Data".test_results`
 	var copied int64
 	testwait.Until(t, 60*time.Second, "tests copied into test_results while the body is open", func() bool {
-		err := s.pool.QueryRow(context.Background(), `SELECT coalesce(max(tuples_processed), 0)
-			FROM pg_stat_progress_copy WHERE relid = $1::regclass`, table).Scan(&copied)
-		if err != nil {
-			t.Fatal(err)
-		}
+		copied = s.copying(t)
 		return copied > 0
 	})
 	if copied > first {
@@ -211,13 +218,7 @@ func TestAReportStillArrivingHoldsBackNoOther(t *testing.T) {
 		_, err := s.in.IngestCTRFReader(context.Background(), pr, CTRFOptions{Project: "new", Release: "9.9", File: "slow.json"})
 		slow <- err
 	}()
-	testwait.Until(t, 60*time.Second, "the slow report being copied", func() bool {
-		var n int64
-		if err := s.pool.QueryRow(context.Background(), `SELECT coalesce(max(tuples_processed), 0) FROM pg_stat_progress_copy`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n > 0
-	})
+	testwait.Until(t, 60*time.Second, "the slow report being copied", func() bool { return s.copying(t) > 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	quick := []byte(streamHead + streamedTests(5000, 10) + streamTail(10, `{}`) + `}`)
